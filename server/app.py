@@ -1,0 +1,374 @@
+"""The Starlette application: `create_app(settings)`; the model is loaded in the lifespan.
+
+Run it with `srllm serve` (see server/cli.py), not by importing a module-level app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from server import contract, paths, requests
+from server.engine import Engine
+from server.errors import SrllmError, TextTooLongError
+from server.middleware import GuardMiddleware, error_body
+from server.openapi import openapi_spec
+from server.runner import ModelRunner
+from server.settings import ServerSettings
+
+log = logging.getLogger("srllm.server")
+T = TypeVar("T")
+
+
+def _runner(request: Request) -> ModelRunner:
+    return request.app.state.runner
+
+
+def _settings(request: Request) -> ServerSettings:
+    return request.app.state.settings
+
+
+# -- cancellation --------------------------------------------------------------------------
+
+
+async def _until_disconnect(request: Request, cancel: threading.Event) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            cancel.set()
+            return
+
+
+async def cancellable(request: Request, work: Callable[[threading.Event], Awaitable[T]]) -> T:
+    """Run work(cancel); a client that disconnects sets cancel, which stops its generation."""
+    cancel = threading.Event()
+    watcher = asyncio.create_task(_until_disconnect(request, cancel))
+    try:
+        return await work(cancel)
+    finally:
+        watcher.cancel()
+
+
+def sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def sse_error(error: SrllmError) -> bytes:
+    return b"event: error\ndata: " + error_body(error) + b"\n\n"
+
+
+# -- payloads ------------------------------------------------------------------------------
+
+
+def flag_payload(text: str, flag: contract.Flag, model: str) -> dict:
+    spans = contract.find_spans(text, flag.biased_words)
+    return {
+        "label": flag.label.value,
+        "biased": flag.biased,
+        "categories": flag.categories,
+        "spans": [{"start": s.start, "end": s.end, "text": s.text} for s in spans],
+        "explanation": flag.explanation,
+        "model": model,
+    }
+
+
+def rewrite_payload(text: str, rewrite: str, model: str) -> dict:
+    return {"rewrite": rewrite, "changed": contract.is_changed(text, rewrite), "model": model}
+
+
+async def _task_text(request: Request) -> tuple[dict, str]:
+    data = await requests.read_object(request)
+    text = requests.text_field(data, _settings(request).max_text_chars)
+    _runner(request).engine.check_length(text)
+    return data, text
+
+
+# -- routes --------------------------------------------------------------------------------
+
+
+async def health(request: Request) -> Response:
+    runner = _runner(request)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "model": runner.engine.info.as_dict(),
+            "contract": contract.CONTRACT_VERSION,
+            "limits": {
+                "max_text_chars": _settings(request).max_text_chars,
+                "max_text_tokens": runner.engine.max_text_tokens(),
+            },
+            "stats": dict(runner.stats),
+        }
+    )
+
+
+async def flag(request: Request) -> Response:
+    _, text = await _task_text(request)
+    runner = _runner(request)
+    result = await cancellable(request, lambda c: runner.flag(text, c))
+    return JSONResponse(flag_payload(text, result, runner.model_name))
+
+
+async def rewrite(request: Request) -> Response:
+    data, text = await _task_text(request)
+    runner = _runner(request)
+    if not requests.bool_field(data, "stream", False):
+        result = await cancellable(request, lambda c: runner.rewrite(text, c))
+        return JSONResponse(rewrite_payload(text, result, runner.model_name))
+
+    async def events() -> AsyncIterator[bytes]:
+        cancel = threading.Event()
+        try:
+            parts = []
+            async for delta in runner.stream_rewrite(text, cancel):
+                parts.append(delta)
+                yield sse("delta", {"delta": delta})
+            final = contract.clean_rewrite("".join(parts), original=text)
+            yield sse("done", rewrite_payload(text, final, runner.model_name))
+        except SrllmError as exc:
+            yield sse_error(exc)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+async def debias(request: Request) -> Response:
+    data, text = await _task_text(request)
+    runner = _runner(request)
+    model = runner.model_name
+
+    def response(flagged: dict, rewritten: str | None) -> dict:
+        changed = rewritten is not None and contract.is_changed(text, rewritten)
+        return {"flag": flagged, "rewrite": rewritten, "changed": changed, "model": model}
+
+    if not requests.bool_field(data, "stream", False):
+
+        async def work(cancel: threading.Event) -> dict:
+            flagged = await runner.flag(text, cancel)
+            rewritten = await runner.rewrite(text, cancel) if flagged.biased else None
+            return response(flag_payload(text, flagged, model), rewritten)
+
+        return JSONResponse(await cancellable(request, work))
+
+    async def events() -> AsyncIterator[bytes]:
+        cancel = threading.Event()
+        try:
+            flagged = await runner.flag(text, cancel)
+            payload = flag_payload(text, flagged, model)
+            yield sse("flag", payload)
+            rewritten = None
+            if flagged.biased:
+                parts = []
+                async for delta in runner.stream_rewrite(text, cancel):
+                    parts.append(delta)
+                    yield sse("delta", {"delta": delta})
+                rewritten = contract.clean_rewrite("".join(parts), original=text)
+            yield sse("done", response(payload, rewritten))
+        except SrllmError as exc:
+            yield sse_error(exc)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def models(request: Request) -> Response:
+    info = _runner(request).engine.info
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": [
+                {
+                    "id": info.name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "srllm",
+                    "finetuned": info.finetuned,
+                }
+            ],
+        }
+    )
+
+
+async def chat_completions(request: Request) -> Response:
+    data = await requests.read_object(request)
+    messages = requests.chat_messages(data)
+    max_tokens = int(requests.number_field(data, "max_tokens", 256, 1, 4096, integer=True))
+    temperature = float(requests.number_field(data, "temperature", 0.0, 0.0, 2.0))
+    seed = requests.number_field(data, "seed", 0, 0, 2**31 - 1, integer=True)
+    stop = requests.stop_field(data)
+    stream = requests.bool_field(data, "stream", False)
+    runner = _runner(request)
+    engine = runner.engine
+    prompt_tokens = engine.count_chat_tokens(messages)
+    if prompt_tokens + max_tokens > engine.info.n_ctx:
+        raise TextTooLongError(
+            f"messages ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceed the "
+            f"context of {engine.info.n_ctx} tokens"
+        )
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    model = runner.model_name
+
+    def generate(cancel: threading.Event):
+        return engine.stream_chat(
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop,
+            seed=int(seed),
+            cancel=cancel,
+        )
+
+    def chunk(delta: dict, finish: str | None) -> bytes:
+        body = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+
+    if stream:
+
+        async def events() -> AsyncIterator[bytes]:
+            cancel = threading.Event()
+            yield chunk({"role": "assistant", "content": ""}, None)
+            finish = "stop"
+            try:
+                async for delta, reason in runner.iterate(generate, cancel):
+                    if delta:
+                        yield chunk({"content": delta}, None)
+                    finish = reason or finish
+            except SrllmError as exc:
+                yield b"data: " + error_body(exc) + b"\n\n"
+                return
+            yield chunk({}, finish)
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+    async def work(cancel: threading.Event) -> tuple[str, str]:
+        parts, finish = [], "stop"
+        async for delta, reason in runner.iterate(generate, cancel):
+            parts.append(delta)
+            finish = reason or finish
+        return "".join(parts), finish
+
+    content, finish = await cancellable(request, work)
+    completion_tokens = engine.count_tokens(content)
+    return JSONResponse(
+        {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": finish,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+    )
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_spec())
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+async def on_srllm_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SrllmError)
+    body = {"error": {"code": exc.code, "message": exc.message}}
+    return JSONResponse(body, status_code=exc.status)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = f"{request.method} {request.url.path}: {exc.detail}"
+    return JSONResponse({"error": {"code": code, "message": message}}, exc.status_code)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    body = {"error": {"code": "internal_error", "message": "internal error; see the server log"}}
+    return JSONResponse(body, status_code=500)
+
+
+# -- the app -------------------------------------------------------------------------------
+
+
+def create_app(
+    settings: ServerSettings,
+    token: str,
+    model_path: Path | None = None,
+    engine_factory: Callable[..., Any] = Engine,
+) -> Starlette:
+    """Build the app; the model at model_path (default: resolved) loads when it starts."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        path = model_path or paths.resolve_model(settings.model)
+        engine = await asyncio.to_thread(engine_factory, settings.engine_config(path))
+        app.state.runner = ModelRunner(engine, settings.cache_size)
+        info = engine.info
+        log.info(
+            "model %s (%s, %s, fine-tuned: %s) from %s",
+            info.name,
+            info.file_type,
+            "GPU offload" if info.n_gpu_layers else "CPU",
+            "yes" if info.finetuned else "no",
+            info.path,
+        )
+        log.info("serving %s on http://%s:%d", info.name, settings.host, settings.port)
+        try:
+            yield
+        finally:
+            engine.close()
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/v1/flag", flag, methods=["POST"]),
+        Route("/v1/rewrite", rewrite, methods=["POST"]),
+        Route("/v1/debias", debias, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            SrllmError: on_srllm_error,
+            HTTPException: on_http_error,
+            Exception: on_unexpected,
+        },
+    )
+    app.state.settings = settings
+    app.add_middleware(GuardMiddleware, settings=settings, token=token)
+    return app

@@ -1,0 +1,256 @@
+"""Server benchmark: HTTP vs in-process llama-cpp-python vs transformers, in one run.
+
+    just bench                       # 20 texts of infer_50.csv
+    python -m server.bench --limit 50 --json bench.json
+
+Each HTTP call is paired with the same call made in-process through the engine, interleaved
+text by text so machine noise hits both alike; the ratio is the server's overhead. The result
+cache is off on both sides. Needs the dev extra (httpx, psutil); the transformers row needs the
+train extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+from server import contract, paths
+from server.engine import Engine, EngineConfig
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "srllm" / "infer_50.csv"
+
+
+def load_texts(path: Path, limit: int) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [row["debiased_text"] for row in csv.DictReader(fh)][:limit]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Server:
+    """`srllm serve` in a subprocess, cache off, on a free port."""
+
+    def __init__(self, model: Path, threads: int | None):
+        sys.path.insert(0, str(REPO))
+        from tests.support import running_server
+
+        home = Path(os.environ.get("TMPDIR", "/tmp")) / f"srllm-bench-{os.getpid()}"
+        home.mkdir(parents=True, exist_ok=True)
+        args = ["--threads", str(threads)] if threads else []
+        os.environ["SRLLM_CACHE_SIZE"] = "0"
+        self._cm = running_server(home, *args, model=model)
+        self.running = self._cm.__enter__()
+        self.client = self.running.client()
+        self.process = psutil.Process(self.running.process.pid)
+
+    def call(self, route: str, text: str) -> float:
+        start = time.perf_counter()
+        r = self.client.post(route, json={"text": text})
+        r.raise_for_status()
+        return time.perf_counter() - start
+
+    def first_token(self, text: str) -> float:
+        start = time.perf_counter()
+        body = {"text": text, "stream": True}
+        with self.client.stream("POST", "/v1/rewrite", json=body) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    return time.perf_counter() - start
+        raise RuntimeError("stream ended without a token")
+
+    def close(self) -> None:
+        self.client.close()
+        self._cm.__exit__(None, None, None)
+
+
+def in_process(engine: Engine, route: str, text: str) -> float:
+    start = time.perf_counter()
+    if route == "/v1/flag":
+        engine.flag(text)
+    elif route == "/v1/rewrite":
+        engine.rewrite(text)
+    else:
+        if engine.flag(text).biased:
+            engine.rewrite(text)
+    return time.perf_counter() - start
+
+
+def in_process_first_token(engine: Engine, text: str) -> float:
+    start = time.perf_counter()
+    for _ in engine.stream_rewrite(text):
+        return time.perf_counter() - start
+    raise RuntimeError("no token")
+
+
+def throughput(server: Server, texts: list[str], clients: int) -> float:
+    def one(text: str) -> None:
+        with server.running.client() as c:
+            c.post("/v1/flag", json={"text": text}).raise_for_status()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, [f"{t} ({i})" for i, t in enumerate(texts)]))
+    return len(texts) / (time.perf_counter() - start)
+
+
+def llama_rewrite(engine: Engine, texts: list[str]) -> tuple[float, float]:
+    """Median seconds per rewrite and generation tokens/s, in-process through llama.cpp."""
+    times, tokens = [], 0
+    for text in texts:
+        start = time.perf_counter()
+        raw = "".join(engine.stream_rewrite(text))
+        times.append(time.perf_counter() - start)
+        tokens += engine.count_tokens(raw)
+    return statistics.median(times), tokens / sum(times)
+
+
+def transformers_rewrite(
+    engine: Engine, texts: list[str], model_path: Path
+) -> tuple[float, float] | None:
+    """Seconds per rewrite through transformers' generate on the CPU (the paper's stack)."""
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        return None
+    folder, name = str(model_path.parent), model_path.name
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    model.eval()
+    times, tokens = [], 0
+    for text in texts:
+        ids = tok.apply_chat_template(
+            contract.messages(contract.Task.REWRITE, text),
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = model.generate(**ids, max_new_tokens=engine.rewrite_budget(text), do_sample=False)
+        times.append(time.perf_counter() - start)
+        tokens += out.shape[1] - ids["input_ids"].shape[1]
+    return statistics.median(times), tokens / sum(times)
+
+
+def run(args: argparse.Namespace) -> dict:
+    model = paths.resolve_model(args.model)
+    texts = load_texts(args.data, args.limit)
+    words = statistics.median(len(t.split()) for t in texts)
+    engine = Engine(EngineConfig(model_path=model, n_ctx=4096, n_threads=args.threads))
+    server = Server(model, args.threads)
+    results: dict = {"model": engine.info.name, "texts": len(texts), "median_words": words}
+    try:
+        for text in texts[:2]:  # warm both: page in weights, evaluate the shared prefix
+            in_process(engine, "/v1/debias", text)
+            server.call("/v1/debias", text)
+        rows = {}
+        for route in ("/v1/debias", "/v1/flag", "/v1/rewrite"):
+            http, local = [], []
+            for text in texts:
+                local.append(in_process(engine, route, text))
+                http.append(server.call(route, text))
+            rows[route] = {
+                "http_p50": statistics.median(http),
+                "http_p95": pct(http, 0.95),
+                "inproc_p50": statistics.median(local),
+                "inproc_p95": pct(local, 0.95),
+                "overhead_ratio": statistics.median(http) / statistics.median(local),
+            }
+        http_ttft, local_ttft = [], []
+        for text in texts:
+            local_ttft.append(in_process_first_token(engine, text + " "))
+            http_ttft.append(server.first_token(text + " "))
+        rows["first_token"] = {
+            "http_p50": statistics.median(http_ttft),
+            "http_p95": pct(http_ttft, 0.95),
+            "inproc_p50": statistics.median(local_ttft),
+            "inproc_p95": pct(local_ttft, 0.95),
+            "overhead_ratio": statistics.median(http_ttft) / statistics.median(local_ttft),
+        }
+        results["latency_s"] = rows
+        results["requests_per_s_4_clients"] = throughput(server, texts, 4)
+        results["server_peak_rss_mib"] = server.process.memory_info().rss / 2**20
+        results["bench_peak_rss_mib"] = psutil.Process().memory_info().rss / 2**20
+    finally:
+        server.close()
+    if not args.no_transformers:
+        subset = texts[: args.transformers_limit]
+        hf = transformers_rewrite(engine, subset, model)
+        if hf is not None:
+            llama = llama_rewrite(engine, subset)
+            results["transformers"] = {
+                "rewrite_p50_s": hf[0],
+                "tokens_per_s": hf[1],
+                "llama_cpp_rewrite_p50_s": llama[0],
+                "llama_cpp_tokens_per_s": llama[1],
+                "speedup_tokens_per_s": llama[1] / hf[1],
+            }
+    engine.close()
+    return results
+
+
+def table(results: dict) -> str:
+    lines = [
+        f"model: {results['model']}  texts: {results['texts']} "
+        f"(median {results['median_words']} words)",
+        "",
+        "| call | HTTP p50 s | HTTP p95 s | in-process p50 s | in-process p95 s | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in results["latency_s"].items():
+        lines.append(
+            f"| {name} | {row['http_p50']:.3f} | {row['http_p95']:.3f} | "
+            f"{row['inproc_p50']:.3f} | {row['inproc_p95']:.3f} | {row['overhead_ratio']:.2f} |"
+        )
+    lines += [
+        "",
+        f"requests/s, 4 clients (/v1/flag): {results['requests_per_s_4_clients']:.2f}",
+        f"peak RSS: server {results['server_peak_rss_mib']:.0f} MiB",
+    ]
+    hf = results.get("transformers")
+    if hf:
+        lines.append(
+            f"rewrite generation: transformers {hf['tokens_per_s']:.0f} tok/s "
+            f"(p50 {hf['rewrite_p50_s']:.2f} s) vs llama.cpp {hf['llama_cpp_tokens_per_s']:.0f}"
+            f" tok/s (p50 {hf['llama_cpp_rewrite_p50_s']:.2f} s): "
+            f"llama.cpp {hf['speedup_tokens_per_s']:.1f}x faster"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__)
+    parser.add_argument("--model", type=Path, help="GGUF (default: the default model)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=20, help="texts from the data file")
+    parser.add_argument("--threads", type=int, help="CPU threads for both sides")
+    parser.add_argument("--transformers-limit", type=int, default=5)
+    parser.add_argument("--no-transformers", action="store_true")
+    parser.add_argument("--json", type=Path, default=Path("bench-server.json"))
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        print(f"srllm: error: data file not found: {args.data}", file=sys.stderr)
+        return 1
+    results = run(args)
+    print(table(results))
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,249 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at /openapi.json.
+
+Written by hand next to the routes it describes; a property-based test (schemathesis) checks
+that the server's answers conform to it.
+"""
+
+from __future__ import annotations
+
+from server import contract
+from server.settings import ServerSettings
+
+_TEXT_REQUEST = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": ServerSettings.max_text_chars,
+            "pattern": r"\S",
+            "description": "The text to check (not only white space).",
+        },
+        "stream": {"type": "boolean", "default": False},
+    },
+}
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+_SPAN = {
+    "type": "object",
+    "required": ["start", "end", "text"],
+    "properties": {
+        "start": {"type": "integer", "minimum": 0, "description": "Unicode code point offset"},
+        "end": {"type": "integer", "minimum": 0},
+        "text": {"type": "string"},
+    },
+}
+
+_FLAG = {
+    "type": "object",
+    "required": ["label", "biased", "categories", "spans", "explanation", "model"],
+    "properties": {
+        "label": {"type": "string", "enum": list(contract.LABELS)},
+        "biased": {"type": "boolean"},
+        "categories": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(contract.CATEGORIES)},
+        },
+        "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
+        "explanation": {"type": "string"},
+        "model": {"type": "string"},
+    },
+}
+
+_REWRITE = {
+    "type": "object",
+    "required": ["rewrite", "changed", "model"],
+    "properties": {
+        "rewrite": {"type": "string"},
+        "changed": {"type": "boolean"},
+        "model": {"type": "string"},
+    },
+}
+
+_DEBIAS = {
+    "type": "object",
+    "required": ["flag", "rewrite", "changed", "model"],
+    "properties": {
+        "flag": {"$ref": "#/components/schemas/Flag"},
+        "rewrite": {"type": ["string", "null"]},
+        "changed": {"type": "boolean"},
+        "model": {"type": "string"},
+    },
+}
+
+_CHAT_REQUEST = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {
+        "model": {"type": "string"},
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {
+                    "role": {"type": "string", "enum": ["system", "user", "assistant"]},
+                    "content": {"type": "string"},
+                },
+            },
+        },
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4096},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2147483647},
+        "stop": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 4},
+            ]
+        },
+        "stream": {"type": "boolean"},
+    },
+}
+
+_CHAT_RESPONSE = {
+    "type": "object",
+    "required": ["id", "object", "created", "model", "choices"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"type": "string", "const": "chat.completion"},
+        "created": {"type": "integer"},
+        "model": {"type": "string"},
+        "choices": {"type": "array"},
+        "usage": {"type": "object"},
+    },
+}
+
+
+def _sse(events: list[str] | None) -> dict:
+    """One server-sent event: a named event (or none, OpenAI style) whose data is JSON text."""
+    event = {"type": "string", "enum": events} if events else {"type": "string"}
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"event": event, "data": {"type": "string"}},
+    }
+
+
+def _errors(*statuses: int) -> dict:
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {str(s): {"description": "error", **ref} for s in statuses}
+
+
+def _json(schema_name: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}
+        },
+    }
+
+
+def _task_route(summary: str, response: str, streams: bool) -> dict:
+    ok = _json(response, "result")
+    if streams:
+        names = ["flag", "delta", "done", "error"] if response == "Debias" else None
+        ok["content"]["text/event-stream"] = {"schema": _sse(names or ["delta", "done", "error"])}
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/TextRequest"}}
+                },
+            },
+            "responses": {"200": ok, **_errors(400, 401, 403, 413, 422, 502)},
+        }
+    }
+
+
+def openapi_spec() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "srllm",
+            "version": contract.CONTRACT_VERSION,
+            "description": "Flag biased text and rewrite it neutrally, on this machine.",
+        },
+        "paths": {
+            "/health": {
+                "get": {
+                    "summary": "Liveness, the running model and the contract version",
+                    "responses": {"200": _json("Health", "server is up"), **_errors(403)},
+                }
+            },
+            "/v1/flag": _task_route("Flag biased text", "Flag", streams=False),
+            "/v1/rewrite": _task_route("Rewrite text neutrally", "Rewrite", streams=True),
+            "/v1/debias": _task_route("Flag, and rewrite when biased", "Debias", streams=True),
+            "/v1/models": {
+                "get": {
+                    "summary": "The model this server runs (OpenAI-compatible)",
+                    "security": [{"bearer": []}],
+                    "responses": {"200": {"description": "model list"}, **_errors(401, 403)},
+                }
+            },
+            "/v1/chat/completions": {
+                "post": {
+                    "summary": "OpenAI-compatible chat completion",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ChatRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "completion",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ChatResponse"}
+                                },
+                                "text/event-stream": {"schema": _sse(None)},
+                            },
+                        },
+                        **_errors(400, 401, 403, 413, 422),
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "TextRequest": _TEXT_REQUEST,
+                "Error": _ERROR,
+                "Span": _SPAN,
+                "Flag": _FLAG,
+                "Rewrite": _REWRITE,
+                "Debias": _DEBIAS,
+                "ChatRequest": _CHAT_REQUEST,
+                "ChatResponse": _CHAT_RESPONSE,
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "model", "contract", "limits"],
+                    "properties": {
+                        "status": {"type": "string"},
+                        "model": {"type": "object"},
+                        "contract": {"type": "string"},
+                        "limits": {"type": "object"},
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,84 @@
+"""Parsing and validating request bodies into plain values, with user-facing errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from server.errors import BadRequestError, TextTooLongError, ValidationError
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValidationError("body must be a JSON object")
+    return data
+
+
+def text_field(data: dict[str, Any], max_chars: int) -> str:
+    text = data.get("text")
+    if text is None:
+        raise ValidationError("field 'text' is required")
+    if not isinstance(text, str):
+        raise ValidationError("field 'text' must be a string")
+    if not text.strip():
+        raise ValidationError("field 'text' must not be empty")
+    if len(text) > max_chars:
+        raise TextTooLongError(
+            f"text is {len(text)} characters; the limit is {max_chars} characters"
+        )
+    return text
+
+
+def bool_field(data: dict[str, Any], name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise ValidationError(f"field '{name}' must be true or false")
+    return value
+
+
+def number_field(
+    data: dict[str, Any], name: str, default: float, low: float, high: float, integer: bool = False
+) -> float:
+    value = data.get(name, default)
+    if value is None:
+        return default
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise ValidationError(f"field '{name}' must be {kind} from {low} to {high}")
+    return value
+
+
+def chat_messages(data: dict[str, Any]) -> list[dict[str, str]]:
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ValidationError("field 'messages' must be a non-empty list")
+    result = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise ValidationError(f"messages[{i}] must be an object")
+        role, content = message.get("role"), message.get("content")
+        if role not in ("system", "user", "assistant"):
+            raise ValidationError(f"messages[{i}].role must be system, user or assistant")
+        if not isinstance(content, str):
+            raise ValidationError(f"messages[{i}].content must be a string")
+        result.append({"role": role, "content": content})
+    return result
+
+
+def stop_field(data: dict[str, Any]) -> list[str] | None:
+    stop = data.get("stop")
+    if stop is None:
+        return None
+    if isinstance(stop, str):
+        return [stop]
+    if isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop):
+        return stop
+    raise ValidationError("field 'stop' must be a string or a list of up to 4 strings")

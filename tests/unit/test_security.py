@@ -1,0 +1,79 @@
+import os
+import stat
+
+import pytest
+
+from server import security
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "127.0.0.1:8765", "localhost:8765", "LOCALHOST", "[::1]:8765", "127.5.6.7:80"],
+)
+def test_loopback_hosts_pass(host):
+    assert security.host_allowed(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        None,
+        "",
+        "evil.com",
+        "evil.com:8765",
+        "127.0.0.1.evil.com",
+        "127.evil.com:8765",
+        "192.168.1.5:8765",
+        "0.0.0.0:8765",
+        "[::2]:8765",
+        "localhost.evil.com",
+    ],
+)
+def test_other_hosts_are_refused(host):
+    assert not security.host_allowed(host)
+
+
+def test_extra_hosts_can_be_configured():
+    assert security.host_allowed("mybox.local:8765", ("mybox.local",))
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("chrome-extension://abcdefghijklmnop", True),
+        ("moz-extension://0b1d2e3f-aaaa", True),
+        ("chrome-extension://", False),
+        ("https://example.com", False),
+        ("null", False),
+        ("http://127.0.0.1:8765", False),
+    ],
+)
+def test_only_extension_origins_pass(origin, allowed):
+    assert security.origin_allowed(origin) is allowed
+
+
+def test_configured_origins_pass():
+    assert security.origin_allowed("http://localhost:3000", ("http://localhost:3000",))
+
+
+def test_token_check_needs_the_bearer_scheme_and_exact_value():
+    assert security.token_matches("Bearer s3cret-token-value", "s3cret-token-value")
+    assert security.token_matches("bearer s3cret-token-value", "s3cret-token-value")
+    assert not security.token_matches("Bearer wrong", "s3cret-token-value")
+    assert not security.token_matches("Basic s3cret-token-value", "s3cret-token-value")
+    assert not security.token_matches(None, "s3cret-token-value")
+    assert not security.token_matches("Bearer ", "s3cret-token-value")
+
+
+def test_token_is_created_once_with_0600_and_reused(isolated_home):
+    first = security.load_or_create_token()
+    path = isolated_home / "token"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert len(first) >= 32
+    assert security.load_or_create_token() == first
+
+
+def test_env_token_overrides_the_stored_one(monkeypatch):
+    security.load_or_create_token()
+    monkeypatch.setenv("SRLLM_TOKEN", "from-the-environment-123")
+    assert security.load_or_create_token() == "from-the-environment-123"

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from server import paths
+from server.settings import ServerSettings, SettingsError, from_env
+
+
+def test_defaults_bind_loopback_on_8765():
+    s = ServerSettings()
+    assert (s.host, s.port, s.max_body_bytes) == ("127.0.0.1", 8765, 64 * 1024)
+
+
+def test_env_then_flags_override_defaults():
+    env = {"SRLLM_PORT": "9001", "SRLLM_CTX": "2048", "SRLLM_ALLOWED_ORIGINS": "http://a, http://b"}
+    s = from_env(env)
+    assert (s.port, s.ctx, s.allowed_origins) == (9001, 2048, ("http://a", "http://b"))
+    s = s.with_overrides(port=9002, ctx=None, model=Path("m.gguf"))
+    assert (s.port, s.ctx, s.model) == (9002, 2048, Path("m.gguf"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"port": 0}, "port"),
+        ({"ctx": 100}, "ctx"),
+        ({"threads": 0}, "threads"),
+        ({"n_gpu_layers": -2}, "n_gpu_layers"),
+        ({"max_text_chars": 0}, "max_text_chars"),
+        ({"token": "short"}, "token"),
+    ],
+)
+def test_bad_values_name_the_setting(kwargs, field):
+    with pytest.raises(SettingsError, match=field):
+        ServerSettings(**kwargs)
+
+
+def test_non_numeric_env_value_names_the_variable():
+    with pytest.raises(SettingsError, match="SRLLM_PORT"):
+        from_env({"SRLLM_PORT": "eighty"})
+
+
+def test_model_resolution_prefers_explicit_then_finetuned_then_embedded(isolated_home):
+    embedded = paths.embedded_model()
+    assert embedded is not None and embedded.suffix == ".gguf"
+    assert paths.resolve_model(None) == embedded
+    folder = paths.default_model_dir()
+    folder.mkdir(parents=True)
+    built = folder / "SmolLM2-135M-srllm-Q8_0.gguf"
+    built.write_bytes(b"GGUF")
+    assert paths.resolve_model(None) == built
+    assert paths.resolve_model(Path("/x.gguf")) == Path("/x.gguf")
