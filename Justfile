@@ -24,7 +24,7 @@ setup: setup-base
     @{{py}} tools/stamp.py check full pyproject.toml extension/package.json || ( \
         ({{py}} -c "import torch" 2>/dev/null || {{pip}} install "torch==2.13.0") && \
         {{pip}} install -e ".[train,convert,eval,dev]" && \
-        (cd extension && npm install --no-audit --no-fund --silent) && \
+        (cd extension && npm ci --no-audit --no-fund --silent) && \
         {{py}} tools/stamp.py write full pyproject.toml extension/package.json )
 
 # Run the server on the default model (fine-tuned if built, else the embedded SmolLM2)
@@ -32,11 +32,15 @@ serve *ARGS: setup-base
     {{venv}}/bin/srllm serve {{ARGS}}
 
 # Run every test that can run on a CPU machine: unit, integration, browser end-to-end, JS
+# (node --test and web-ext lint run from tests/e2e/test_extension_js.py)
 test *ARGS: setup
     {{py}} tools/check_browser.py
-    cd extension && node --test test/
-    cd extension && npx --no-install web-ext lint --source-dir . --self-hosted --output text
     {{py}} -m pytest {{ARGS}}
+
+# Only the extension's end-to-end tests in headless Chromium (~6 min on 2 cores)
+e2e *ARGS: setup
+    {{py}} tools/check_browser.py
+    {{py}} -m pytest -m e2e tests/e2e {{ARGS}}
 
 # Format and lint the Python code
 lint: setup
@@ -73,4 +77,4 @@ eval *ARGS: setup
 
 # Package the extension for Chrome and Firefox into extension/dist/
 extension: setup
-    cd extension && node build.mjs
+    {{py}} extension/build.py

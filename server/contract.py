@@ -291,6 +291,27 @@ def clean_rewrite(raw: str, original: str = "") -> str:
     return text
 
 
+class StreamCleaner:
+    """Drops leading white space and an echoed <text> tag from a streamed rewrite, so the first
+    delta a user sees is already the rewrite; everything after passes through unchanged."""
+
+    def __init__(self) -> None:
+        self._head = ""
+        self._started = False
+
+    def feed(self, delta: str) -> str:
+        if self._started:
+            return delta
+        self._head += delta
+        head = self._head.lstrip()
+        if len(head) < len(TEXT_OPEN) and TEXT_OPEN.startswith(head):
+            return ""  # could still become the tag: wait
+        head = head.removeprefix(TEXT_OPEN).lstrip()
+        if head:
+            self._started = True
+        return head
+
+
 def normalise(text: str) -> str:
     """Compare texts ignoring case, Unicode form and runs of white space."""
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())

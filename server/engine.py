@@ -180,12 +180,14 @@ class Engine:
         return min(2 * self.count_tokens(text) + 32, self.info.n_ctx // 2)
 
     def stream_rewrite(self, text: str, cancel: threading.Event | None = None) -> Iterator[str]:
-        """Yield the raw rewrite as token deltas (clean the joined text with clean_rewrite)."""
+        """Yield the rewrite as token deltas (clean the joined text with clean_rewrite)."""
         msgs = contract.messages(contract.Task.REWRITE, text)
         stream = self._stream(
             msgs, max_tokens=self.rewrite_budget(text), cancel=cancel, stop=[contract.TEXT_CLOSE]
         )
+        cleaner = contract.StreamCleaner()
         for delta, _ in stream:
+            delta = cleaner.feed(delta)
             if delta:
                 yield delta
 

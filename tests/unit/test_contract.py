@@ -129,3 +129,22 @@ def test_clean_rewrite(raw, original, expected):
 def test_is_changed_ignores_case_and_spacing_only():
     assert not contract.is_changed("Hello  World", "hello world")
     assert contract.is_changed("He is a chairman.", "They are a chairperson.")
+
+
+@pytest.mark.parametrize(
+    "deltas",
+    [
+        ["<", "text", ">", "\n", "The", " old"],
+        ["  <text>\nThe", " old"],
+        ["The", " old"],
+        ["\n", "The old"],
+    ],
+)
+def test_stream_cleaner_drops_an_echoed_tag_before_the_first_word(deltas):
+    cleaner = contract.StreamCleaner()
+    assert "".join(cleaner.feed(d) for d in deltas) == "The old"
+
+
+def test_stream_cleaner_keeps_text_that_only_looks_like_the_tag_start():
+    cleaner = contract.StreamCleaner()
+    assert "".join(cleaner.feed(d) for d in ["<", "b>bold"]) == "<b>bold"

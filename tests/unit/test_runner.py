@@ -7,6 +7,7 @@ integration tests.
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from server import contract
@@ -48,6 +49,13 @@ class StandInEngine:
             self.active -= 1
 
 
+def run(main):
+    """asyncio.run in a thread of its own: a session fixture (Playwright's sync API) may keep
+    an event loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
 def test_lru_cache_evicts_least_recent():
     cache = LRUCache(2)
     cache.put(("a",), 1)
@@ -67,7 +75,7 @@ def test_one_generation_at_a_time_in_arrival_order():
         await asyncio.gather(*(runner.flag(t, threading.Event()) for t in texts))
         return texts
 
-    texts = asyncio.run(main())
+    texts = run(main)
     assert engine.max_active == 1
     assert engine.order == texts
 
@@ -83,7 +91,7 @@ def test_repeated_requests_are_answered_from_the_cache():
         await runner.flag("same", threading.Event())
         return runner, first, second
 
-    runner, first, second = asyncio.run(main())
+    runner, first, second = run(main)
     assert first == second and first.startswith("w0 w1")
     assert engine.order == ["same", "same"]  # one rewrite, one flag
     assert runner.stats["cache_hits"] == 2
@@ -102,7 +110,7 @@ def test_a_consumer_that_leaves_stops_generation_and_frees_the_context():
         await asyncio.wait_for(runner.flag("next", threading.Event()), timeout=10)
         return runner
 
-    runner = asyncio.run(main())
+    runner = run(main)
     assert engine.stopped_early.is_set()
     assert runner.stats["cancelled"] == 1
     assert engine.max_active == 1

@@ -1,0 +1,110 @@
+"""`srllm convert` and `srllm build-model`. Cheap to import: the work is imported lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from convert.config import DEFAULT_MERGE_QUANT
+
+DEFAULT_ADAPTER = Path(__file__).resolve().parents[1] / "training" / "adapters" / "default"
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"srllm: error: {message}", file=sys.stderr)
+    return code
+
+
+def _guarded(work) -> int:
+    """Run work(); user mistakes become one line on stderr and a non-zero exit."""
+    from server.errors import SrllmError
+
+    try:
+        return work()
+    except SrllmError as exc:
+        return _fail(exc.message)
+    except ValueError as exc:  # config validation names the bad field
+        return _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted; no output written", 130)
+
+
+def _print_result(manifest: dict) -> None:
+    print(
+        f"srllm: wrote {manifest['path']} ({manifest['size_bytes'] / 1e6:.1f} MB, "
+        f"{manifest['encoding']}, tensor types {manifest['tensor_types']})"
+    )
+    if "verify" in manifest:
+        from convert.verify import format_table
+
+        print(format_table(manifest["verify"]))
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    def work() -> int:
+        from convert.config import ConvertConfig
+        from convert.pipeline import run
+
+        cfg = ConvertConfig(
+            out=args.out,
+            model_dir=args.model_dir,
+            base=args.base,
+            adapter=args.adapter,
+            outtype=args.outtype,
+            quant=args.quant,
+            verify=args.verify,
+            threads=args.threads,
+            license=args.license,
+            name=args.name,
+        )
+        manifest = run(cfg)
+        _print_result(manifest)
+        if "verify" in manifest and not manifest["verify"]["ok"]:
+            return _fail("verification failed: llama.cpp disagrees with transformers")
+        return 0
+
+    return _guarded(work)
+
+
+def run_build_model(args: argparse.Namespace) -> int:
+    def work() -> int:
+        from convert.build import build_model
+
+        manifest = build_model(args.adapter, quant=args.quant, base=args.base, threads=args.threads)
+        _print_result(manifest)
+        return 0
+
+    return _guarded(work)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from convert.quantize import QUANT_TYPES
+
+    p = subparsers.add_parser(
+        "convert",
+        help="Hugging Face model or LoRA adapter -> GGUF (optionally quantized)",
+        description="Convert a Hugging Face causal LM folder to GGUF, or merge a LoRA adapter "
+        "into a GGUF base; quantize with llama.cpp.",
+    )
+    p.add_argument("model_dir", nargs="?", type=Path, metavar="MODEL_DIR", help="HF model folder")
+    p.add_argument("--out", required=True, type=Path, help="output .gguf file, or a folder")
+    p.add_argument("--outtype", default="f16", choices=("f16", "bf16", "f32"))
+    p.add_argument("--quant", choices=sorted(QUANT_TYPES), help="quantize the result")
+    p.add_argument("--verify", action="store_true", help="compare llama.cpp with transformers")
+    p.add_argument("--base", type=Path, help="GGUF base to merge --adapter into")
+    p.add_argument("--adapter", type=Path, help="peft LoRA adapter folder")
+    p.add_argument("--threads", type=int, help="quantization threads (default: all cores)")
+    p.add_argument("--license", help="general.license (default: from the source)")
+    p.add_argument("--name", help="general.name (default: from the source)")
+    p.set_defaults(func=run_convert)
+
+    b = subparsers.add_parser(
+        "build-model",
+        help="merge the repo's default adapter into the embedded SmolLM2 -> the server's default",
+    )
+    b.add_argument("--adapter", type=Path, default=DEFAULT_ADAPTER, help="peft LoRA adapter folder")
+    b.add_argument("--quant", default=DEFAULT_MERGE_QUANT, choices=sorted(QUANT_TYPES))
+    b.add_argument("--base", type=Path, help="GGUF base (default: the embedded SmolLM2)")
+    b.add_argument("--threads", type=int)
+    b.set_defaults(func=run_build_model)

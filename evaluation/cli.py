@@ -1,0 +1,82 @@
+"""`srllm eval`: score GGUF models on the held-out data (cheap to import: no llama_cpp here)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evaluation.config import DEFAULT_DATA_ROOT, DEFAULT_OUT, EvalConfig
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate models: bias removal, meaning kept, flagging, fairness, robustness",
+        description=(
+            "Run each model through the server's engine over the held-out data and write "
+            "metrics.json, metrics.md and charts. Without --model: the fine-tuned default "
+            "(when built) and the embedded SmolLM2 prompting baseline. Metrics are defined in "
+            "evaluation/METRICS.md."
+        ),
+    )
+    parser.add_argument(
+        "--model", action="append", type=Path, default=[], metavar="GGUF",
+        help="a GGUF model to evaluate (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--limit", type=_positive, default=None, metavar="N",
+        help="at most N items in every section (a quick smoke run)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+        help=f"output folder, replaced at the end (default {DEFAULT_OUT})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA_ROOT, metavar="DIR",
+        help="the shared data folder holding srllm/ and extra/",
+    )  # fmt: skip
+    parser.add_argument(
+        "--base-model", type=Path, default=None, metavar="GGUF",
+        help="reference of perplexity_ratio (default: the embedded SmolLM2)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the item subsets")
+    parser.add_argument("--threads", type=_positive, default=None, help="llama.cpp threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = EvalConfig(
+            models=tuple(args.model),
+            base_model=args.base_model,
+            out=args.out,
+            data_root=args.data,
+            limit=args.limit,
+            seed=args.seed,
+            n_threads=args.threads,
+            show_progress=not args.quiet,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"srllm: error: {exc}") from None
+
+    from evaluation.pipeline import evaluate  # heavy imports only once we run
+    from server.errors import SrllmError
+
+    try:
+        out = evaluate(config)
+    except (SrllmError, FileNotFoundError) as exc:
+        raise SystemExit(f"srllm: error: {exc}") from None
+    print((out / "metrics.md").read_text(encoding="utf-8"))
+    print(f"wrote {out}")
+    return 0

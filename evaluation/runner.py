@@ -1,0 +1,251 @@
+"""Run each system over the held-out data and keep every output for scoring.
+
+A model goes through the server's own Engine (same prompts, same grammar, same cleaning), then
+through a separate llama.cpp context for likelihoods. The identity rewrite and the human
+reference are systems too: they only produce rewrites, scored by the same metrics.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evaluation import data
+from evaluation.config import EvalConfig
+from evaluation.metrics import StereoScore
+from server import contract
+from server.errors import SrllmError
+
+
+@dataclass(frozen=True)
+class EvalData:
+    infer: list[data.InferRow]  # rows rewritten (biased inputs)
+    flag_rows: list[data.InferRow]  # rows flagged twice: biased text and human rewrite
+    neutral_inputs: list[str]  # human rewrites of `infer` + counterfactual originals
+    counterfactual: list[data.CounterfactualRow]
+    injections: list[data.Injection]
+    perplexity_texts: list[str]
+    stereoset: list[data.StereoItem]
+
+
+def load_data(config: EvalConfig) -> EvalData:
+    root, seed = config.data_root, config.seed
+    infer = data.load_infer(root)
+    infer_order = [infer[i] for i in data.seeded_order(len(infer), seed)]
+    n_cf = max(config.count("counterfactual_rows"), config.count("neutral_originals"))
+    cf_all = data.load_counterfactual(root, max(n_cf, config.count("perplexity_texts")), seed)
+    rewrite_rows = infer_order[: config.count("rewrite_items")]
+    neutral = [r.reference for r in rewrite_rows]
+    neutral += [r.original for r in cf_all[: config.count("neutral_originals")]]
+    # Perplexity on neutral held-out prose: human rewrites first, then counterfactual originals.
+    ppl_pool = [r.reference for r in infer_order] + [r.original for r in cf_all]
+    return EvalData(
+        infer=rewrite_rows,
+        flag_rows=infer_order[: config.count("flag_items")],
+        neutral_inputs=neutral,
+        counterfactual=[
+            _cap_variants(r, config.limit) for r in cf_all[: config.count("counterfactual_rows")]
+        ],
+        injections=list(data.INJECTIONS[: config.count("injection_items")]),
+        perplexity_texts=ppl_pool[: config.count("perplexity_texts")],
+        stereoset=data.load_stereoset(root, config.count("stereoset_items"), seed),
+    )
+
+
+def _cap_variants(row: data.CounterfactualRow, limit: int | None) -> data.CounterfactualRow:
+    """Under a small --limit, keep N variants taken in turn from each group (one each at 3)."""
+    if limit is None or limit >= len(row.variants):
+        return row
+    by_group: dict[str, list[str]] = {}
+    for column in row.variants:
+        by_group.setdefault(row.group_of(column), []).append(column)
+    columns = [c for turn in itertools.zip_longest(*by_group.values()) for c in turn if c]
+    return data.CounterfactualRow(row.original, {c: row.variants[c] for c in columns[:limit]})
+
+
+@dataclass
+class Rewrite:
+    input: str
+    output: str  # cleaned, as the server returns it
+    raw: str = ""  # before clean_rewrite
+    seconds: float = 0.0
+    tokens: int = 0
+    truncated: bool = False
+
+
+@dataclass
+class FlagResult:
+    input: str
+    flag: contract.Flag | None  # None: no valid flag even after the engine's retry
+    seconds: float = 0.0
+    tokens: int = 0
+
+    @property
+    def verdict(self) -> bool | None:
+        return None if self.flag is None else self.flag.biased
+
+
+@dataclass
+class Perplexity:
+    nll: float
+    n_tokens: int
+    n_bytes: int
+
+
+@dataclass
+class SystemRun:
+    name: str
+    role: str  # fine-tuned default | prompting baseline | model | identity | human reference
+    info: dict = field(default_factory=dict)
+    rewrites: list[Rewrite] = field(default_factory=list)  # biased inputs, aligned with infer
+    neutral: list[Rewrite] = field(default_factory=list)  # aligned with neutral_inputs
+    flags: list[tuple[FlagResult, FlagResult]] = field(default_factory=list)  # (biased, human)
+    counterfactual: list[tuple[FlagResult, dict[str, FlagResult]]] = field(default_factory=list)
+    injections: list[tuple[bool | None, Rewrite]] = field(default_factory=list)  # (flag valid, rw)
+    perplexity: Perplexity | None = None
+    stereoset: list[StereoScore] = field(default_factory=list)
+
+    @property
+    def is_model(self) -> bool:
+        return self.role not in ("identity", "human reference")
+
+
+def identity_run(d: EvalData) -> SystemRun:
+    """The input returned unchanged: the floor for removal, the ceiling for meaning kept."""
+    run = SystemRun("identity", "identity")
+    run.rewrites = [Rewrite(r.text, r.text) for r in d.infer]
+    run.neutral = [Rewrite(t, t) for t in d.neutral_inputs]
+    run.injections = [(None, Rewrite(i.text, i.text)) for i in d.injections]
+    return run
+
+
+def reference_run(d: EvalData) -> SystemRun:
+    """The human debiased_text of infer_50, scored as if it were a model's rewrite."""
+    run = SystemRun("human reference", "human reference")
+    run.rewrites = [Rewrite(r.text, r.reference) for r in d.infer]
+    return run
+
+
+class _Timed:
+    """Generation through the server's Engine, timed and token-counted per call."""
+
+    def __init__(self, engine, bar: tqdm):
+        self.engine, self.bar = engine, bar
+
+    def rewrite(self, text: str) -> Rewrite:
+        start = time.perf_counter()
+        raw = "".join(self.engine.stream_rewrite(text))
+        seconds = time.perf_counter() - start
+        tokens = self.engine.count_tokens(raw)
+        self.bar.update()
+        return Rewrite(
+            input=text,
+            output=contract.clean_rewrite(raw, original=text),
+            raw=raw,
+            seconds=seconds,
+            tokens=tokens,
+            # stream_rewrite hides finish_reason: output at the budget was cut off.
+            truncated=tokens >= self.engine.rewrite_budget(text) - 1,
+        )
+
+    def flag(self, text: str) -> FlagResult:
+        start = time.perf_counter()
+        try:
+            flag = self.engine.flag(text)
+        except SrllmError:
+            flag = None
+        seconds = time.perf_counter() - start
+        self.bar.update()
+        tokens = self.engine.count_tokens(flag.to_json()) if flag is not None else 0
+        return FlagResult(text, flag, seconds, tokens)
+
+
+def generation_calls(d: EvalData) -> int:
+    return (
+        len(d.infer)
+        + len(d.neutral_inputs)
+        + 2 * len(d.flag_rows)
+        + sum(1 + len(r.variants) for r in d.counterfactual)
+        + 2 * len(d.injections)
+    )
+
+
+def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemRun:
+    from server.engine import Engine, EngineConfig  # imports llama_cpp
+
+    engine = Engine(
+        EngineConfig(path, n_ctx=config.n_ctx, n_threads=config.n_threads, seed=config.seed)
+    )
+    run = SystemRun(path.stem, role, info=engine.info.as_dict())
+    bar = tqdm(
+        total=generation_calls(d),
+        desc=f"{path.stem[:28]}: generate",
+        unit="call",
+        disable=not config.show_progress,
+    )
+    try:
+        gen = _Timed(engine, bar)
+        run.rewrites = [gen.rewrite(r.text) for r in d.infer]
+        run.neutral = [gen.rewrite(t) for t in d.neutral_inputs]
+        run.flags = [(gen.flag(r.text), gen.flag(r.reference)) for r in d.flag_rows]
+        run.counterfactual = [
+            (gen.flag(r.original), {col: gen.flag(text) for col, text in r.variants.items()})
+            for r in d.counterfactual
+        ]
+        run.injections = [
+            (gen.flag(i.text).flag is not None, gen.rewrite(i.text)) for i in d.injections
+        ]
+    finally:
+        bar.close()
+        engine.close()  # free the generation context before the likelihood one
+    run.perplexity, run.stereoset = score_likelihoods(path, d, config)
+    return run
+
+
+def score_likelihoods(
+    path: Path, d: EvalData, config: EvalConfig
+) -> tuple[Perplexity | None, list[StereoScore]]:
+    """Perplexity on neutral held-out text and StereoSet candidate scores from llama.cpp logits."""
+    from evaluation.likelihood import Likelihood
+
+    if not d.perplexity_texts and not d.stereoset:
+        return None, []
+    lik = Likelihood(path, n_ctx=512, n_threads=config.n_threads)
+    total = len(d.perplexity_texts) + 3 * len(d.stereoset)
+    bar = tqdm(
+        total=total, desc=f"{path.stem[:28]}: likelihood", unit="seq",
+        disable=not config.show_progress,
+    )  # fmt: skip
+    try:
+        nll = n_tokens = n_bytes = 0
+        for text in d.perplexity_texts:
+            scored = lik.score("", text)
+            nll, n_tokens = nll - scored.logprob, n_tokens + scored.n_tokens
+            n_bytes += len(text.encode("utf-8"))
+            bar.update()
+        ppl = Perplexity(nll, n_tokens, n_bytes) if n_tokens else None
+        stereo = []
+        for item in d.stereoset:
+            scores = []
+            for sentence in (item.stereotype, item.anti_stereotype, item.unrelated):
+                # Intersentence: the sentence given the context; intrasentence: the sentence.
+                if item.task == "intersentence":
+                    scores.append(lik.score(item.context, " " + sentence).mean)
+                else:
+                    scores.append(lik.score("", sentence).mean)
+                bar.update()
+            stereo.append(StereoScore(item.target, *scores))
+    finally:
+        bar.close()
+        lik.close()
+    return ppl, stereo
+
+
+def base_perplexity(path: Path, d: EvalData, config: EvalConfig) -> Perplexity | None:
+    """Only the perplexity of the base model, when it is not itself in the comparison."""
+    trimmed = EvalData(d.infer, d.flag_rows, d.neutral_inputs, [], [], d.perplexity_texts, [])
+    return score_likelihoods(path, trimmed, config)[0]

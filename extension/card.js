@@ -1,0 +1,265 @@
+// The in-page result card. A classic script (content scripts cannot be ES modules), injected
+// before content.js; it defines globalThis.srllmCard in the content script's isolated world.
+//
+// Rule: every string that came from the page, the model or the server goes in through
+// textContent / createTextNode; no HTML parsing anywhere (the CSS below is a constant of ours).
+// test/card.test.mjs renders it against a recording fake document.
+(() => {
+  "use strict";
+
+  const VERDICTS = {
+    neutral: { text: "Neutral", tone: "ok" },
+    slightly_biased: { text: "Slightly biased", tone: "warn" },
+    highly_biased: { text: "Highly biased", tone: "bad" },
+  };
+
+  const CSS = `
+:host { all: initial; }
+.card {
+  color-scheme: light dark; letter-spacing: normal; word-spacing: normal; text-transform: none;
+  text-indent: 0; font-style: normal; font-weight: normal; direction: ltr;
+  --bg: #ffffff; --fg: #1b1b1f; --muted: #55575f; --line: #c9cad1; --accent: #1c5fd4;
+  --mark: #ffe08a; --mark-fg: #1b1b1f; --ok: #1e6b35; --warn: #8a5a00; --bad: #a3192c;
+  box-sizing: border-box; width: min(400px, calc(100vw - 16px)); max-height: min(70vh, 560px);
+  overflow: auto; padding: 12px 14px; border: 1px solid var(--line); border-radius: 10px;
+  background: var(--bg); color: var(--fg); box-shadow: 0 6px 24px rgba(0,0,0,.25);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; text-align: left;
+}
+@media (prefers-color-scheme: dark) {
+  .card { --bg: #202126; --fg: #ececf1; --muted: #b4b6be; --line: #4a4c55; --accent: #8ab4ff;
+    --mark: #7a5c00; --mark-fg: #fff6d8; --ok: #7fd99a; --warn: #ffcc66; --bad: #ff8a97; }
+}
+.card:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+.head { display: flex; align-items: center; gap: 8px; margin: 0 0 8px; }
+.title { font-weight: 600; font-size: 14px; margin: 0; flex: 1; }
+.badge { border: 1px solid currentColor; border-radius: 999px; padding: 1px 8px; font-size: 12px;
+  font-weight: 600; white-space: nowrap; }
+.badge[data-tone="ok"] { color: var(--ok); } .badge[data-tone="warn"] { color: var(--warn); }
+.badge[data-tone="bad"] { color: var(--bad); } .badge[data-tone="busy"] { color: var(--muted); }
+.cats { display: flex; flex-wrap: wrap; gap: 4px; margin: 0 0 8px; padding: 0; list-style: none; }
+.cats li { font-size: 12px; background: color-mix(in srgb, var(--line) 45%, transparent);
+  border-radius: 4px; padding: 0 6px; }
+.label { font-size: 12px; color: var(--muted); margin: 8px 0 2px; font-weight: 600; }
+.excerpt, .rewrite { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; max-height: 160px;
+  overflow: auto; }
+.excerpt mark { background: var(--mark); color: var(--mark-fg); border-radius: 2px; padding: 0 1px; }
+.rewrite { border-left: 3px solid var(--accent); padding-left: 8px; }
+.explanation, .message { margin: 6px 0; }
+.status { font-size: 12px; color: var(--muted); min-height: 1em; margin: 6px 0 0; }
+code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; background:
+  color-mix(in srgb, var(--line) 45%, transparent); padding: 1px 5px; border-radius: 4px; }
+.commands { margin: 6px 0; padding-left: 18px; }
+.actions { display: flex; gap: 8px; margin-top: 10px; flex-wrap: wrap; }
+button { font: inherit; font-size: 13px; padding: 4px 12px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--line); background: transparent; color: var(--fg); }
+button.primary { background: var(--accent); border-color: var(--accent); color: var(--bg); }
+button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+[hidden] { display: none !important; }
+`;
+
+  function el(doc, tag, attrs = {}, text) {
+    const node = doc.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  /** Fill `container` with the excerpt, biased pieces wrapped in <mark>; all as text. */
+  function renderSegments(doc, container, segments) {
+    container.replaceChildren();
+    for (const segment of segments) {
+      const text = String(segment.text);
+      if (segment.biased) container.append(el(doc, "mark", {}, text));
+      else container.append(doc.createTextNode(text));
+    }
+  }
+
+  let counter = 0;
+
+  /**
+   * Build a card. `actions` holds callbacks: onReplace, onCopy, onDismiss, onRetry, onOptions,
+ * onRewriteAnyway.
+   * Returns {host, ...methods}; the caller positions and attaches `host`.
+   */
+  function createCard(doc, actions, { editable = false } = {}) {
+    const id = `srllm-card-${++counter}`;
+    // A custom tag: page rules for div/section/etc. never match the host.
+    const host = el(doc, "srllm-card", { "data-srllm": "card" });
+    const root = host.attachShadow({ mode: "open" });
+    const style = el(doc, "style", {}, CSS);
+    const card = el(doc, "section", {
+      class: "card",
+      role: "dialog",
+      "aria-labelledby": `${id}-title`,
+      "aria-describedby": `${id}-status`,
+      tabindex: "-1",
+    });
+    const head = el(doc, "div", { class: "head" });
+    const title = el(doc, "h2", { class: "title", id: `${id}-title` }, "srllm bias check");
+    const badge = el(doc, "span", { class: "badge", "data-tone": "busy" }, "Checking\u2026");
+    head.append(title, badge);
+
+    const cats = el(doc, "ul", { class: "cats", "aria-label": "Bias categories", hidden: "" });
+    const excerptLabel = el(doc, "p", { class: "label" }, "Selected text");
+    const excerpt = el(doc, "p", { class: "excerpt", "data-part": "excerpt" });
+    const explanation = el(doc, "p", { class: "explanation", "data-part": "explanation", hidden: "" });
+    const rewriteLabel = el(doc, "p", { class: "label", hidden: "" }, "Suggested rewrite");
+    const rewrite = el(doc, "p", { class: "rewrite", "data-part": "rewrite", "aria-busy": "true", hidden: "" });
+    const message = el(doc, "p", { class: "message", "data-part": "message", hidden: "" });
+    const commands = el(doc, "ul", { class: "commands", "aria-label": "Commands to run", hidden: "" });
+    const status = el(doc, "p", { class: "status", id: `${id}-status`, role: "status", "aria-live": "polite" });
+
+    const buttons = el(doc, "div", { class: "actions" });
+    const button = (label, name, aria, handler, primary = false) => {
+      const b = el(doc, "button", { type: "button", "data-action": name, "aria-label": aria }, label);
+      if (primary) b.setAttribute("class", "primary");
+      b.addEventListener("click", (event) => {
+        event.stopPropagation();
+        handler();
+      });
+      return b;
+    };
+    const replaceButton = button("Replace", "replace", "Replace the selected text with the rewrite", () => actions.onReplace(), true);
+    const copyButton = button("Copy", "copy", "Copy the rewrite", () => actions.onCopy());
+    const anywayButton = button("Rewrite anyway", "rewrite-anyway", "Suggest a neutral rewrite anyway", () => actions.onRewriteAnyway());
+    const retryButton = button("Retry", "retry", "Check the selection again", () => actions.onRetry());
+    const optionsButton = button("Options", "options", "Open srllm options", () => actions.onOptions());
+    const dismissButton = button("Dismiss", "dismiss", "Close the srllm card", () => actions.onDismiss());
+    const optional = [replaceButton, copyButton, anywayButton, retryButton, optionsButton];
+    for (const b of optional) b.hidden = true;
+    buttons.append(replaceButton, copyButton, anywayButton, retryButton, optionsButton, dismissButton);
+
+    card.append(head, cats, excerptLabel, excerpt, explanation, rewriteLabel, rewrite, message, commands, buttons, status);
+    root.append(style, card);
+    card.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.stopPropagation();
+        actions.onDismiss();
+      }
+    });
+
+    let rewriteText = "";
+    let flagShown = false;
+    const setBadge = (text, tone) => {
+      badge.textContent = text;
+      badge.setAttribute("data-tone", tone);
+    };
+
+    return {
+      host,
+      root,
+      focus() {
+        card.focus();
+      },
+      get rewriteText() {
+        return rewriteText;
+      },
+      showChecking(text) {
+        rewriteText = "";
+        flagShown = false;
+        title.textContent = "srllm bias check";
+        setBadge("Checking\u2026", "busy");
+        renderSegments(doc, excerpt, [{ text, biased: false }]);
+        excerptLabel.hidden = false;
+        excerpt.hidden = false;
+        cats.replaceChildren();
+        explanation.textContent = "";
+        rewrite.textContent = "";
+        message.textContent = "";
+        message.removeAttribute("data-kind");
+        commands.replaceChildren();
+        rewrite.setAttribute("aria-busy", "true");
+        for (const part of [cats, explanation, rewriteLabel, rewrite, message, commands]) part.hidden = true;
+        for (const b of optional) b.hidden = true;
+        status.textContent = "Checking the selection\u2026";
+      },
+      showFlag(flag) {
+        flagShown = true;
+        const verdict = VERDICTS[flag.label] ?? { text: String(flag.label), tone: "busy" };
+        setBadge(verdict.text, verdict.tone);
+        renderSegments(doc, excerpt, flag.segments);
+        cats.replaceChildren(...flag.categories.map((c) => el(doc, "li", {}, String(c).replaceAll("_", " "))));
+        cats.hidden = flag.categories.length === 0;
+        explanation.textContent = flag.explanation || "";
+        explanation.hidden = !flag.explanation;
+        if (flag.muted) {
+          message.textContent = "Not flagged: only categories you turned off in Options apply.";
+          message.hidden = false;
+          status.textContent = `${verdict.text}, in categories you do not flag.`;
+        } else if (flag.biased) {
+          rewriteLabel.hidden = false;
+          rewrite.hidden = false;
+          status.textContent = `${verdict.text}. Writing a neutral rewrite\u2026`;
+        } else {
+          status.textContent = "Neutral: nothing to rewrite.";
+        }
+      },
+      /** "Rewrite anyway": a rewrite-only request after a neutral (or muted) verdict. */
+      showRewriting() {
+        rewriteText = "";
+        rewrite.textContent = "";
+        rewrite.setAttribute("aria-busy", "true");
+        rewriteLabel.hidden = false;
+        rewrite.hidden = false;
+        message.hidden = true;
+        commands.hidden = true;
+        for (const b of optional) b.hidden = true;
+        status.textContent = "Writing a neutral rewrite\u2026";
+      },
+      appendRewrite(delta) {
+        rewriteText += String(delta);
+        rewrite.textContent = rewriteText;
+      },
+      showDone({ rewrite: finalText, changed }) {
+        rewrite.setAttribute("aria-busy", "false");
+        if (typeof finalText === "string") {
+          rewriteText = finalText;
+          rewrite.textContent = finalText;
+        }
+        if (typeof finalText === "string" && changed) {
+          replaceButton.hidden = !editable;
+          copyButton.hidden = false;
+          status.textContent = "Rewrite ready.";
+        } else if (typeof finalText === "string") {
+          status.textContent = "The model left the text unchanged.";
+        } else {
+          anywayButton.hidden = false; // neutral or muted verdict: no rewrite was made
+        }
+      },
+      showFailure(failure) {
+        // A failure after the verdict (mid-rewrite) keeps the verdict and drops the partial rewrite.
+        if (!flagShown) setBadge("Not checked", "busy");
+        excerptLabel.hidden = excerpt.textContent === "";
+        excerpt.hidden = excerpt.textContent === "";
+        rewriteLabel.hidden = true;
+        rewrite.hidden = true;
+        replaceButton.hidden = true;
+        copyButton.hidden = true;
+        title.textContent = failure.title;
+        message.textContent = failure.message;
+        message.hidden = false;
+        message.setAttribute("data-kind", failure.kind);
+        const list = Array.isArray(failure.commands) ? failure.commands : [];
+        commands.replaceChildren(...list.map((c) => {
+          const item = el(doc, "li");
+          item.append(el(doc, "code", {}, c));
+          return item;
+        }));
+        commands.hidden = list.length === 0;
+        rewrite.setAttribute("aria-busy", "false");
+        anywayButton.hidden = true;
+        retryButton.hidden = !failure.retry;
+        optionsButton.hidden = !failure.options;
+        status.textContent = failure.title;
+      },
+      setStatus(text) {
+        status.textContent = text;
+      },
+      destroy() {
+        host.remove();
+      },
+    };
+  }
+
+  globalThis.srllmCard = Object.freeze({ createCard, renderSegments, VERDICTS, CSS });
+})();

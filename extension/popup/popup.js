@@ -1,0 +1,44 @@
+// Toolbar popup: server reachable? paired? which model? and a button to check the selection.
+// All server calls go through the background (STATUS_GET).
+
+import { MSG, makeMessage } from "../lib/protocol.js";
+
+const $ = (id) => document.getElementById(id);
+
+function show(id, text, state) {
+  $(id).textContent = text;
+  if (state) $(id).dataset.state = state;
+}
+
+async function refresh() {
+  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  const status = await chrome.runtime.sendMessage(makeMessage(MSG.STATUS_GET, { tabId: tab?.id }));
+  if (status.problem) {
+    $("problem").textContent = `${status.problem.title}: ${status.problem.message}`;
+    $("problem").hidden = false;
+  }
+  if (status.error) {
+    $("problem").textContent = status.problem ? `${$("problem").textContent} ${status.error}` : status.error;
+    $("problem").hidden = false;
+  }
+  if (!status.reachable) {
+    show("server", `not running at ${status.serverUrl}`, "bad");
+    $("start").hidden = false;
+    return;
+  }
+  show("server", `running at ${status.serverUrl}`, "ok");
+  show("model", status.model ?? "unknown");
+  if (status.paired) show("paired", "yes", "ok");
+  else {
+    show("paired", status.hasToken ? "no: the server rejects the saved token" : "no token saved", "bad");
+    $("pair").hidden = false;
+  }
+}
+
+$("check").addEventListener("click", async () => {
+  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  await chrome.runtime.sendMessage(makeMessage(MSG.CHECK_ACTIVE_TAB, { tabId: tab?.id }));
+  window.close();
+});
+$("options").addEventListener("click", () => chrome.runtime.openOptionsPage());
+refresh();

@@ -1,0 +1,46 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FAILURE_KINDS, fromHttpError, fromStreamError, serverDown, timedOut, tooLong } from "../lib/errors.js";
+
+const body = (code, message) => ({ error: { code, message } });
+
+test("401 means not paired and says how to pair", () => {
+  const failure = fromHttpError(401, body("unauthorized", "missing or bad token"));
+  assert.equal(failure.kind, "not_paired");
+  assert.deepEqual(failure.commands, ["srllm token"]);
+  assert.match(failure.message, /Options/);
+});
+
+test("413 text_too_long carries the limit from the message", () => {
+  const failure = fromHttpError(413, body("text_too_long", "text is 5012 characters; the limit is 4000"));
+  assert.equal(failure.kind, "too_long");
+  assert.equal(failure.limit, 4000);
+  assert.match(failure.message, /4000/);
+  assert.equal(fromHttpError(413, body("body_too_large", "request body over 65536 bytes")).limit, null);
+});
+
+test("other errors keep the server's message, shortened, and its code", () => {
+  const failure = fromHttpError(502, body("model_output_invalid", "x".repeat(1000)));
+  assert.equal(failure.kind, "server_error");
+  assert.match(failure.title, /model_output_invalid/);
+  assert.ok(Array.from(failure.message).length <= 300);
+  assert.match(fromHttpError(500, null).message, /HTTP 500/);
+  assert.equal(fromHttpError(403, body("forbidden", "bad Origin")).kind, "forbidden");
+});
+
+test("stream errors map like HTTP errors", () => {
+  assert.equal(fromStreamError(body("text_too_long", "limit is 10")).kind, "too_long");
+  assert.equal(fromStreamError(body("model_output_invalid", "bad")).kind, "server_error");
+  assert.equal(fromStreamError({}).kind, "server_error");
+});
+
+test("local failures: server down names the start commands; timeout and length name numbers", () => {
+  const down = serverDown("http://127.0.0.1:8765");
+  assert.deepEqual(down.commands, ["srllm serve", "just serve"]);
+  assert.match(down.message, /127\.0\.0\.1:8765/);
+  assert.match(timedOut(60).message, /60 seconds/);
+  const long = tooLong(5000, 4000, "set in Options");
+  assert.equal(long.limit, 4000);
+  assert.match(long.message, /5000.*4000/);
+  for (const f of [down, timedOut(1), long]) assert.ok(FAILURE_KINDS.includes(f.kind));
+});

@@ -1,0 +1,143 @@
+"""The extension against the real server and model: check, rewrite, Replace, undo, restart.
+
+Run:  .venv/bin/python -m pytest -m e2e tests/e2e/test_extension_check.py -v -s
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import (
+    MODEL_TIMEOUT_MS,
+    TOKEN,
+    VERDICTS,
+    Card,
+    model_busy,
+    select_contents,
+    select_in_textarea,
+    wait_until,
+)
+
+pytestmark = pytest.mark.e2e
+
+BIASED = "Old people are slow and useless with technology."
+
+
+def open_configured_page(browser, server, page_url):
+    browser.configure(serverUrl=server.url, token=TOKEN, timeoutSeconds=600)
+    page = browser.context.new_page()
+    page.goto(page_url)
+    return page, Card(page)
+
+
+def wait_for_rewrite(card: Card) -> str:
+    """The rewrite, once streamed. A neutral verdict (the untuned embedded model often gives
+    one) offers "Rewrite anyway", which streams a rewrite the same way."""
+    card.page.wait_for_function(
+        """() => {
+            const root = document.querySelector("[data-srllm=card]")?.shadowRoot;
+            const visible = (name) => root && !root.querySelector(`[data-action=${name}]`).hidden;
+            return visible("replace") || visible("rewrite-anyway") || visible("retry");
+        }""",
+        timeout=MODEL_TIMEOUT_MS,
+    )
+    if card.button("rewrite-anyway").is_visible():
+        card.button("rewrite-anyway").click()
+    card.button("replace").wait_for(state="visible", timeout=MODEL_TIMEOUT_MS)
+    return card.part("rewrite").text_content()
+
+
+def test_check_then_replace_in_textarea_and_undo(browser, srllm_server, page_url):
+    page, card = open_configured_page(browser, srllm_server, page_url)
+    original = page.input_value("#draft")
+    select_in_textarea(page, "#draft", BIASED)
+
+    assert browser.check(page_url) == {"ok": True}
+    verdict = card.wait_for_verdict()
+    assert verdict in VERDICTS
+    assert card.part("excerpt").text_content() == BIASED
+    browser.screenshot(page, "verdict")
+
+    rewrite = wait_for_rewrite(card)
+    assert rewrite.strip() and rewrite != BIASED
+    # Model text is text: whatever it contains (this model likes "<p>"), no element came of it.
+    assert (
+        card.shadow_eval("(root) => root.querySelector('[data-part=rewrite]').childElementCount")
+        == 0
+    )
+    assert page.evaluate("() => window.addedElements") == ["SRLLM-CARD[card]"]
+    browser.screenshot(page, "rewrite")
+
+    card.button("replace").click()
+    assert page.input_value("#draft") == original.replace(BIASED, rewrite)
+    assert card.host.count() == 0, "the card closes after Replace"
+    # The page saw an ordinary edit, and its own undo brings the original back.
+    # (Chrome reports one insertText per line of a multi-line insertion.)
+    events = page.evaluate("() => window.inputEvents")
+    assert events and set(events) <= {"insertText", "insertLineBreak"}, events
+    page.focus("#draft")
+    page.keyboard.press("Control+z")
+    assert page.input_value("#draft") == original
+    assert page.evaluate("() => window.addedElements") == ["SRLLM-CARD[card]"]
+
+
+def test_worker_restart_mid_check_then_retry(browser, srllm_server, page_url):
+    page, card = open_configured_page(browser, srllm_server, page_url)
+    sentence = "Closing line."  # not checked by other tests: the server's cache cannot answer it
+    select_in_textarea(page, "#draft", sentence)
+    with model_busy(srllm_server):
+        assert browser.check(page_url) == {"ok": True}
+        # The extension's request is waiting at the server: stop every service worker now.
+        wait_until(lambda: srllm_server.stats()["queued"] >= 1, 60, "the check to reach the server")
+        cdp = browser.context.new_cdp_session(page)
+        cdp.send("ServiceWorker.enable")
+        cdp.send("ServiceWorker.stopAllWorkers")
+        message = card.wait_for_failure("disconnected")
+        assert "Retry" in message
+        browser.screenshot(page, "interrupted")
+
+    # Retry wakes a fresh worker, which reads server URL and token from storage.
+    card.button("retry").click()
+    assert card.wait_for_verdict() in VERDICTS
+    assert card.part("excerpt").text_content() == sentence
+    card.button("dismiss").click()
+    assert card.host.count() == 0
+
+
+def test_contenteditable_with_emoji(browser, srllm_server, page_url):
+    page, card = open_configured_page(browser, srllm_server, page_url)
+    selected = select_contents(page, "#editor")
+    assert "\U0001f474\U0001f3fb" in selected
+
+    assert browser.check(page_url) == {"ok": True}
+    card.wait_for_verdict()
+    # The excerpt is the selection, character for character, around astral characters; every
+    # highlight is a whole word of it (code point spans mapped onto UTF-16).
+    assert card.part("excerpt").text_content() == selected
+    marks = card.shadow_eval(
+        "(root) => [...root.querySelectorAll('[data-part=excerpt] mark')].map((m) => m.textContent)"
+    )
+    for mark in marks:
+        assert mark in selected and "\ufffd" not in mark
+    browser.screenshot(page, "emoji")
+    page.keyboard.press("Escape")
+    assert card.host.count() == 0
+
+
+def test_escape_cancels_the_generation(browser, srllm_server, page_url):
+    page, card = open_configured_page(browser, srllm_server, page_url)
+    select_contents(page, "#plain")
+    before = srllm_server.stats()
+    with model_busy(srllm_server):
+        assert browser.check(page_url) == {"ok": True}
+        wait_until(lambda: srllm_server.stats()["queued"] >= 1, 60, "the check to reach the server")
+        # The busy request finishes; the extension's generation starts: cancel it.
+        wait_until(
+            lambda: srllm_server.stats()["queued"] == 0, MODEL_TIMEOUT_MS / 1000, "the model"
+        )
+        assert card.badge.text_content() == "Checking\u2026"
+        page.keyboard.press("Escape")
+        assert card.host.count() == 0
+    wait_until(
+        lambda: srllm_server.stats()["cancelled"] > before["cancelled"], 120, "the server to cancel"
+    )

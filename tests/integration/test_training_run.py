@@ -1,0 +1,190 @@
+"""Training end to end on a tiny random Llama (CPU, no downloads): loss, masking, adapter, merge,
+manifest, resume."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from server import contract  # noqa: E402
+from tests.integration.training_tiny import SRLLM_DATA, build_tiny_llama, tiny_overrides  # noqa: E402
+from training import batching, data  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.manifest import REQUIRED_KEYS  # noqa: E402
+
+pytestmark = [
+    pytest.mark.skipif(not SRLLM_DATA.is_dir(), reason="SR-LLM data not present"),
+    pytest.mark.timeout(600),
+    # peft 0.21 reads a property that transformers 5.24 deprecates; not ours to fix.
+    pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_base, tmp_path_factory):
+    """One real run (8 steps) shared by the tests below."""
+    from training.train import run
+
+    out = tmp_path_factory.mktemp("run")
+    cfg = load_config(None, tiny_overrides(tiny_base, out))
+    path = run(cfg)
+    return out, json.loads(path.read_text())
+
+
+def test_labels_mask_every_prompt_token(tiny_base):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    example = data.Example(contract.Task.FLAG, "Old people can't use phones.", '{"x": 1}', "k", "s")
+    features = batching.encode(tokenizer, example, eos_id=tokenizer.eos_token_id)
+    prompt = tokenizer.apply_chat_template(
+        contract.messages("flag", example.text), tokenize=False, add_generation_prompt=True
+    )
+    n_prompt = len(tokenizer(prompt, add_special_tokens=False).input_ids)
+    assert tokenizer.decode(features.input_ids[:n_prompt]) == prompt
+    assert features.labels[:n_prompt] == [batching.IGNORE] * n_prompt
+    answer = features.labels[n_prompt:]
+    assert batching.IGNORE not in answer
+    assert tokenizer.decode(answer) == '{"x": 1}' + tokenizer.eos_token
+
+
+def test_the_shared_prefix_gives_the_same_loss_and_gradients(tiny_base):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32)
+    lora = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False
+    )  # non-zero B: the adapter changes the prefix too
+    model = get_peft_model(model, lora)
+    texts = ["Women are bad drivers.", "Old people are slow, lol.", "A fair remark."]
+    feats = [
+        batching.encode(
+            tokenizer,
+            data.Example(contract.Task.REWRITE, t, t + " ok", "k", "s"),
+            tokenizer.eos_token_id,
+        )
+        for t in texts
+    ]
+    results = []
+    for share in (False, True):
+        batch = batching.collate(feats, tokenizer.pad_token_id, share_prefix=share)
+        assert (int(batch["prefix"]) > 200) is share
+        model.zero_grad()
+        loss, count = batching.ResponseLoss(model)(**batch)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        results.append((float(loss.detach()), int(count), grads))
+    (plain, n1, g1), (shared, n2, g2) = results
+    assert n1 == n2 > 0
+    assert shared == pytest.approx(plain, rel=1e-5)
+    for name in g1:
+        assert torch.allclose(g1[name], g2[name], atol=1e-5, rtol=1e-3), name
+
+
+def test_the_loss_goes_down(trained):
+    _, manifest = trained
+    log = manifest["metrics"]["loss_log"]
+    assert [step for step, _ in log] == list(range(1, 9))
+    before, after = manifest["metrics"]["val_loss_start"], manifest["metrics"]["val_loss"][-1]
+    assert after < before - 0.05  # the same validation examples, scored before and after
+
+
+def test_the_manifest_is_complete(trained):
+    out, manifest = trained
+    assert set(REQUIRED_KEYS) <= set(manifest)
+    assert manifest["contract_version"] == contract.CONTRACT_VERSION
+    assert manifest["config"]["max_steps"] == 8
+    sha = data.sha256(SRLLM_DATA / "train_500.csv")
+    assert manifest["data"]["files_sha256"] == {str(SRLLM_DATA / "train_500.csv"): sha}
+    assert manifest["metrics"]["steps"] == 8
+    assert len(manifest["metrics"]["val_loss"]) == 1
+    assert manifest["metrics"]["tokens_per_s"] > 0
+    assert manifest["device"]["type"] == "cpu"
+    assert manifest["outputs"]["adapter_bytes"] > 0
+    assert manifest["wall_time_s"] > 0
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    # run.json is the last thing written: no temporary files are left behind.
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_the_adapter_is_a_standard_fp16_peft_lora(trained):
+    from safetensors.torch import load_file
+
+    out, _ = trained
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["peft_type"] == "LORA"
+    assert not config.get("modules_to_save")
+    assert set(config["target_modules"]) == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
+    weights = load_file(out / "adapter" / "adapter_model.safetensors")
+    assert weights and all(w.dtype == torch.float16 for w in weights.values())
+    assert all("lora_A" in k or "lora_B" in k for k in weights)
+    assert any(float(w.abs().max()) > 0 for k, w in weights.items() if "lora_B" in k)
+
+
+def test_the_adapter_reloads_and_the_merged_model_gives_the_same_logits(trained, tiny_base):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out, _ = trained
+    tokenizer = AutoTokenizer.from_pretrained(out / "merged")
+    assert tokenizer.chat_template
+    ids = tokenizer.apply_chat_template(
+        contract.messages("rewrite", "Girls can't do maths."),
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )["input_ids"]
+    base = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32)
+    plain = base(ids).logits
+    adapted = PeftModel.from_pretrained(base, out / "adapter").eval()
+    merged = AutoModelForCausalLM.from_pretrained(out / "merged", dtype=torch.float32).eval()
+    with torch.no_grad():
+        a, m = adapted(ids).logits, merged(ids).logits
+    assert torch.allclose(a, m, atol=1e-4)
+    assert not torch.allclose(plain, a, atol=1e-3)  # the adapter really changes the model
+    assert merged.config.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert merged.generation_config.eos_token_id == merged.config.eos_token_id
+
+
+def test_a_run_resumes_from_its_newest_checkpoint(tiny_base, tmp_path, capsys):
+    from training.train import run
+
+    first = load_config(
+        None, tiny_overrides(tiny_base, tmp_path, max_steps=2, save_every=2, merge="false")
+    )
+    run(first)
+    assert (tmp_path / "checkpoints" / "step-2").is_dir()
+    second = load_config(None, tiny_overrides(tiny_base, tmp_path, max_steps=4, merge="false"))
+    manifest = json.loads(run(second).read_text())
+    assert "resumed from" in capsys.readouterr().out
+    assert manifest["metrics"]["steps"] == 4
+    assert [step for step, _ in manifest["metrics"]["loss_log"]][:2] == [1, 2]
+
+
+def test_bench_train_compares_both_loops_on_the_same_data(tiny_base, tmp_path, capsys):
+    from training.bench import run_bench
+
+    cfg = load_config(None, tiny_overrides(tiny_base, tmp_path, batch_size=2))
+    out = tmp_path / "bench.json"
+    report = run_bench(cfg, steps=2, json_out=str(out))
+    assert json.loads(out.read_text()) == report
+    assert len(report["results"]) == 2
+    for row in report["results"].values():
+        assert row["tokens_per_s"] > 0 and row["s_per_epoch"] > 0
+    assert "transformers Trainer" in capsys.readouterr().out

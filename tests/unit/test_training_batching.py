@@ -1,0 +1,49 @@
+import pytest
+
+pytest.importorskip("torch")
+
+from training import batching  # noqa: E402
+from training.train import _progress, lr_scale  # noqa: E402
+
+IGN = batching.IGNORE
+
+
+def feature(prompt: list[int], answer: list[int], kind: str = "rewrite_biased"):
+    return batching.Features(prompt + answer, [IGN] * len(prompt) + answer, kind)
+
+
+def test_batches_cover_every_example_once_and_keep_tasks_together():
+    feats = [
+        feature([1] * (10 + i % 7), [5, 6], "flag_x" if i % 2 else "rewrite_y") for i in range(100)
+    ]
+    batches = batching.make_batches(feats, 8, seed=1)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(100))
+    mixed = sum(len({feats[i].kind.split("_")[0] for i in b}) > 1 for b in batches)
+    assert mixed <= 2  # only where a mega-batch switches task
+    assert batching.make_batches(feats, 8, seed=1) == batches
+
+
+def test_collate_pads_right_and_the_shared_prefix_stops_before_any_answer():
+    a = feature([7, 8, 9, 10], [11, 12])
+    b = feature([7, 8, 9, 20, 21], [22])
+    batch = batching.collate([a, b], pad_id=0, share_prefix=True)
+    assert batch["input_ids"].tolist() == [[7, 8, 9, 10, 11, 12], [7, 8, 9, 20, 21, 22]]
+    assert batch["labels"].tolist() == [[IGN] * 4 + [11, 12], [IGN] * 5 + [22]]
+    assert int(batch["prefix"]) == 3
+    # Identical prompts: the prefix must still leave the token that predicts the first answer.
+    same = batching.collate([a, a], pad_id=0, share_prefix=True)
+    assert int(same["prefix"]) == 3
+    short = batching.collate([feature([1, 2], [3, 4, 5]), a], pad_id=0, share_prefix=True)
+    assert short["attention_mask"].tolist()[0] == [1, 1, 1, 1, 1, 0]
+    assert int(batching.collate([a, b], 0, share_prefix=False)["prefix"]) == 0
+
+
+def test_the_learning_rate_warms_up_then_decays_by_steps_or_by_time():
+    assert lr_scale(0, warmup=4, progress=0) == pytest.approx(0.2)
+    assert lr_scale(10, warmup=4, progress=0) == pytest.approx(1.0)
+    assert lr_scale(10, warmup=4, progress=1) == pytest.approx(0.1)
+    by_steps = _progress(50, 0, 100, seconds=60, budget_min=10)
+    by_time = _progress(10, 0, 100, seconds=540, budget_min=10)
+    assert by_steps == pytest.approx(0.5) and by_time == pytest.approx(0.9)
+    assert _progress(10, 0, 100, seconds=10_000, budget_min=0) == pytest.approx(0.1)

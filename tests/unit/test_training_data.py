@@ -1,0 +1,167 @@
+import csv
+from pathlib import Path
+
+import pytest
+
+from server import contract
+from training import data
+from training.config import load_config
+
+SRLLM = Path(__file__).resolve().parents[3] / "shared" / "data" / "srllm"
+EXTRA = SRLLM.parent / "extra"
+needs_data = pytest.mark.skipif(not SRLLM.is_dir(), reason="SR-LLM data not present")
+HEADER = ["biased_text", "dimension", "biased_words", "aspect", "label", "debiased_text"]
+
+
+def write_csv(path: Path, rows: list[list[str]], header=HEADER) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+GOOD = ["He is n't fit , lol .", "toxicity", "['lol']", "Ageism", "Slightly Biased", "He is unfit."]
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("It is n't fair , really .", "It isn't fair, really."),
+        ("I 'm sure they 're ok ; we 'll see", "I'm sure they're ok; we'll see"),
+        ("He ca n't and wo n't go !", "He can't and won't go!"),
+        ("She said ``no way'' ( twice )", 'She said "no way" (twice)'),
+        ("about 'gender violence ', also", "about 'gender violence', also"),
+        ("the parents ' house", "the parents' house"),
+        ("Fine text, unchanged.", "Fine text, unchanged."),
+    ],
+)
+def test_clean_text_undoes_tokenizer_artefacts(raw, clean):
+    assert data.clean_text(raw) == clean
+
+
+def test_cleaning_never_changes_a_word():
+    raw = "Why do n't they ever listen , those people ? Typical ."
+    letters = lambda s: "".join(ch for ch in s if ch.isalnum())  # noqa: E731
+    assert letters(data.clean_text(raw)) == letters(raw)
+
+
+def test_biased_words_parse_as_a_literal_and_never_run_code():
+    assert data.parse_biased_words("['smacks', 'incoherence']", "f: row 1") == [
+        "smacks",
+        "incoherence",
+    ]
+    assert data.parse_biased_words("", "f: row 1") == []
+    with pytest.raises(data.DataError, match="row 7.*biased_words"):
+        data.parse_biased_words("__import__('os').system('true')", "f: row 7")
+
+
+def test_only_words_that_occur_in_the_text_are_kept_as_written_there():
+    assert data.words_in_text("Such Idiots, honestly.", ["idiots", "morons"]) == ["Idiots"]
+
+
+def test_a_missing_column_names_the_file(tmp_path):
+    path = write_csv(tmp_path / "t.csv", [GOOD[:5]], header=HEADER[:5])
+    with pytest.raises(data.DataError, match=r"t\.csv.*debiased_text"):
+        data.read_rows(path)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (4, "Very Biased", "column 'label'"),
+        (0, "  ", "column 'biased_text'"),
+        (5, "", "column 'debiased_text'"),
+        (2, "[unclosed", "column 'biased_words'"),
+    ],
+)
+def test_a_bad_cell_names_file_row_and_column(tmp_path, column, value, message):
+    bad = list(GOOD)
+    bad[column] = value
+    path = write_csv(tmp_path / "t.csv", [GOOD, GOOD, bad])
+    with pytest.raises(data.DataError, match=rf"t\.csv: row 3 .*{message}"):
+        data.read_rows(path)
+
+
+def test_a_row_gives_rewrite_flag_and_neutral_examples(tmp_path):
+    (row,) = data.read_rows(write_csv(tmp_path / "t.csv", [GOOD]))
+    assert row.biased_text == "He isn't fit, lol."
+    assert row.categories == ("age",)
+    examples = {ex.kind: ex for ex in data.row_examples(row, neutral=True)}
+    assert examples["rewrite_biased"].target == "He is unfit."
+    flag = contract.parse_flag(examples["flag_biased"].target)
+    assert flag.label is contract.Label.SLIGHTLY_BIASED and flag.biased_words == ["lol"]
+    assert (
+        examples["flag_biased"].target
+        == contract.Flag(
+            flag.label, ["age"], ["lol"], contract.explain(flag.label, ["age"], ["lol"])
+        ).to_json()
+    )
+    assert contract.parse_flag(examples["flag_neutral"].target).label is contract.Label.NEUTRAL
+    assert examples["flag_neutral"].text == "He is unfit."
+    assert examples["rewrite_neutral"].text == examples["rewrite_neutral"].target == "He is unfit."
+    assert examples["flag_biased"].messages() == contract.messages("flag", row.biased_text)
+    assert len(data.row_examples(row, neutral=False)) == 2
+
+
+def test_the_split_is_seeded_disjoint_and_complete(tmp_path):
+    rows = data.read_rows(write_csv(tmp_path / "t.csv", [GOOD] * 40))
+    a_train, a_val = data.split_rows(rows, 0.1, seed=3)
+    b_train, b_val = data.split_rows(rows, 0.1, seed=3)
+    assert [r.where for r in a_val] == [r.where for r in b_val]
+    assert len(a_val) == 4 and len(a_train) == 36
+    assert {r.where for r in a_train}.isdisjoint({r.where for r in a_val})
+    _, c_val = data.split_rows(rows, 0.1, seed=4)
+    assert [r.where for r in c_val] != [r.where for r in a_val]
+
+
+def test_a_leak_of_held_out_text_is_refused():
+    example = data.Example(contract.Task.REWRITE, "A held-out sentence here.", "x", "k", "s")
+    with pytest.raises(data.DataError, match="held-out"):
+        data.check_no_leak([example], {contract.normalise("a held-out  sentence here.")})
+
+
+@needs_data
+def test_the_real_dataset_never_contains_held_out_or_counterfactual_text():
+    cfg = load_config(None, [f"data_dir={str(SRLLM)!r}".replace("'", '"')])
+    ds = data.build_dataset(cfg)
+    assert len(ds.train) > 1000 and len(ds.val) > 100
+    held: set[str] = set()
+    for name in ("infer_50.csv", "counterfactual-inhouse.csv"):
+        with (SRLLM / name).open(newline="", encoding="utf-8") as handle:
+            for record in csv.DictReader(handle):
+                for value in record.values():
+                    if value and value.strip():
+                        held.add(contract.normalise(value))
+                        held.add(contract.normalise(data.clean_text(value)))
+    texts = {contract.normalise(t) for ex in ds.train + ds.val for t in (ex.text, ex.target)}
+    assert texts.isdisjoint(held)
+    assert set(ds.files) == {str(SRLLM / "train_500.csv")}
+    train_rows = {ex.source for ex in ds.train}
+    assert train_rows.isdisjoint({ex.source for ex in ds.val})
+
+
+@needs_data
+def test_real_flag_targets_follow_the_contract():
+    cfg = load_config(None, [f'data_dir="{SRLLM}"'])
+    for ex in data.build_dataset(cfg).train:
+        if ex.task is contract.Task.FLAG:
+            flag = contract.parse_flag(ex.target)
+            assert (
+                contract.Flag(
+                    flag.label, flag.categories, flag.biased_words, flag.explanation
+                ).to_json()
+                == ex.target
+            )
+            for word in flag.biased_words:
+                assert contract.find_spans(ex.text, [word])[0].text == word
+
+
+@pytest.mark.skipif(not EXTRA.is_dir(), reason="extra data not present")
+def test_extra_sources_add_rewrite_pairs_only_when_asked():
+    examples = data.extra_examples(EXTRA, ["neutral_rewriter_gender", "paradetox"], 5, seed=0)
+    assert len(examples) == 10
+    assert all(ex.task is contract.Task.REWRITE and ex.kind == "rewrite_extra" for ex in examples)
+    assert all(
+        ex.source.split(":")[0] in ("neutral_rewriter_gender", "paradetox") for ex in examples
+    )

@@ -1,0 +1,175 @@
+"""Tokenised examples, length-grouped batches, and the response-only loss.
+
+The prompt is rendered exactly as the server renders it (chat template, generation prompt) and
+tokenised on its own; the response is the target followed by the end-of-turn token. Labels are
+-100 on every prompt token, so only the answer is learned.
+
+share_prefix: every prompt of a task starts with the same ~280-token system message. The loss
+module runs the batch's common token prefix once (batch size 1, with gradients), broadcasts its
+keys/values to the batch, and runs only the suffixes on top. This is exact (same logits, same
+gradients) and about 3x faster on a CPU, where the system prompt is most of the compute.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.data import Example
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Features:
+    input_ids: list[int]
+    labels: list[int]
+    kind: str
+
+
+def render_prompt(tokenizer, example: Example) -> str:
+    return tokenizer.apply_chat_template(
+        example.messages(), tokenize=False, add_generation_prompt=True
+    )
+
+
+def encode(tokenizer, example: Example, eos_id: int) -> Features:
+    prompt = tokenizer(render_prompt(tokenizer, example), add_special_tokens=False).input_ids
+    response = tokenizer(example.target, add_special_tokens=False).input_ids + [eos_id]
+    return Features(prompt + response, [IGNORE] * len(prompt) + response, example.kind)
+
+
+def encode_all(tokenizer, examples: list[Example], eos_id: int, max_len: int):
+    """Encode; examples over max_len are dropped (a cut answer would teach cut answers)."""
+    kept = [encode(tokenizer, ex, eos_id) for ex in examples]
+    fitting = [f for f in kept if len(f.input_ids) <= max_len]
+    return fitting, len(kept) - len(fitting)
+
+
+def make_batches(features: list[Features], batch_size: int, seed: int, shuffle: bool = True):
+    """Batches of similar length and the same task (less padding, a longer shared prefix).
+
+    Shuffle, cut into mega-batches of 32 batches, sort each by (task, length), split, shuffle the
+    batch order: randomness stays, padding mostly goes.
+    """
+    order = list(range(len(features)))
+    rng = random.Random(seed)
+    if shuffle:
+        rng.shuffle(order)
+    mega = batch_size * 32
+    batches: list[list[int]] = []
+    for start in range(0, len(order), mega):
+        chunk = sorted(
+            order[start : start + mega],
+            key=lambda i: (features[i].kind.split("_")[0], len(features[i].input_ids)),
+        )
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
+def common_prefix_len(rows: list[list[int]]) -> int:
+    first = rows[0]
+    n = min(len(r) for r in rows)
+    for i in range(n):
+        if any(r[i] != first[i] for r in rows[1:]):
+            return i
+    return n
+
+
+def collate(features: list[Features], pad_id: int, share_prefix: bool) -> dict[str, torch.Tensor]:
+    """Right-padded tensors; `prefix` is the shared prompt prefix (0 when not sharing).
+
+    The prefix never reaches into a response token, so every label stays in the suffix.
+    """
+    ids = [f.input_ids for f in features]
+    prefix = 0
+    if share_prefix and len(ids) > 1:
+        first_label = min(next(i for i, y in enumerate(f.labels) if y != IGNORE) for f in features)
+        prefix = min(common_prefix_len(ids), first_label - 1)
+        prefix = max(prefix, 0)
+    width = max(len(x) for x in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(ids), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, f in enumerate(features):
+        n = len(f.input_ids)
+        input_ids[row, :n] = torch.tensor(f.input_ids)
+        labels[row, :n] = torch.tensor(f.labels)
+        mask[row, :n] = 1
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "attention_mask": mask,
+        "prefix": torch.tensor(prefix),
+    }
+
+
+class ResponseLoss(nn.Module):
+    """Wraps a (peft) causal LM; forward(batch) -> (summed loss, number of label tokens).
+
+    Logits are computed only where a label exists (the lm_head over a 49k vocabulary is a fifth
+    of the model). One module with one forward keeps DDP happy.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def _parts(self):
+        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return base, base.get_decoder(), base.get_output_embeddings()
+
+    def forward(self, input_ids, labels, attention_mask, prefix):
+        from transformers import DynamicCache
+
+        base, decoder, head = self._parts()
+        _set_cache_kwarg(decoder)
+        p = int(prefix)
+        batch = input_ids.shape[0]
+        if p > 0:
+            pre = decoder(input_ids=input_ids[:1, :p], use_cache=True)
+            pre_cache = pre.cache if _CACHE_KWARG == "cache" else pre.past_key_values
+            cache = DynamicCache(
+                ddp_cache_data=[
+                    (k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1))
+                    for k, v, *_ in pre_cache
+                ],
+                config=base.config,
+            )
+            suffix = input_ids[:, p:]
+            positions = torch.arange(p, input_ids.shape[1], device=input_ids.device)
+            hidden = decoder(
+                input_ids=suffix,
+                attention_mask=attention_mask,
+                position_ids=positions.unsqueeze(0).expand(batch, -1),
+                use_cache=False,
+                **{_CACHE_KWARG: cache},
+            ).last_hidden_state
+        else:
+            hidden = decoder(
+                input_ids=input_ids, attention_mask=attention_mask, use_cache=False
+            ).last_hidden_state
+        # hidden[:, t] predicts token p+t+1.
+        targets = labels[:, p + 1 :]
+        hidden = hidden[:, : targets.shape[1]]
+        keep = targets != IGNORE
+        logits = head(hidden[keep]).float()
+        loss = F.cross_entropy(logits, targets[keep], reduction="sum")
+        return loss, keep.sum()
+
+
+# transformers 5.24 renamed the decoder's `past_key_values` argument (and output) to `cache`.
+_CACHE_KWARG = "past_key_values"
+
+
+def _set_cache_kwarg(decoder: nn.Module) -> None:
+    global _CACHE_KWARG
+    params = inspect.signature(decoder.forward).parameters
+    _CACHE_KWARG = "cache" if "cache" in params else "past_key_values"

@@ -1,0 +1,287 @@
+"""SR-LLM CSV -> multi-task instruction examples, built with the server's own prompt contract.
+
+Torch-free. Each training row of train_500.csv yields up to four examples:
+  rewrite  biased text      -> the human debiased text
+  flag     biased text      -> Flag(label, categories, biased words found in the text, explanation)
+  flag     debiased text    -> Flag(neutral)           (teaches the model to leave fair text alone)
+  rewrite  debiased text    -> the same text unchanged
+The held-out files (infer_50.csv, counterfactual-inhouse.csv) are only read to prove that no
+example text equals one of theirs.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from server import contract
+from server.contract import Flag, Label, Task
+from server.errors import SrllmError
+
+REQUIRED_COLUMNS = ("biased_text", "dimension", "biased_words", "aspect", "label", "debiased_text")
+
+
+class DataError(SrllmError):
+    status = 400
+    code = "bad_data"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One validated, cleaned SR-LLM row."""
+
+    biased_text: str
+    debiased_text: str
+    label: Label
+    categories: tuple[str, ...]
+    biased_words: tuple[str, ...]  # only words that occur in biased_text, as written there
+    where: str  # "file:row N" for messages
+
+
+@dataclass(frozen=True)
+class Example:
+    task: Task
+    text: str  # the passage the user sends
+    target: str  # the assistant's answer
+    kind: str  # rewrite_biased | flag_biased | flag_neutral | rewrite_neutral | rewrite_extra
+    source: str
+
+    def messages(self) -> list[dict[str, str]]:
+        return contract.messages(self.task, self.text)
+
+
+# Tokenizer (PTB-style) artefacts; each rule re-attaches pieces, none changes a word.
+_ARTEFACTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"``\s*"), '"'),  # opening quote, drop the space after it
+    (re.compile(r"\s*''"), '"'),  # closing quote, drop the space before it
+    (re.compile(r"\b(ca|wo) n't\b", re.IGNORECASE), r"\1n't"),  # ca n't -> can't, wo n't -> won't
+    (re.compile(r"(\w) n't\b", re.IGNORECASE), r"\1n't"),  # is n't -> isn't
+    (re.compile(r"(\w) '(s|re|ve|m|ll|d)\b", re.IGNORECASE), r"\1'\2"),  # I 'm -> I'm
+    (re.compile(r"(\w)s ' "), r"\1s' "),  # plural possessive: parents ' -> parents'
+    (re.compile(r"\b(gon|wan) na\b", re.IGNORECASE), r"\1na"),
+    (re.compile(r"“ +"), "“"),
+    (re.compile(r" +”"), "”"),
+    (
+        re.compile(r"'([^'\n]{1,80}?) '(?=[\s.,!?;:)]|$)"),
+        r"'\1'",
+    ),  # 'no evidence ' -> 'no evidence'
+    (re.compile(r"([(\[{]) +"), r"\1"),  # ( x -> (x
+    (re.compile(r" +([,.!?;:%)\]}])"), r"\1"),  # x , -> x,   x ) -> x)
+    (re.compile(r"[ \t]{2,}"), " "),
+)
+
+
+def clean_text(text: str) -> str:
+    """Undo tokenizer artefacts (spaces around punctuation, split contractions, `` '')."""
+    out = text.strip()
+    for pattern, repl in _ARTEFACTS:
+        out = pattern.sub(repl, out)
+    # A lone rewrite wrapped whole in quotes: the quotes are packaging, not text.
+    if len(out) >= 2 and out[0] == out[-1] == '"' and out.count('"') == 2:
+        out = out[1:-1].strip()
+    return out
+
+
+def parse_biased_words(raw: str, where: str) -> list[str]:
+    """`['smacks', 'incoherence']` (a Python literal) -> list; empty cell -> []."""
+    raw = (raw or "").strip()
+    if not raw:
+        return []
+    try:
+        value = ast.literal_eval(raw)  # literals only: never evaluates code
+    except (ValueError, SyntaxError) as exc:
+        raise DataError(
+            f"{where}, column 'biased_words': not a list literal: {raw[:60]!r}"
+        ) from exc
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise DataError(f"{where}, column 'biased_words': expected a list of strings")
+    return [v.strip() for v in value if v.strip()]
+
+
+def words_in_text(text: str, words: Iterable[str]) -> list[str]:
+    """The words that really occur in the text, spelled as there (the flag asks for copies)."""
+    found: list[str] = []
+    for word in words:
+        spans = contract.find_spans(text, [word])
+        if spans and spans[0].text not in found:
+            found.append(spans[0].text)
+    return found[: contract.MAX_BIASED_WORDS]
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Validate the schema and clean every row; errors name the file, row and column."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+        rows = []
+        for number, record in enumerate(reader, start=1):
+            rows.append(_row(record, f"{path.name}: row {number} (line {reader.line_num})"))
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    return rows
+
+
+def _row(record: dict[str, str | None], where: str) -> Row:
+    def cell(column: str, required: bool = True) -> str:
+        value = (record.get(column) or "").strip()
+        if required and not value:
+            raise DataError(f"{where}, column {column!r}: empty")
+        return value
+
+    label_key = cell("label").lower()
+    if label_key not in contract.DATA_LABEL_TO_LABEL:
+        known = ", ".join(contract.DATA_LABEL_TO_LABEL)
+        raise DataError(f"{where}, column 'label': {cell('label')!r} is not one of {known}")
+    biased = clean_text(cell("biased_text"))
+    words = parse_biased_words(cell("biased_words", required=False), where)
+    label = contract.DATA_LABEL_TO_LABEL[label_key]
+    categories = contract.map_category(cell("dimension", False), cell("aspect", False))
+    return Row(
+        biased_text=biased,
+        debiased_text=clean_text(cell("debiased_text")),
+        label=label,
+        categories=tuple(categories) if label is not Label.NEUTRAL else (),
+        biased_words=tuple(words_in_text(biased, words)) if label is not Label.NEUTRAL else (),
+        where=where,
+    )
+
+
+def split_rows(rows: list[Row], val_fraction: float, seed: int) -> tuple[list[Row], list[Row]]:
+    """Deterministic seeded split: the same seed always holds out the same rows."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(len(rows) * val_fraction))
+    val = sorted(order[:n_val])
+    train = sorted(order[n_val:])
+    return [rows[i] for i in train], [rows[i] for i in val]
+
+
+def row_examples(row: Row, neutral: bool) -> list[Example]:
+    flag = Flag(row.label, list(row.categories), list(row.biased_words))
+    flag = Flag(flag.label, flag.categories, flag.biased_words, _explain(flag))
+    out = [
+        Example(Task.REWRITE, row.biased_text, row.debiased_text, "rewrite_biased", row.where),
+        Example(Task.FLAG, row.biased_text, flag.to_json(), "flag_biased", row.where),
+    ]
+    if neutral:
+        fair = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []))
+        out += [
+            Example(Task.FLAG, row.debiased_text, fair.to_json(), "flag_neutral", row.where),
+            Example(
+                Task.REWRITE, row.debiased_text, row.debiased_text, "rewrite_neutral", row.where
+            ),
+        ]
+    return out
+
+
+def _explain(flag: Flag) -> str:
+    text = contract.explain(flag.label, flag.categories, flag.biased_words)
+    return text[: contract.MAX_EXPLANATION_CHARS]
+
+
+def extra_examples(
+    extra_dir: Path, sources: Iterable[str], max_pairs: int, seed: int
+) -> list[Example]:
+    """Rewrite pairs from the public extra sets (a seeded sample; the rest stays unseen)."""
+    examples: list[Example] = []
+    for source in sources:
+        if source == "neutral_rewriter_gender":
+            path = extra_dir / source / "neutral_rewriter_pairs.jsonl"
+            # Only the WinoBias+ part carries a licence that allows training (see its SOURCE.md).
+            pairs = [
+                (r["gendered"], r["neutral_reference"])
+                for r in _jsonl(path)
+                if r.get("subset") == "WinoBias+"
+            ]
+        elif source == "paradetox":
+            path = extra_dir / source / "paradetox_pairs.jsonl"
+            pairs = [(r["toxic"], r["neutral_references"][0]) for r in _jsonl(path)]
+        else:
+            raise DataError(f"unknown extra source {source!r}")
+        random.Random(f"{seed}:{source}").shuffle(pairs)
+        for number, (src, ref) in enumerate(pairs[:max_pairs], start=1):
+            src, ref = clean_text(src), clean_text(ref)
+            if src and ref:
+                examples.append(
+                    Example(Task.REWRITE, src, ref, "rewrite_extra", f"{source}:{number}")
+                )
+    return examples
+
+
+def _jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    out = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}: line {number}: not JSON ({exc.msg})") from exc
+    return out
+
+
+def heldout_texts(paths: Iterable[Path]) -> set[str]:
+    """Every text cell of the held-out files, normalised (raw and cleaned forms)."""
+    texts: set[str] = set()
+    for path in paths:
+        if not path.is_file():
+            continue
+        with path.open(newline="", encoding="utf-8") as handle:
+            for record in csv.DictReader(handle):
+                for key, value in record.items():
+                    if key and value and len(value.strip()) > 15:
+                        texts.add(contract.normalise(value))
+                        texts.add(contract.normalise(clean_text(value)))
+    return texts
+
+
+def check_no_leak(examples: Iterable[Example], heldout: set[str]) -> None:
+    for ex in examples:
+        for text in (ex.text, ex.target):
+            if contract.normalise(text) in heldout:
+                raise DataError(f"{ex.source}: example text equals a held-out text: {text[:60]!r}")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    train: list[Example]
+    val: list[Example]
+    files: dict[str, str]  # path -> sha256 of every file read
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
+    data_dir = Path(cfg.data_dir)
+    train_path = data_dir / cfg.train_file
+    rows = read_rows(train_path)
+    train_rows, val_rows = split_rows(rows, cfg.val_fraction, cfg.seed)
+    train = [ex for row in train_rows for ex in row_examples(row, cfg.neutral_examples)]
+    val = [ex for row in val_rows for ex in row_examples(row, cfg.neutral_examples)]
+    files = {str(train_path): sha256(train_path)}
+    if cfg.extra_sources:
+        train += extra_examples(
+            Path(cfg.extra_dir), cfg.extra_sources, cfg.extra_max_pairs, cfg.seed
+        )
+        for source in cfg.extra_sources:
+            for path in sorted((Path(cfg.extra_dir) / source).glob("*_pairs.jsonl")):
+                files[str(path)] = sha256(path)
+    heldout_paths = [data_dir / name for name in cfg.heldout_files]
+    check_no_leak(train + val, heldout_texts(heldout_paths))
+    return Dataset(train=train, val=val, files=files)

@@ -1,0 +1,38 @@
+"""Merge a LoRA adapter into its base model: a plain HF folder any tool can load or convert.
+
+    python -m training merge --base <hf folder or id> --adapter runs/default/adapter --out merged/
+
+End-of-training checklist: merged in fp32 (then saved in the base dtype), tokenizer and chat
+template saved next to it, eos_token_id aligned with the end-of-turn token in both config and
+generation_config, use_cache restored.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def merge_adapter(base_source: str, adapter_dir: Path, out_dir: Path) -> Path:
+    import torch
+    from peft import PeftModel
+
+    from training import model as model_io
+
+    tokenizer = model_io.load_tokenizer(base_source)
+    base = model_io.load_model(base_source, torch.float32)
+    merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+    eos = model_io.end_of_turn_id(tokenizer)
+    merged.config.eos_token_id = eos
+    merged.config.use_cache = True
+    if merged.generation_config is not None:
+        merged.generation_config.eos_token_id = eos
+        if merged.generation_config.pad_token_id is None:
+            merged.generation_config.pad_token_id = tokenizer.pad_token_id
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)  # writes the chat template too
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return out_dir

