@@ -7,6 +7,7 @@ srllm bench-train --config training/configs/default.toml [--steps 6]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from server.errors import SrllmError
@@ -44,7 +45,8 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("srllm: interrupted; resume with the same command", file=sys.stderr)
         return 130
-    print(f"wrote {path}")
+    if os.environ.get("RANK", "0") == "0":  # one line under torchrun/accelerate, not one per rank
+        print(f"wrote {path}")
     return 0
 
 

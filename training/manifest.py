@@ -73,11 +73,13 @@ def dir_size(folder: Path | None) -> int | None:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-def write(output_dir: Path, cfg, prepared, metrics, adapter_dir, merged_dir, tokens, wall) -> Path:
+def write(
+    output_dir: Path, cfg, prepared, metrics, adapter_dir, merged_dir, tokens_per_s, wall
+) -> Path:
+    """tokens_per_s: of this process (a resumed run's earlier part ran at its own speed)."""
     from collections import Counter
 
     kinds = Counter(ex.kind for ex in prepared.dataset.train)
-    seconds = max(metrics.train_seconds, 1e-9)
     record = {
         "contract_version": contract.CONTRACT_VERSION,
         "config": cfg.to_dict(),
@@ -98,7 +100,7 @@ def write(output_dir: Path, cfg, prepared, metrics, adapter_dir, merged_dir, tok
             "val_loss": metrics.val_loss,
             "val_loss_start": metrics.val_loss_start,
             "tokens_trained": metrics.tokens,
-            "tokens_per_s": round(tokens / seconds, 1),
+            "tokens_per_s": round(tokens_per_s, 1),
             "train_seconds": round(metrics.train_seconds, 1),
             "stopped_by_time_budget": metrics.stopped_by_time_budget,
             "loss_log": metrics.loss_log,

@@ -234,6 +234,7 @@ def run(cfg: TrainConfig) -> Path:
     bar = tqdm(total=total, initial=step, desc="train", disable=not dist.main, unit="step")
     p.model.train()
     train_start = time.time() - metrics.train_seconds  # a resumed run keeps its time spent
+    session_start = time.time()  # tokens/s counts this process's tokens over its own time
     run_tokens = 0
     window_loss, window_count = 0.0, 0
     out_of_time = False
@@ -278,7 +279,7 @@ def run(cfg: TrainConfig) -> Path:
                 recent = window_loss / max(1, window_count)
                 metrics.loss_log.append([step, round(recent, 4)])
                 window_loss, window_count = 0.0, 0
-                speed = run_tokens / max(elapsed, 1e-9)
+                speed = run_tokens / max(time.time() - session_start, 1e-9)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{recent:.4f}", tok_s=f"{speed:.0f}")
                 if dist.main and not bar.disable:
                     bar.write(
@@ -316,6 +317,7 @@ def run(cfg: TrainConfig) -> Path:
     metrics.steps = step
     metrics.tokens += run_tokens
     metrics.train_seconds = time.time() - train_start
+    session_seconds = time.time() - session_start
     if not dist.main:
         _finish_dist(dist)
         return output_dir / "run.json"
@@ -327,7 +329,14 @@ def run(cfg: TrainConfig) -> Path:
     if cfg.merge:
         merged_dir = merge.merge_adapter(p.base_source, adapter_dir, output_dir / "merged")
     path = manifest.write(
-        output_dir, cfg, p, metrics, adapter_dir, merged_dir, run_tokens, time.time() - started
+        output_dir,
+        cfg,
+        p,
+        metrics,
+        adapter_dir,
+        merged_dir,
+        run_tokens / max(session_seconds, 1e-9),
+        time.time() - started,
     )
     if cfg.export_dir:
         checkpoint.export(adapter_dir, path, Path(cfg.export_dir))
