@@ -27,6 +27,7 @@ from server.engine import Engine
 from server.errors import SrllmError, TextTooLongError
 from server.middleware import GuardMiddleware, error_body
 from server.openapi import openapi_spec
+from server.payloads import flag_payload, rewrite_payload
 from server.runner import ModelRunner
 from server.settings import ServerSettings
 
@@ -72,22 +73,6 @@ def sse_error(error: SrllmError) -> bytes:
 
 
 # -- payloads ------------------------------------------------------------------------------
-
-
-def flag_payload(text: str, flag: contract.Flag, model: str) -> dict:
-    spans = contract.find_spans(text, flag.biased_words)
-    return {
-        "label": flag.label.value,
-        "biased": flag.biased,
-        "categories": flag.categories,
-        "spans": [{"start": s.start, "end": s.end, "text": s.text} for s in spans],
-        "explanation": flag.explanation,
-        "model": model,
-    }
-
-
-def rewrite_payload(text: str, rewrite: str, model: str) -> dict:
-    return {"rewrite": rewrite, "changed": contract.is_changed(text, rewrite), "model": model}
 
 
 async def _task_text(request: Request) -> tuple[dict, str]:

@@ -19,7 +19,6 @@ import logging
 import sys
 from pathlib import Path
 
-from server import contract
 from server.errors import SrllmError
 
 # Stage packages register their own subcommands; their cli modules import heavy libraries
@@ -77,6 +76,7 @@ def _read_text(value: str) -> str:
 def cmd_task(args: argparse.Namespace) -> int:
     from server import paths
     from server.engine import Engine
+    from server.payloads import flag_payload
 
     settings = _settings(args)
     text = _read_text(args.text)
@@ -85,25 +85,18 @@ def cmd_task(args: argparse.Namespace) -> int:
     engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
     try:
         engine.check_length(text)
+        model = engine.info.name
         result: dict = {}
         if args.command in ("flag", "debias"):
-            flag = engine.flag(text)
-            spans = contract.find_spans(text, flag.biased_words)
-            result["flag"] = {
-                "label": flag.label.value,
-                "biased": flag.biased,
-                "categories": flag.categories,
-                "spans": [{"start": s.start, "end": s.end, "text": s.text} for s in spans],
-                "explanation": flag.explanation,
-            }
+            result["flag"] = flag_payload(text, engine.flag(text), model)
         if args.command == "rewrite" or (args.command == "debias" and result["flag"]["biased"]):
             result["rewrite"] = engine.rewrite(text)
-        result["model"] = engine.info.name
+        result["model"] = model
     finally:
         engine.close()
     if args.json:
         if args.command == "flag":  # the flag itself is the answer, as from POST /v1/flag
-            result = {**result.pop("flag"), **result}
+            result = result["flag"]
         print(json.dumps(result, ensure_ascii=False))
     else:
         _print_human(result)

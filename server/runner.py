@@ -134,13 +134,11 @@ class ModelRunner:
 
     async def rewrite(self, text: str, cancel: threading.Event) -> str:
         parts = [delta async for delta in self.stream_rewrite(text, cancel)]
-        return self.cache.get(self._key("rewrite", text)) or contract.clean_rewrite(
-            "".join(parts), original=text
-        )
+        return contract.clean_rewrite("".join(parts), original=text)
 
     async def stream_rewrite(self, text: str, cancel: threading.Event) -> AsyncIterator[str]:
-        """Raw token deltas; a cached rewrite arrives as one delta. Caches the cleaned result
-        only when the generation ran to its end."""
+        """Token deltas; a cached rewrite arrives as one delta. What is cached is the raw
+        generation, and only when it ran to its end: consumers clean the joined text once."""
         key = self._key("rewrite", text)
         cached = self.cache.get(key)
         if cached is not None:
@@ -152,4 +150,4 @@ class ModelRunner:
             parts.append(delta)
             yield delta
         if not cancel.is_set():
-            self.cache.put(key, contract.clean_rewrite("".join(parts), original=text))
+            self.cache.put(key, "".join(parts))

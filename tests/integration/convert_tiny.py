@@ -1,6 +1,7 @@
 """Build a tiny random Llama with SmolLM2's tokenizer (from the embedded GGUF): no downloads.
 
-Shared by the convert integration tests; the model is small enough to convert in seconds.
+Shared by the convert and training integration tests; the model is small enough to convert or
+train in seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ TINY = dict(
     num_hidden_layers=2,
     num_attention_heads=4,
     num_key_value_heads=2,
-    max_position_embeddings=256,
+    max_position_embeddings=1024,  # training examples run up to 512 tokens
     rope_theta=10000.0,
     rms_norm_eps=1e-5,
     tie_word_embeddings=True,

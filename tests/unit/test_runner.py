@@ -115,3 +115,26 @@ def test_a_consumer_that_leaves_stops_generation_and_frees_the_context():
     assert runner.stats["cancelled"] == 1
     assert engine.max_active == 1
     assert runner.cache.get(("rewrite", "long", "stand-in.gguf")) is None  # partial not cached
+
+
+def test_a_cached_rewrite_streams_what_a_fresh_one_streams():
+    """The cache keeps the raw generation, so cleaning the streamed text gives the same
+    rewrite on a hit as on a miss (cleaning twice would strip nested quotes twice)."""
+
+    class QuotingEngine(StandInEngine):
+        def stream_rewrite(self, text, cancel):
+            yield from ['"', "'inner'", '"']
+
+    engine = QuotingEngine()
+
+    async def main():
+        runner = ModelRunner(engine)
+        streamed = []
+        for _ in range(2):
+            parts = [d async for d in runner.stream_rewrite("x", threading.Event())]
+            streamed.append(contract.clean_rewrite("".join(parts), original="x"))
+        return streamed, await runner.rewrite("x", threading.Event()), runner
+
+    streamed, rewritten, runner = run(main)
+    assert streamed == ["'inner'", "'inner'"] == [rewritten, rewritten]
+    assert runner.stats["cache_hits"] == 2
