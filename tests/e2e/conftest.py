@@ -13,7 +13,6 @@ import http.server
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,33 +247,67 @@ def select_contents(page, selector: str) -> str:
     )
 
 
-@contextlib.contextmanager
-def model_busy(server: Server) -> Iterator[None]:
-    """Keep the model busy with a direct rewrite request (the server runs one generation at a
-    time), so that a check the extension starts meanwhile waits in the server's queue: that
-    makes "in the middle of a check" a state the test can see in /health stats, not a race."""
-    text = f"Request {uuid.uuid4().hex}: " + "Those lazy people never work hard at anything. " * 5
-    errors: list[BaseException] = []
+class ModelHold:
+    """Holds the model with a streamed chat completion until released (the server runs one
+    generation at a time), so that a check the extension starts meanwhile waits in the server's
+    queue for as long as the test needs: "in the middle of a check" becomes a state the test
+    sees in /health stats, on a fast machine as on a slow one."""
 
-    def hold() -> None:
+    # Greedy decoding makes the 135M model count on for thousands of tokens (measured: it is
+    # still counting at 1,800), far longer than any test holds it; release() ends it sooner.
+    PROMPT = "Write the numbers from 1 to 10000, one per line."
+    MAX_TOKENS = 3000
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.started = threading.Event()
+        self._release = threading.Event()
+        self.errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._hold, daemon=True)
+
+    def _hold(self) -> None:
+        body = {
+            "messages": [{"role": "user", "content": self.PROMPT}],
+            "max_tokens": self.MAX_TOKENS,
+            "temperature": 0.0,
+            "stream": True,
+        }
+        headers = {"Authorization": f"Bearer {self.server.token}"}
+        url = f"{self.server.url}/v1/chat/completions"
+        timeout = MODEL_TIMEOUT_MS / 1000
         try:
-            httpx.post(
-                f"{server.url}/v1/rewrite",
-                json={"text": text[:SERVER_MAX_TEXT_CHARS]},
-                headers={"Authorization": f"Bearer {server.token}"},
-                timeout=MODEL_TIMEOUT_MS / 1000,
-            )
+            with httpx.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
+                response.raise_for_status()
+                for line in response.iter_lines():
+                    self.started.set()
+                    if self._release.is_set():
+                        return  # closing the stream makes the server cancel the generation
+                    if '"finish_reason": "' in line:
+                        raise AssertionError("the model hold ended before the test released it")
         except BaseException as error:  # reported by the main thread
-            errors.append(error)
+            self.errors.append(error)
+        finally:
+            self.started.set()
 
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    time.sleep(1)  # let it take the model first
-    try:
-        yield
-    finally:
-        thread.join(timeout=MODEL_TIMEOUT_MS / 1000)
-    assert not errors, errors
+    def __enter__(self) -> ModelHold:
+        self._thread.start()
+        assert self.started.wait(MODEL_TIMEOUT_MS / 1000), "the model hold never started"
+        assert not self.errors, self.errors
+        return self
+
+    def release(self) -> None:
+        """Let the queue move on: the hold's generation is cancelled, the next request runs."""
+        self._release.set()
+        self._thread.join(timeout=60)
+        assert not self._thread.is_alive(), "the model hold did not stop"
+        assert not self.errors, self.errors
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def model_busy(server: Server) -> ModelHold:
+    return ModelHold(server)
 
 
 def wait_until(predicate, timeout_s: float, what: str) -> None:

@@ -124,20 +124,17 @@ def test_contenteditable_with_emoji(browser, srllm_server, page_url):
     assert card.host.count() == 0
 
 
-def test_escape_cancels_the_generation(browser, srllm_server, page_url):
+def test_escape_cancels_the_waiting_check(browser, srllm_server, page_url):
     page, card = open_configured_page(browser, srllm_server, page_url)
     select_contents(page, "#plain")
-    before = srllm_server.stats()
     with model_busy(srllm_server):
         assert browser.check(page_url) == {"ok": True}
         wait_until(lambda: srllm_server.stats()["queued"] >= 1, 60, "the check to reach the server")
-        # The busy request finishes; the extension's generation starts: cancel it.
-        wait_until(
-            lambda: srllm_server.stats()["queued"] == 0, MODEL_TIMEOUT_MS / 1000, "the model"
-        )
         assert card.badge.text_content() == "Checking\u2026"
         page.keyboard.press("Escape")
         assert card.host.count() == 0
-    wait_until(
-        lambda: srllm_server.stats()["cancelled"] > before["cancelled"], 120, "the server to cancel"
-    )
+        # The extension dropped its request: the server takes it out of the queue while the
+        # model is still busy, so the check never reaches the model.
+        wait_until(
+            lambda: srllm_server.stats()["queued"] == 0, 60, "the server to drop the request"
+        )
