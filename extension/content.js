@@ -258,8 +258,10 @@
       startCheck(openCard(selection));
       return;
     }
+    // Read the focus before the card opens: the card takes the focus.
+    const focused = deepActiveElement()?.tagName;
+    const inFrame = focused === "IFRAME" || focused === "FRAME";
     const state = openCard(null);
-    const inFrame = deepActiveElement()?.tagName === "IFRAME" || deepActiveElement()?.tagName === "FRAME";
     state.card.showFailure(
       inFrame
         ? {

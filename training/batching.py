@@ -4,6 +4,11 @@ The prompt is rendered exactly as the server renders it (chat template, generati
 tokenised on its own; the response is the target followed by the end-of-turn token. Labels are
 -100 on every prompt token, so only the answer is learned.
 
+label_weight: a flag answer is ~60 tokens, and the verdict ("neutral", "slightly_biased",
+"highly_biased") is 1-4 of them; the rest (categories, words, a templated explanation) is easy
+to learn. Weighting the verdict's tokens in the training loss makes the decision that matters
+a larger share of the gradient. Validation loss stays unweighted, so runs compare.
+
 share_prefix: every prompt of a task starts with the same ~280-token system message. The loss
 module runs the batch's common token prefix once (batch size 1, with gradients), broadcasts its
 keys/values to the batch, and runs only the suffixes on top. This is exact (same logits, same
@@ -20,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from server.contract import Task
 from training.data import Example
 
 IGNORE = -100
@@ -30,6 +36,7 @@ class Features:
     input_ids: list[int]
     labels: list[int]
     kind: str
+    verdict: tuple[int, int] = (0, 0)  # [start, end) positions of the flag's label value
 
 
 def render_prompt(tokenizer, example: Example) -> str:
@@ -40,8 +47,29 @@ def render_prompt(tokenizer, example: Example) -> str:
 
 def encode(tokenizer, example: Example, eos_id: int) -> Features:
     prompt = tokenizer(render_prompt(tokenizer, example), add_special_tokens=False).input_ids
-    response = tokenizer(example.target, add_special_tokens=False).input_ids + [eos_id]
-    return Features(prompt + response, [IGNORE] * len(prompt) + response, example.kind)
+    answer = tokenizer(example.target, add_special_tokens=False, return_offsets_mapping=True)
+    response = answer.input_ids + [eos_id]
+    verdict = (0, 0)
+    span = verdict_chars(example)
+    if span is not None:
+        inside = [
+            i for i, (a, b) in enumerate(answer.offset_mapping) if a < span[1] and b > span[0]
+        ]
+        if inside:
+            verdict = (len(prompt) + inside[0], len(prompt) + inside[-1] + 1)
+    return Features(prompt + response, [IGNORE] * len(prompt) + response, example.kind, verdict)
+
+
+def verdict_chars(example: Example) -> tuple[int, int] | None:
+    """Character span of the label value in a flag answer (None for a rewrite)."""
+    if example.task is not Task.FLAG:
+        return None
+    key = '"label": "'
+    start = example.target.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    return start, example.target.index('"', start)
 
 
 def encode_all(tokenizer, examples: list[Example], eos_id: int, max_len: int):
@@ -83,8 +111,11 @@ def common_prefix_len(rows: list[list[int]]) -> int:
     return n
 
 
-def collate(features: list[Features], pad_id: int, share_prefix: bool) -> dict[str, torch.Tensor]:
-    """Right-padded tensors; `prefix` is the shared prompt prefix (0 when not sharing).
+def collate(
+    features: list[Features], pad_id: int, share_prefix: bool, label_weight: float = 1.0
+) -> dict[str, torch.Tensor]:
+    """Right-padded tensors; `prefix` is the shared prompt prefix (0 when not sharing);
+    `weights` is each token's loss weight: label_weight on a flag's verdict, else 1.
 
     The prefix never reaches into a response token, so every label stays in the suffix.
     """
@@ -98,21 +129,24 @@ def collate(features: list[Features], pad_id: int, share_prefix: bool) -> dict[s
     input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
     labels = torch.full((len(ids), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(ids), width), dtype=torch.long)
+    weights = torch.ones((len(ids), width), dtype=torch.float32)
     for row, f in enumerate(features):
         n = len(f.input_ids)
         input_ids[row, :n] = torch.tensor(f.input_ids)
         labels[row, :n] = torch.tensor(f.labels)
         mask[row, :n] = 1
+        weights[row, f.verdict[0] : f.verdict[1]] = label_weight
     return {
         "input_ids": input_ids,
         "labels": labels,
         "attention_mask": mask,
         "prefix": torch.tensor(prefix),
+        "weights": weights,
     }
 
 
 class ResponseLoss(nn.Module):
-    """Wraps a (peft) causal LM; forward(batch) -> (summed loss, number of label tokens).
+    """Wraps a (peft) causal LM; forward(batch) -> (summed weighted loss, number of label tokens).
 
     Logits are computed only where a label exists (the lm_head over a 49k vocabulary is a fifth
     of the model). One module with one forward keeps DDP happy.
@@ -126,7 +160,7 @@ class ResponseLoss(nn.Module):
         base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         return base, base.get_decoder(), base.get_output_embeddings()
 
-    def forward(self, input_ids, labels, attention_mask, prefix):
+    def forward(self, input_ids, labels, attention_mask, prefix, weights=None):
         from transformers import DynamicCache
 
         base, decoder, head = self._parts()
@@ -161,8 +195,10 @@ class ResponseLoss(nn.Module):
         hidden = hidden[:, : targets.shape[1]]
         keep = targets != IGNORE
         logits = head(hidden[keep]).float()
-        loss = F.cross_entropy(logits, targets[keep], reduction="sum")
-        return loss, keep.sum()
+        losses = F.cross_entropy(logits, targets[keep], reduction="none")
+        if weights is not None:
+            losses = losses * weights[:, p + 1 :][keep]
+        return losses.sum(), keep.sum()
 
 
 # transformers 5.24 renamed the decoder's `past_key_values` argument (and output) to `cache`.

@@ -22,7 +22,7 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # The base model value that means "SmolLM2-135M-Instruct from the GGUF shipped with the server".
 EMBEDDED = "embedded"
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-EXTRA_SOURCES = ("neutral_rewriter_gender", "paradetox")
+EXTRA_SOURCES = ("neutral_rewriter_gender", "paradetox", "toxigen")
 
 
 class ConfigError(SrllmError):
@@ -42,7 +42,7 @@ class TrainConfig:
     neutral_examples: bool = True  # human rewrites as neutral flag + unchanged rewrite examples
     extra_dir: str = "../shared/data/extra"
     extra_sources: tuple[str, ...] = ()  # any of EXTRA_SOURCES; empty = the SR-LLM-only run
-    extra_max_pairs: int = 500  # per source
+    extra_max_pairs: int = 500  # per source (toxigen: texts, half toxic and half benign)
     max_len: int = 512  # examples longer than this are dropped (never truncated)
     # LoRA
     lora_r: int = 16
@@ -56,6 +56,7 @@ class TrainConfig:
     batch_size: int = 8
     grad_accum: int = 1
     lr: float = 2e-4
+    label_weight: float = 1.0  # loss weight of a flag's verdict tokens (see training.batching)
     weight_decay: float = 0.0
     warmup_steps: int = 10
     max_grad_norm: float = 1.0
@@ -97,6 +98,7 @@ class TrainConfig:
         _require(self.batch_size >= 1, "batch_size", "an integer >= 1")
         _require(self.grad_accum >= 1, "grad_accum", "an integer >= 1")
         _require(0.0 < self.lr < 1.0, "lr", "a number in (0, 1)")
+        _require(1.0 <= self.label_weight <= 100.0, "label_weight", "a number in [1, 100]")
         _require(self.weight_decay >= 0.0, "weight_decay", "a number >= 0")
         _require(self.warmup_steps >= 0, "warmup_steps", "an integer >= 0")
         _require(self.max_grad_norm > 0.0, "max_grad_norm", "a number > 0")

@@ -50,7 +50,7 @@ class Example:
     task: Task
     text: str  # the passage the user sends
     target: str  # the assistant's answer
-    kind: str  # rewrite_biased | flag_biased | flag_neutral | rewrite_neutral | rewrite_extra
+    kind: str  # {rewrite,flag}_{biased,neutral,extra}
     source: str
 
     def messages(self) -> list[dict[str, str]]:
@@ -192,14 +192,39 @@ def _explain(flag: Flag) -> str:
     return text[: contract.MAX_EXPLANATION_CHARS]
 
 
+# The file each extra source is read from (recorded with its sha256 in run.json).
+EXTRA_FILES = {
+    "neutral_rewriter_gender": "neutral_rewriter_gender/neutral_rewriter_pairs.jsonl",
+    "paradetox": "paradetox/paradetox_pairs.jsonl",
+    "toxigen": "toxigen/toxigen_annotated_train_clean.csv",
+}
+
+# ToxiGen's target groups on the contract's categories.
+TOXIGEN_CATEGORIES = {
+    "women": "gender",
+    "lgbtq": "sexual_orientation_gender_identity",
+    "mental_dis": "disability",
+    "physical_dis": "disability",
+    "muslim": "religion",
+    "jewish": "religion",
+    **dict.fromkeys(
+        ("black", "asian", "chinese", "latino", "mexican", "middle_east", "native_american"),
+        "race_ethnicity",
+    ),
+}
+# Mean human toxicity (1-5): at or above TOXIC a statement is biased (HIGHLY: highly biased);
+# at or below BENIGN it is a fair mention of the group. The middle is ambiguous and left out.
+TOXIGEN_TOXIC, TOXIGEN_HIGHLY, TOXIGEN_BENIGN = 4.0, 4.5, 1.5
+
+
 def extra_examples(
     extra_dir: Path, sources: Iterable[str], max_pairs: int, seed: int
 ) -> list[Example]:
-    """Rewrite pairs from the public extra sets (a seeded sample; the rest stays unseen)."""
+    """Examples from the public extra sets (a seeded sample; the rest stays unseen)."""
     examples: list[Example] = []
     for source in sources:
+        path = extra_dir / EXTRA_FILES[source] if source in EXTRA_FILES else None
         if source == "neutral_rewriter_gender":
-            path = extra_dir / source / "neutral_rewriter_pairs.jsonl"
             # Only the WinoBias+ part carries a licence that allows training (see its SOURCE.md).
             pairs = [
                 (r["gendered"], r["neutral_reference"])
@@ -207,8 +232,10 @@ def extra_examples(
                 if r.get("subset") == "WinoBias+"
             ]
         elif source == "paradetox":
-            path = extra_dir / source / "paradetox_pairs.jsonl"
             pairs = [(r["toxic"], r["neutral_references"][0]) for r in _jsonl(path)]
+        elif source == "toxigen":
+            examples += toxigen_examples(path, max_pairs, seed)
+            continue
         else:
             raise DataError(f"unknown extra source {source!r}")
         random.Random(f"{seed}:{source}").shuffle(pairs)
@@ -219,6 +246,55 @@ def extra_examples(
                     Example(Task.REWRITE, src, ref, "rewrite_extra", f"{source}:{number}")
                 )
     return examples
+
+
+def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
+    """Flag examples from human-rated ToxiGen statements about groups: toxic ones are biased
+    (category from the target group; no word list, the bias is in the claim), benign ones are
+    neutral and come back unchanged from a rewrite. Benign mentions of a group teach the model
+    not to flag a sentence for naming a group, which is what counterfactual fairness asks."""
+    toxic: list[tuple[str, Label, str]] = []
+    benign: list[str] = []
+    for number, record in enumerate(_csv_records(path, ("text", "target_group", "toxicity_human"))):
+        where = f"{path}: row {number + 2}"
+        text = clean_text(" ".join((record["text"] or "").split()).lstrip("- "))
+        try:
+            score = float(record["toxicity_human"])
+        except (TypeError, ValueError):
+            raise DataError(f"{where}, column 'toxicity_human': not a number") from None
+        category = TOXIGEN_CATEGORIES.get(record["target_group"] or "")
+        if not text or category is None:
+            continue
+        if score >= TOXIGEN_TOXIC:
+            label = Label.HIGHLY_BIASED if score >= TOXIGEN_HIGHLY else Label.SLIGHTLY_BIASED
+            toxic.append((text, label, category))
+        elif score <= TOXIGEN_BENIGN:
+            benign.append(text)
+    rng = random.Random(f"{seed}:toxigen")
+    rng.shuffle(toxic)
+    rng.shuffle(benign)
+    half = max_texts // 2
+    out: list[Example] = []
+    for number, (text, label, category) in enumerate(toxic[:half], start=1):
+        flag = Flag(label, [category], [], _explain(Flag(label, [category], [])))
+        out.append(Example(Task.FLAG, text, flag.to_json(), "flag_extra", f"toxigen:{number}"))
+    fair = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []))
+    for number, text in enumerate(benign[:half], start=1):
+        where = f"toxigen:benign {number}"
+        out.append(Example(Task.FLAG, text, fair.to_json(), "flag_extra", where))
+        out.append(Example(Task.REWRITE, text, text, "rewrite_extra", where))
+    return out
+
+
+def _csv_records(path: Path, columns: tuple[str, ...]) -> Iterable[dict[str, str | None]]:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+        yield from reader
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -280,8 +356,8 @@ def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
             Path(cfg.extra_dir), cfg.extra_sources, cfg.extra_max_pairs, cfg.seed
         )
         for source in cfg.extra_sources:
-            for path in sorted((Path(cfg.extra_dir) / source).glob("*_pairs.jsonl")):
-                files[str(path)] = sha256(path)
+            path = Path(cfg.extra_dir) / EXTRA_FILES[source]
+            files[str(path)] = sha256(path)
     heldout_paths = [data_dir / name for name in cfg.heldout_files]
     check_no_leak(train + val, heldout_texts(heldout_paths))
     return Dataset(train=train, val=val, files=files)

@@ -249,7 +249,9 @@ def run(cfg: TrainConfig) -> Path:
             if step >= total or out_of_time:
                 break
             micro = [
-                batching.collate([p.train[i] for i in batches[b + a]], pad_id, share_prefix)
+                batching.collate(
+                    [p.train[i] for i in batches[b + a]], pad_id, share_prefix, cfg.label_weight
+                )
                 for a in range(cfg.grad_accum)
             ]
             n_labels = sum(int((m["labels"] != batching.IGNORE).sum()) for m in micro)

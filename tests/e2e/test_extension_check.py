@@ -81,6 +81,24 @@ def test_check_then_replace_in_textarea_and_undo(browser, srllm_server, page_url
     assert page.evaluate("() => window.addedElements") == ["SRLLM-CARD[card]"]
 
 
+def test_copy_puts_the_rewrite_on_the_clipboard(browser, srllm_server, page_url):
+    browser.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page, card = open_configured_page(browser, srllm_server, page_url)
+    original = page.input_value("#draft")
+    select_in_textarea(page, "#draft", BIASED)
+    assert browser.check(page_url) == {"ok": True}
+    rewrite = wait_for_rewrite(card)
+    card.button("copy").click()
+    card.page.wait_for_function(
+        """() => document.querySelector("[data-srllm=card]")?.shadowRoot
+            ?.querySelector(".status")?.textContent === "Rewrite copied." """,
+        timeout=10_000,
+    )
+    assert page.evaluate("() => navigator.clipboard.readText()") == rewrite
+    assert page.input_value("#draft") == original, "Copy leaves the page's text alone"
+    assert card.host.count() == 1, "the card stays open after Copy"
+
+
 def test_worker_restart_mid_check_then_retry(browser, srllm_server, page_url):
     page, card = open_configured_page(browser, srllm_server, page_url)
     sentence = "Closing line."  # not checked by other tests: the server's cache cannot answer it

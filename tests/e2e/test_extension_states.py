@@ -114,3 +114,27 @@ def test_page_closed_to_extensions_gets_a_badge_and_popup_message(browser):
         assert entry["result"] == {"ok": False, "kind": "restricted"}
         assert entry["badge"] == "!"
         assert entry["problem"]["title"] == "srllm cannot run on this page"
+
+
+def test_selection_inside_an_embedded_frame_says_how_to_check_it(browser, page_url):
+    url = page_url.replace("index.html", "frame.html")
+    page = browser.context.new_page()
+    page.goto(url)
+    frame = page.frame_locator("#embedded")
+    frame.locator("#inner").click()  # focus moves into the frame
+    inner = next(f for f in page.frames if f is not page.main_frame)
+    inner.evaluate(
+        """() => {
+            const range = document.createRange();
+            range.selectNodeContents(document.getElementById("inner"));
+            getSelection().removeAllRanges();
+            getSelection().addRange(range);
+        }"""
+    )
+    # The menu's check for the top frame sees no selection of its own, but a focused frame.
+    assert browser.check(url) == {"ok": True}
+    card = Card(page)
+    assert "inside the frame" in card.wait_for_failure("frame")
+    assert card.shadow_eval("(root) => root.querySelector('.title')?.textContent") == (
+        "Selection inside an embedded frame"
+    )

@@ -89,6 +89,34 @@ def test_the_shared_prefix_gives_the_same_loss_and_gradients(tiny_base):
         assert torch.allclose(g1[name], g2[name], atol=1e-5, rtol=1e-3), name
 
 
+def test_the_label_weight_scales_exactly_the_verdict_tokens_loss(tiny_base):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32)
+    flag = contract.Flag(contract.Label.HIGHLY_BIASED, ["gender"], ["bad"], "Loaded.").to_json()
+    feature = batching.encode(
+        tokenizer,
+        data.Example(contract.Task.FLAG, "Women are bad drivers.", flag, "flag_biased", "s"),
+        tokenizer.eos_token_id,
+    )
+    start, end = feature.verdict
+    assert tokenizer.decode(feature.input_ids[start:end]) == "highly_biased"
+    losses = {}
+    for weight in (1.0, 3.0):
+        batch = batching.collate([feature], tokenizer.pad_token_id, False, label_weight=weight)
+        with torch.no_grad():
+            losses[weight], count = batching.ResponseLoss(model)(**batch)
+    # The verdict's own loss, from the logits of the positions just before its tokens.
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([feature.input_ids])).logits[0]
+    targets = torch.tensor(feature.input_ids[start:end])
+    verdict = torch.nn.functional.cross_entropy(
+        logits[start - 1 : end - 1], targets, reduction="sum"
+    )
+    assert float(losses[3.0] - losses[1.0]) == pytest.approx(2 * float(verdict), rel=1e-4)
+
+
 def test_the_loss_goes_down(trained):
     _, manifest = trained
     log = manifest["metrics"]["loss_log"]

@@ -47,3 +47,39 @@ def test_the_learning_rate_warms_up_then_decays_by_steps_or_by_time():
     by_time = _progress(10, 0, 100, seconds=540, budget_min=10)
     assert by_steps == pytest.approx(0.5) and by_time == pytest.approx(0.9)
     assert _progress(10, 0, 100, seconds=10_000, budget_min=0) == pytest.approx(0.1)
+
+
+class CharTokenizer:
+    """One token per character, with offsets: enough to check where the verdict lands."""
+
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        return "".join(m["content"][:5] for m in messages) + ">"
+
+    def __call__(self, text, add_special_tokens=False, return_offsets_mapping=False):
+        class Encoded:
+            input_ids = [ord(c) for c in text]
+            offset_mapping = [(i, i + 1) for i in range(len(text))]
+
+        return Encoded()
+
+
+def test_the_verdict_of_a_flag_gets_the_label_weight_and_nothing_else_does():
+    from server import contract
+    from training.data import Example
+
+    flag = contract.Flag(contract.Label.SLIGHTLY_BIASED, ["age"], ["old"], "x").to_json()
+    flag_ex = Example(contract.Task.FLAG, "Old men.", flag, "flag_biased", "t")
+    rewrite_ex = Example(contract.Task.REWRITE, "Old men.", "Older men.", "rewrite_biased", "t")
+    tok = CharTokenizer()
+    f = batching.encode(tok, flag_ex, eos_id=0)
+    start, end = f.verdict
+    assert "".join(chr(i) for i in f.input_ids[start:end]) == "slightly_biased"
+    assert all(label != IGN for label in f.labels[start:end])
+    assert batching.encode(tok, rewrite_ex, eos_id=0).verdict == (0, 0)
+
+    batch = batching.collate([f, batching.encode(tok, rewrite_ex, 0)], 0, False, label_weight=5)
+    weights = batch["weights"]
+    assert weights[0, start:end].tolist() == [5.0] * (end - start)
+    assert float(weights.sum()) == weights.numel() + 4 * (end - start)
+    unweighted = batching.collate([f], 0, False)["weights"]
+    assert float(unweighted.sum()) == unweighted.numel()

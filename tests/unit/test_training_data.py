@@ -165,3 +165,44 @@ def test_extra_sources_add_rewrite_pairs_only_when_asked():
     assert all(
         ex.source.split(":")[0] in ("neutral_rewriter_gender", "paradetox") for ex in examples
     )
+
+
+TOXIGEN_HEADER = ["text", "target_group", "toxicity_human"]
+
+
+def test_toxigen_rows_become_balanced_flags_by_human_toxicity(tmp_path):
+    rows = [
+        ["all of them are lazy", "black", "5.0"],  # highly biased, race_ethnicity
+        ["women belong at home", "women", "4.0"],  # slightly biased, gender
+        ["muslims are evil", "muslim", "4.6"],  # highly biased, religion
+        ["- my neighbour is a nurse", "women", "1.0"],  # benign: neutral, the list dash dropped
+        ["a hindu festival is in may", "jewish", "1.5"],  # benign
+        ["some say things", "mexican", "2.7"],  # ambiguous: left out
+        ["unknown group text", "martians", "5.0"],  # no category: left out
+    ]
+    path = write_csv(tmp_path / "toxigen.csv", rows, header=TOXIGEN_HEADER)
+    examples = data.toxigen_examples(path, max_texts=100, seed=0)
+    flags = {ex.text: contract.parse_flag(ex.target) for ex in examples if ex.task == "flag"}
+    assert flags["all of them are lazy"].label == "highly_biased"
+    assert flags["all of them are lazy"].categories == ["race_ethnicity"]
+    assert flags["women belong at home"].label == "slightly_biased"
+    assert flags["women belong at home"].categories == ["gender"]
+    assert flags["muslims are evil"].categories == ["religion"]
+    assert flags["my neighbour is a nurse"].label == "neutral"
+    assert flags["a hindu festival is in may"].label == "neutral"
+    assert "some say things" not in flags and "unknown group text" not in flags
+    rewrites = {ex.text: ex.target for ex in examples if ex.task == "rewrite"}
+    assert rewrites == {t: t for t in ("my neighbour is a nurse", "a hindu festival is in may")}
+    # max_texts is split evenly between toxic and benign statements.
+    two = data.toxigen_examples(path, max_texts=2, seed=0)
+    labels = [contract.parse_flag(ex.target).label for ex in two if ex.task == "flag"]
+    assert sorted(labels)[0] != "neutral" and labels.count("neutral") == 1
+
+
+def test_toxigen_bad_score_names_the_row(tmp_path):
+    path = write_csv(tmp_path / "t.csv", [["x", "women", "high"]], header=TOXIGEN_HEADER)
+    with pytest.raises(data.DataError, match=r"t\.csv: row 2, column 'toxicity_human'"):
+        data.toxigen_examples(path, max_texts=10, seed=0)
+    missing = write_csv(tmp_path / "m.csv", [["x", "women"]], header=["text", "target_group"])
+    with pytest.raises(data.DataError, match="missing column"):
+        data.toxigen_examples(missing, max_texts=10, seed=0)
