@@ -122,42 +122,49 @@ def charts(systems: list[dict], folder: Path) -> list[str]:
         ax.set_title(metric)
         ax.set_ylim(0, 1.1)
         ax.tick_params(axis="x", rotation=25, labelsize=7)
-    fig.savefig(folder / "quality.png", dpi=110)
-    plt.close(fig)
-    written.append("charts/quality.png")
+    written.append(_save(fig, folder, "quality.png"))
 
-    models = [s for s in systems if s["metrics"].get("counterfactual_flip_rate") is not None]
-    if models:
+    flips = [s for s in systems if s["metrics"].get("counterfactual_flip_rate") is not None]
+    if flips:
         groups = ("gender", "race", "religion")
-        fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
-        width = 0.8 / len(models)
-        for k, s in enumerate(models):
-            values = [s["metrics"].get(f"counterfactual_flip_rate_{g}") or 0 for g in groups]
-            ax.bar([i + k * width for i in range(len(groups))], values, width, label=s["name"])
-        ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(groups))], groups)
+        fig, ax = _grouped_bars(
+            flips, groups, [[s["metrics"].get(f"counterfactual_flip_rate_{g}") or 0 for g in groups]
+                            for s in flips])  # fmt: skip
         ax.set_ylabel("flip rate (lower is fairer)")
         ax.set_title("Counterfactual flips per group")
-        ax.legend(fontsize=7)
-        fig.savefig(folder / "fairness.png", dpi=110)
-        plt.close(fig)
-        written.append("charts/fairness.png")
+        written.append(_save(fig, folder, "fairness.png"))
 
-    models = [s for s in systems if s["metrics"].get("stereoset_lms") is not None]
-    if models:
+    stereo = [s for s in systems if s["metrics"].get("stereoset_lms") is not None]
+    if stereo:
         keys = ("stereoset_lms", "stereoset_ss", "stereoset_icat")
-        fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
-        width = 0.8 / len(models)
-        for k, s in enumerate(models):
-            values = [s["metrics"][key] for key in keys]
-            ax.bar([i + k * width for i in range(len(keys))], values, width, label=s["name"])
+        fig, ax = _grouped_bars(
+            stereo, ("LMS", "SS", "ICAT"), [[s["metrics"][k] for k in keys] for s in stereo]
+        )
         ax.axhline(50, color="grey", linewidth=0.8, linestyle="--")
-        ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(3)], ["LMS", "SS", "ICAT"])
         ax.set_title("StereoSet (SS ideal 50, LMS and ICAT higher is better)")
-        ax.legend(fontsize=7)
-        fig.savefig(folder / "stereoset.png", dpi=110)
-        plt.close(fig)
-        written.append("charts/stereoset.png")
+        written.append(_save(fig, folder, "stereoset.png"))
     return written
+
+
+def _grouped_bars(systems: list[dict], groups: tuple[str, ...], values: list[list[float]]):
+    """One bar per system in each group, a legend naming the systems."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    width = 0.8 / len(systems)
+    for k, (system, row) in enumerate(zip(systems, values, strict=True)):
+        ax.bar([i + k * width for i in range(len(groups))], row, width, label=system["name"])
+    ax.set_xticks([i + width * (len(systems) - 1) / 2 for i in range(len(groups))], groups)
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+def _save(fig, folder: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(folder / name, dpi=110)
+    plt.close(fig)
+    return f"charts/{name}"
 
 
 def slug(name: str) -> str:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,19 +119,24 @@ def words_in_text(text: str, words: Iterable[str]) -> list[str]:
 
 def read_rows(path: Path) -> list[Row]:
     """Validate the schema and clean every row; errors name the file, row and column."""
+    rows = [_row(record, where) for where, record in csv_records(path, REQUIRED_COLUMNS)]
+    if not rows:
+        raise DataError(f"{path}: no data rows")
+    return rows
+
+
+def csv_records(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[str, str | None]]]:
+    """(where, record) per data row of a CSV that must have `columns`; `where` names the file,
+    row and line for error messages."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-        rows = []
         for number, record in enumerate(reader, start=1):
-            rows.append(_row(record, f"{path.name}: row {number} (line {reader.line_num})"))
-    if not rows:
-        raise DataError(f"{path}: no data rows")
-    return rows
+            yield f"{path.name}: row {number} (line {reader.line_num})", record
 
 
 def _row(record: dict[str, str | None], where: str) -> Row:
@@ -255,8 +260,7 @@ def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
     not to flag a sentence for naming a group, which is what counterfactual fairness asks."""
     toxic: list[tuple[str, Label, str]] = []
     benign: list[str] = []
-    for number, record in enumerate(_csv_records(path, ("text", "target_group", "toxicity_human"))):
-        where = f"{path}: row {number + 2}"
+    for where, record in csv_records(path, ("text", "target_group", "toxicity_human")):
         text = clean_text(" ".join((record["text"] or "").split()).lstrip("- "))
         try:
             score = float(record["toxicity_human"])
@@ -284,17 +288,6 @@ def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
         out.append(Example(Task.FLAG, text, fair.to_json(), "flag_extra", where))
         out.append(Example(Task.REWRITE, text, text, "rewrite_extra", where))
     return out
-
-
-def _csv_records(path: Path, columns: tuple[str, ...]) -> Iterable[dict[str, str | None]]:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-        yield from reader
 
 
 def _jsonl(path: Path) -> list[dict]:

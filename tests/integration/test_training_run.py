@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 from server import contract  # noqa: E402
 from tests.integration.training_tiny import SRLLM_DATA, build_tiny_llama, tiny_overrides  # noqa: E402
 from training import batching, data  # noqa: E402
-from training.config import load_config  # noqa: E402
+from training.config import LLAMA_LINEAR, load_config  # noqa: E402
 from training.manifest import REQUIRED_KEYS  # noqa: E402
 
 pytestmark = [
@@ -150,15 +150,7 @@ def test_the_adapter_is_a_standard_fp16_peft_lora(trained):
     config = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA"
     assert not config.get("modules_to_save")
-    assert set(config["target_modules"]) == {
-        "q_proj",
-        "k_proj",
-        "v_proj",
-        "o_proj",
-        "gate_proj",
-        "up_proj",
-        "down_proj",
-    }
+    assert set(config["target_modules"]) == set(LLAMA_LINEAR)
     weights = load_file(out / "adapter" / "adapter_model.safetensors")
     assert weights and all(w.dtype == torch.float16 for w in weights.values())
     assert all("lora_A" in k or "lora_B" in k for k in weights)

@@ -3,7 +3,13 @@ import sys
 
 import pytest
 
-from training.config import ConfigError, TrainConfig, load_config, shipped_configs
+from training.config import (
+    LLAMA_LINEAR,
+    ConfigError,
+    TrainConfig,
+    load_config,
+    shipped_configs,
+)
 
 
 def test_every_shipped_config_loads_validates_and_starts_with_its_run_command():
@@ -19,15 +25,7 @@ def test_every_shipped_config_loads_validates_and_starts_with_its_run_command():
 
 def test_default_config_stays_a_small_standard_lora_adapter():
     cfg = load_config(next(p for p in shipped_configs() if p.stem == "default"))
-    assert set(cfg.target_modules) <= {
-        "q_proj",
-        "k_proj",
-        "v_proj",
-        "o_proj",
-        "gate_proj",
-        "up_proj",
-        "down_proj",
-    }
+    assert set(cfg.target_modules) <= set(LLAMA_LINEAR)
     # SmolLM2-135M: 30 blocks, hidden 576, MLP 1536, k/v 192 wide.
     shapes = {
         "q_proj": (576, 576),

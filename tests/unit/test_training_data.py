@@ -201,7 +201,7 @@ def test_toxigen_rows_become_balanced_flags_by_human_toxicity(tmp_path):
 
 def test_toxigen_bad_score_names_the_row(tmp_path):
     path = write_csv(tmp_path / "t.csv", [["x", "women", "high"]], header=TOXIGEN_HEADER)
-    with pytest.raises(data.DataError, match=r"t\.csv: row 2, column 'toxicity_human'"):
+    with pytest.raises(data.DataError, match=r"t\.csv: row 1 \(line 2\), column 'toxicity_human'"):
         data.toxigen_examples(path, max_texts=10, seed=0)
     missing = write_csv(tmp_path / "m.csv", [["x", "women"]], header=["text", "target_group"])
     with pytest.raises(data.DataError, match="missing column"):
