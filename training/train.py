@@ -250,7 +250,11 @@ def run(cfg: TrainConfig) -> Path:
                 break
             micro = [
                 batching.collate(
-                    [p.train[i] for i in batches[b + a]], pad_id, share_prefix, cfg.label_weight
+                    [p.train[i] for i in batches[b + a]],
+                    pad_id,
+                    share_prefix,
+                    cfg.label_weight,
+                    cfg.edit_weight,
                 )
                 for a in range(cfg.grad_accum)
             ]

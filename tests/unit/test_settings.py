@@ -50,3 +50,14 @@ def test_model_resolution_prefers_explicit_then_finetuned_then_embedded(isolated
     built.write_bytes(b"GGUF")
     assert paths.resolve_model(None) == built
     assert paths.resolve_model(Path("/x.gguf")) == Path("/x.gguf")
+
+
+def test_the_embedded_model_can_be_named_by_path(isolated_home, monkeypatch, tmp_path):
+    copy = tmp_path / "base.gguf"
+    copy.write_bytes(b"GGUF")
+    monkeypatch.setenv("SRLLM_EMBEDDED_GGUF", str(copy))
+    assert paths.embedded_model() == copy
+    assert paths.resolve_model(None) == copy
+    monkeypatch.setenv("SRLLM_EMBEDDED_GGUF", str(tmp_path / "missing.gguf"))
+    with pytest.raises(FileNotFoundError, match="SRLLM_EMBEDDED_GGUF"):
+        paths.embedded_model()

@@ -83,3 +83,32 @@ def test_the_verdict_of_a_flag_gets_the_label_weight_and_nothing_else_does():
     assert float(weights.sum()) == weights.numel() + 4 * (end - start)
     unweighted = batching.collate([f], 0, False)["weights"]
     assert float(unweighted.sum()) == unweighted.numel()
+
+
+def test_edited_positions_mark_replacements_insertions_and_the_token_after_a_deletion():
+    source = [1, 2, 3, 4, 5]
+    end = 99
+    assert batching.edited_positions(source, source + [end]) == []
+    assert batching.edited_positions(source, [1, 2, 7, 4, 5, end]) == [2]  # 3 -> 7
+    assert batching.edited_positions(source, [1, 2, 3, 8, 9, 4, 5, end]) == [3, 4]  # insert
+    assert batching.edited_positions(source, [1, 2, 4, 5, end]) == [2]  # 3 deleted: decide at 4
+    assert batching.edited_positions(source, [1, 2, 3, end]) == [3]  # tail dropped: at the end
+
+
+def test_a_rewrite_weights_its_edits_and_an_unchanged_rewrite_weights_nothing():
+    from server import contract
+    from training.data import Example
+
+    tok = CharTokenizer()
+    changed = Example(contract.Task.REWRITE, "Old men.", "Older men.", "rewrite_biased", "t")
+    same = Example(contract.Task.REWRITE, "Old men.", "Old men.", "rewrite_neutral", "t")
+    f = batching.encode(tok, changed, eos_id=0)
+    assert "".join(chr(f.input_ids[i]) for i in f.edits) == "er"
+    assert all(f.labels[i] != IGN for i in f.edits)
+    assert batching.encode(tok, same, eos_id=0).edits == ()
+
+    batch = batching.collate([f], 0, False, edit_weight=3)
+    weights = batch["weights"][0]
+    assert weights[list(f.edits)].tolist() == [3.0, 3.0]
+    assert float(weights.sum()) == weights.numel() + 2 * len(f.edits)
+    assert float(batching.collate([f], 0, False)["weights"].sum()) == weights.numel()

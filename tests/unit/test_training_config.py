@@ -61,6 +61,7 @@ def test_default_config_stays_a_small_standard_lora_adapter():
         ("train_file=infer_50.csv", "train_file"),
         ("nonsense=1", "nonsense"),
         ("label_weight=0.5", "label_weight"),
+        ("edit_weight=200", "edit_weight"),
         ("merge=1", "merge"),
     ],
 )
