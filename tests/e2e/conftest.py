@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -79,6 +82,27 @@ def srllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                     home, "--threads", "2", model=model, token=TOKEN, timeout=SERVER_START_TIMEOUT_S
                 )
             )
+        yield Server(running.url, running.token)
+
+
+@pytest.fixture(scope="session")
+def finetuned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The server on the shipped default model: the repo's adapter merged by `srllm
+    build-model` (a few seconds), then `srllm serve` with no model flag."""
+    home = tmp_path_factory.mktemp("srllm-e2e-finetuned")
+    built = subprocess.run(
+        [sys.executable, "-m", "server", "build-model"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SRLLM_HOME": str(home)},
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr
+    with running_server(
+        home, "--threads", "2", token=TOKEN, timeout=SERVER_START_TIMEOUT_S
+    ) as running:
+        health = httpx.get(f"{running.url}/health", timeout=10).json()
+        assert health["model"]["finetuned"] is True, health
         yield Server(running.url, running.token)
 
 

@@ -5,6 +5,7 @@ Run:  .venv/bin/python -m pytest -m e2e tests/e2e/test_extension_check.py -v -s
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import (
@@ -140,6 +141,35 @@ def test_contenteditable_with_emoji(browser, srllm_server, page_url):
     browser.screenshot(page, "emoji")
     page.keyboard.press("Escape")
     assert card.host.count() == 0
+
+
+def test_the_shipped_model_flags_and_the_card_marks_its_words_around_emoji(
+    browser, finetuned_server, page_url
+):
+    """The fine-tuned default end to end: its biased words become marks in the excerpt, at the
+    right places among astral characters, and the rewrite comes without "Rewrite anyway"."""
+    page, card = open_configured_page(browser, finetuned_server, page_url)
+    selected = select_contents(page, "#editor")
+    flag = httpx.post(
+        f"{finetuned_server.url}/v1/flag",
+        json={"text": selected},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=MODEL_TIMEOUT_MS / 1000,
+    ).json()
+    assert "spans" in flag, flag
+    words = [span["text"] for span in flag["spans"]]
+    assert flag["biased"] and words, f"the shipped model no longer flags {selected!r}: {flag}"
+
+    assert browser.check(page_url) == {"ok": True}
+    assert card.wait_for_verdict() != "Neutral"
+    marks = card.shadow_eval(
+        "(root) => [...root.querySelectorAll('[data-part=excerpt] mark')].map((m) => m.textContent)"
+    )
+    assert marks == words
+    assert card.part("excerpt").text_content() == selected
+    card.button("replace").wait_for(state="visible", timeout=MODEL_TIMEOUT_MS)
+    assert not card.button("rewrite-anyway").is_visible()
+    browser.screenshot(page, "finetuned-marks")
 
 
 def test_escape_cancels_the_waiting_check(browser, srllm_server, page_url):
