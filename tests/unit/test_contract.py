@@ -148,3 +148,23 @@ def test_stream_cleaner_drops_an_echoed_tag_before_the_first_word(deltas):
 def test_stream_cleaner_keeps_text_that_only_looks_like_the_tag_start():
     cleaner = contract.StreamCleaner()
     assert "".join(cleaner.feed(d) for d in ["<", "b>bold"]) == "<b>bold"
+
+
+def test_a_templated_explanation_quotes_only_words_the_text_contains():
+    from server.payloads import flag_payload
+
+    text = "Old people are slow with technology."
+    label, cats = contract.Label.SLIGHTLY_BIASED, ["age"]
+
+    def payload(words: list[str], explanation: str | None = None) -> dict:
+        said = contract.explain(label, cats, words) if explanation is None else explanation
+        return flag_payload(text, contract.Flag(label, cats, words, said), "m")
+
+    invented = payload(["silly"])
+    assert invented["spans"] == [] and "silly" not in invented["explanation"]
+    assert invented["explanation"] == contract.explain(label, cats, [])
+    mixed = payload(["silly", "slow"])
+    assert mixed["explanation"] == "The words 'slow' are somewhat loaded (age bias)."
+    assert payload(["slow"])["explanation"] == contract.explain(label, cats, ["slow"])
+    # A free-form explanation is the model's own, even when it names an invented word.
+    assert payload(["silly"], "Calls them silly.")["explanation"] == "Calls them silly."
