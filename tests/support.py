@@ -73,3 +73,15 @@ def running_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def build_default_model(home: Path) -> None:
+    """`srllm build-model` into `home`: the repo's adapter merged into the embedded GGUF."""
+    built = subprocess.run(
+        [sys.executable, "-m", "server", "build-model"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SRLLM_HOME": str(home)},
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr

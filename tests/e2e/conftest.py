@@ -10,10 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +21,7 @@ import httpx
 import pytest
 
 from server.paths import embedded_model
-from tests.support import running_server
+from tests.support import build_default_model, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "extension"
@@ -90,14 +87,7 @@ def finetuned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     """The server on the shipped default model: the repo's adapter merged by `srllm
     build-model` (a few seconds), then `srllm serve` with no model flag."""
     home = tmp_path_factory.mktemp("srllm-e2e-finetuned")
-    built = subprocess.run(
-        [sys.executable, "-m", "server", "build-model"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SRLLM_HOME": str(home)},
-        timeout=600,
-    )
-    assert built.returncode == 0, built.stderr
+    build_default_model(home)
     with running_server(
         home, "--threads", "2", token=TOKEN, timeout=SERVER_START_TIMEOUT_S
     ) as running:

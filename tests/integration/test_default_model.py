@@ -3,15 +3,12 @@
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from server import contract, paths
-from tests.support import running_server
+from tests.support import build_default_model, running_server
 
 ADAPTER = Path(__file__).resolve().parents[2] / "training" / "adapters" / "default"
 
@@ -25,15 +22,7 @@ def test_repo_adapter_is_small_and_documented():
 
 
 def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
-    env = {**os.environ, "SRLLM_HOME": str(isolated_home)}
-    built = subprocess.run(
-        [sys.executable, "-m", "server", "build-model"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert built.returncode == 0, built.stderr
+    build_default_model(isolated_home)
     model = paths.finetuned_default_model()
     assert model is not None and model.suffix == ".gguf"
     manifest = json.loads(model.with_suffix(".json").read_text())
