@@ -103,6 +103,7 @@ def write(
             "tokens_per_s": round(tokens_per_s, 1),
             "train_seconds": round(metrics.train_seconds, 1),
             "stopped_by_time_budget": metrics.stopped_by_time_budget,
+            "replica_spread": metrics.replica_spread,
             "loss_log": metrics.loss_log,
         },
         "outputs": {

@@ -2,8 +2,8 @@
 
     srllm train --config training/configs/default.toml            # CPU default
     srllm train --config training/configs/gpu.toml                # one GPU
-    accelerate launch -m training train --config training/configs/gpu.toml   # several GPUs (DDP)
-    torchrun --nproc-per-node 4 -m training train --config training/configs/gpu.toml
+    torchrun --nproc-per-node 4 -m training train --config training/configs/gpu.toml    # DDP
+    accelerate launch --multi_gpu --num_processes 4 -m training train --config ...      # the same
 
 Under a launcher (WORLD_SIZE > 1) each process takes every world_size-th batch and gradients are
 averaged by DDP; rank 0 alone logs, checkpoints and writes outputs. Outputs, in output_dir:
@@ -48,6 +48,7 @@ class Metrics:
     dropped_too_long: int = 0
     loss_log: list[list[float]] = field(default_factory=list)  # [step, mean loss since last log]
     stopped_by_time_budget: bool = False
+    replica_spread: float | None = None  # DDP: largest LoRA weight difference between ranks
 
 
 def setup_dist() -> Dist:
@@ -320,6 +321,9 @@ def run(cfg: TrainConfig) -> Path:
             break
     bar.close()
     metrics.stopped_by_time_budget = out_of_time
+    metrics.replica_spread = _replica_spread(dist, params)
+    if dist.main and metrics.replica_spread:
+        print(f"warning: DDP replicas differ by up to {metrics.replica_spread:.3g} after training")
     metrics.steps = step
     metrics.tokens += run_tokens
     metrics.train_seconds = time.time() - train_start
@@ -387,6 +391,20 @@ def _agree(dist: Dist, flag: bool) -> bool:
     value = torch.tensor([int(flag)], device=pick_device(dist))
     tdist.all_reduce(value, op=tdist.ReduceOp.MAX)
     return bool(value.item())
+
+
+def _replica_spread(dist: Dist, params: list) -> float | None:
+    """Under DDP: the largest difference of any trainable weight between ranks (0.0 when the
+    gradients were averaged every step, as they must be: rank 0 saves the adapter for all)."""
+    if dist.world == 1:
+        return None
+    import torch.distributed as tdist
+
+    flat = torch.cat([x.detach().float().flatten() for x in params])
+    high, low = flat.clone(), flat.clone()
+    tdist.all_reduce(high, op=tdist.ReduceOp.MAX)
+    tdist.all_reduce(low, op=tdist.ReduceOp.MIN)
+    return float((high - low).max())
 
 
 def _finish_dist(dist: Dist) -> None:

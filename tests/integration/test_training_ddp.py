@@ -1,0 +1,79 @@
+"""Training under the DDP launchers the README names, as two CPU processes (gloo): the code path a
+multi-GPU run takes, minus NCCL."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.integration.training_tiny import SRLLM_DATA, build_tiny_llama, tiny_overrides  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.skipif(not SRLLM_DATA.is_dir(), reason="SR-LLM data not present"),
+    pytest.mark.timeout(600),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+LAUNCHERS = {
+    "torchrun": lambda port: ["torch.distributed.run", "--nproc-per-node", "2",
+                              "--master-addr", "127.0.0.1", "--master-port", str(port)],
+    "accelerate": lambda port: ["accelerate.commands.launch", "--multi_gpu",
+                                "--num_processes", "2", "--num_machines", "1",
+                                "--mixed_precision", "no", "--dynamo_backend", "no",
+                                "--main_process_port", str(port)],
+}  # fmt: skip
+
+
+def launch(launcher: str, base: Path, out: Path) -> dict:
+    overrides = tiny_overrides(base, out, threads=1, max_steps=4, save_every=2, merge="false")
+    command = [sys.executable, "-m", *LAUNCHERS[launcher](free_port())]
+    command += ["-m", "training", "train", *overrides]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("wrote ") == 1, done.stdout  # rank 0 alone writes the outputs
+    return json.loads((out / "run.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+    outs = {name: tmp_path_factory.mktemp(name) for name in LAUNCHERS}
+    return {name: (launch(name, base, out), out) for name, out in outs.items()}
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_processes_train_one_model_in_step(runs, launcher):
+    manifest, out = runs[launcher]
+    assert manifest["device"]["world_size"] == 2
+    metrics = manifest["metrics"]
+    assert metrics["steps"] == 4
+    # Every LoRA weight is the same on both ranks: the gradients were averaged every step.
+    assert metrics["replica_spread"] == 0.0
+    assert metrics["val_loss"][-1] < metrics["val_loss_start"] - 0.05
+    assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step-2", "step-4"]
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_both_launchers_give_the_same_adapter(runs):
+    from safetensors.torch import load_file
+
+    (first, a), (second, b) = runs["torchrun"], runs["accelerate"]
+    assert first["metrics"]["loss_log"] == second["metrics"]["loss_log"]
+    wa = load_file(a / "adapter" / "adapter_model.safetensors")
+    wb = load_file(b / "adapter" / "adapter_model.safetensors")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
