@@ -45,20 +45,12 @@ def _ours(p, cfg: TrainConfig, steps: int) -> dict:
 
 def _trainer(p, cfg: TrainConfig, steps: int, workdir: Path) -> dict:
     """transformers.Trainer on the same examples: padding collator, full-sequence loss path."""
-    from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from training import model as model_io
+    from training.train import add_lora
 
-    base = model_io.load_model(p.base_source, p.dtype)
-    lora = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.target_modules),
-        task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(base, lora)
+    model = add_lora(model_io.load_model(p.base_source, p.dtype), cfg)  # the same LoRA as ours
     examples = [{"input_ids": f.input_ids, "labels": f.labels} for f in p.train]
     pad = p.tokenizer.pad_token_id
     counted: list[int] = []

@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tests.integration.training_tiny import SRLLM_DATA, build_tiny_llama, tiny_overrides  # noqa: E402
+from training.train import REPLICA_TOLERANCE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,18 +63,25 @@ def test_two_processes_train_one_model_in_step(runs, launcher):
     assert manifest["device"]["world_size"] == 2
     metrics = manifest["metrics"]
     assert metrics["steps"] == 4
-    # Every LoRA weight is the same on both ranks: the gradients were averaged every step.
-    assert metrics["replica_spread"] == 0.0
+    # Every LoRA weight is the same on both ranks, up to the all-reduce's rounding: the gradients
+    # were averaged every step (without the DDP wrapper the spread is ~0.1).
+    assert metrics["replica_spread"] < REPLICA_TOLERANCE
     assert metrics["val_loss"][-1] < metrics["val_loss_start"] - 0.05
     assert [p.name for p in sorted((out / "checkpoints").iterdir())] == ["step-2", "step-4"]
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
 
 def test_both_launchers_give_the_same_adapter(runs):
+    """Same seed, same data, same averaged gradients: the two launchers train the same adapter.
+    Not bit for bit: under accelerate the gloo all-reduce may sum in another order (measured: 3e-5
+    apart on weights of size 0.15), while two torchrun runs agree exactly."""
     from safetensors.torch import load_file
 
     (first, a), (second, b) = runs["torchrun"], runs["accelerate"]
-    assert first["metrics"]["loss_log"] == second["metrics"]["loss_log"]
+    losses = [[loss for _, loss in run["metrics"]["loss_log"]] for run in (first, second)]
+    assert len(losses[0]) == 4 and losses[0] == pytest.approx(losses[1], abs=1e-3)
     wa = load_file(a / "adapter" / "adapter_model.safetensors")
     wb = load_file(b / "adapter" / "adapter_model.safetensors")
-    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert wa.keys() == wb.keys()
+    for key in wa:  # a different seed or an unsynchronised rank moves weights by ~1e-1, not 1e-4
+        torch.testing.assert_close(wa[key], wb[key], rtol=1e-3, atol=1e-4, msg=key)
