@@ -1,20 +1,10 @@
-"""python -m convert convert MODEL_DIR --out FILE.gguf ...  |  python -m convert build-model"""
+"""python -m convert convert MODEL_DIR --out FILE.gguf ...  |  python -m convert build-model
 
-from __future__ import annotations
+The `srllm` command without the console script: the same parser and the same one-line errors."""
 
-import argparse
 import sys
 
-from convert import cli
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="srllm")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cli.register(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
+from server.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())
