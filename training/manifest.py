@@ -95,7 +95,9 @@ def write(
         "git": git_info(Path(__file__).resolve().parent.parent),
         "metrics": {
             "steps": metrics.steps,
-            "epochs_completed": len(metrics.train_loss),
+            "steps_per_epoch": metrics.steps_per_epoch,
+            "epochs_completed": metrics.steps // max(1, metrics.steps_per_epoch),
+            "epochs_trained": round(metrics.steps / max(1, metrics.steps_per_epoch), 2),
             "train_loss": metrics.train_loss,
             "val_loss": metrics.val_loss,
             "val_loss_start": metrics.val_loss_start,

@@ -39,10 +39,12 @@ class Dist:
 
 @dataclass
 class Metrics:
-    train_loss: list[float] = field(default_factory=list)  # per epoch, mean per label token
+    # Per epoch begun: the last entry covers a partial epoch when max_steps or the budget ended it.
+    train_loss: list[float] = field(default_factory=list)  # mean per label token
     val_loss: list[float] = field(default_factory=list)
     val_loss_start: float | None = None  # before training (eval_at_start)
     steps: int = 0
+    steps_per_epoch: int = 0
     tokens: int = 0  # non-padding tokens trained on
     train_seconds: float = 0.0
     dropped_too_long: int = 0
@@ -212,7 +214,7 @@ def run(cfg: TrainConfig) -> Path:
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
 
-    metrics = Metrics(dropped_too_long=p.dropped)  # type: ignore[attr-defined]
+    metrics = Metrics(dropped_too_long=p.dropped, steps_per_epoch=steps_per_epoch)  # type: ignore[attr-defined]
     state = {"step": 0, "epoch": 0, "batch": 0, "metrics": {}}
     found = checkpoint.checkpoint_dirs(output_dir) if cfg.resume else []
     if found:

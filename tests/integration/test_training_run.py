@@ -133,6 +133,10 @@ def test_the_manifest_is_complete(trained):
     sha = data.sha256(SRLLM_DATA / "train_500.csv")
     assert manifest["data"]["files_sha256"] == {str(SRLLM_DATA / "train_500.csv"): sha}
     assert manifest["metrics"]["steps"] == 8
+    per_epoch = manifest["metrics"]["steps_per_epoch"]
+    assert per_epoch > 8  # max_steps ended the first epoch early: none completed
+    assert manifest["metrics"]["epochs_completed"] == 0
+    assert manifest["metrics"]["epochs_trained"] == round(8 / per_epoch, 2)
     assert len(manifest["metrics"]["val_loss"]) == 1
     assert manifest["metrics"]["tokens_per_s"] > 0
     assert manifest["device"]["type"] == "cpu"
