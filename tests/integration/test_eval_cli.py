@@ -13,8 +13,13 @@ import pytest
 from evaluation.scoring import PRIMARY
 
 ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"  # the eval's default --data
 # One smoke run: ~25 generations of the 135M model; minutes when the cores are shared.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+    pytest.mark.skipif(not (DATA / "srllm").is_dir(), reason="SR-LLM data not present"),
+]
 
 
 def srllm(*args: str, home: Path, timeout: float = 1500) -> subprocess.CompletedProcess:

@@ -20,6 +20,7 @@ def texts() -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not DATA.is_file(), reason="SR-LLM data not present")
 def test_sixteen_clients_for_a_minute(server):
     corpus = texts()
     results: list[tuple[int, str]] = []
