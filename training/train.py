@@ -214,7 +214,8 @@ def run(cfg: TrainConfig) -> Path:
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
 
-    metrics = Metrics(dropped_too_long=p.dropped, steps_per_epoch=steps_per_epoch)  # type: ignore[attr-defined]
+    metrics = Metrics(dropped_too_long=p.dropped)  # type: ignore[attr-defined]
+    metrics.steps_per_epoch = steps_per_epoch
     state = {"step": 0, "epoch": 0, "batch": 0, "metrics": {}}
     found = checkpoint.checkpoint_dirs(output_dir) if cfg.resume else []
     if found:

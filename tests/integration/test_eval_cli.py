@@ -10,15 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.config import DEFAULT_DATA_ROOT
 from evaluation.scoring import PRIMARY
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"  # the eval's default --data
 # One smoke run: ~25 generations of the 135M model; minutes when the cores are shared.
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(1800),
-    pytest.mark.skipif(not (DATA / "srllm").is_dir(), reason="SR-LLM data not present"),
+    pytest.mark.skipif(
+        not (DEFAULT_DATA_ROOT / "srllm").is_dir(), reason="SR-LLM data not present"
+    ),
 ]
 
 
