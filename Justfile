@@ -42,10 +42,11 @@ e2e *ARGS: setup
     {{py}} tools/check_browser.py
     {{py}} -m pytest -m e2e tests/e2e {{ARGS}}
 
-# Format and lint the Python code
+# Format and lint the Python code (ruff) and the extension's JavaScript (prettier, eslint)
 lint: setup
     {{venv}}/bin/ruff format .
     {{venv}}/bin/ruff check --fix .
+    cd extension && node_modules/.bin/prettier --write . && node_modules/.bin/eslint .
 
 # Server benchmark: latency, first token, throughput, RSS, vs in-process and transformers
 bench *ARGS: setup

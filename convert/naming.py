@@ -33,6 +33,7 @@ class OutputMeta:
     finetuned: bool = False  # a project fine-tune: write srllm.contract
     manifest_sha256: str | None = None
     description: str | None = None
+    flag_threshold: float | None = None  # from the adapter's calibration.json
 
 
 def write_meta(writer: gguf.GGUFWriter, meta: OutputMeta) -> None:
@@ -50,6 +51,8 @@ def write_meta(writer: gguf.GGUFWriter, meta: OutputMeta) -> None:
     if meta.description:
         writer.add_description(meta.description)
     writer.add_license(meta.license)
+    if meta.flag_threshold is not None:
+        writer.add_float32("srllm.flag_threshold", meta.flag_threshold)
     if meta.base_models:
         writer.add_base_model_count(len(meta.base_models))
         for i, base in enumerate(meta.base_models):

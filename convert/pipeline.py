@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -69,6 +70,34 @@ def hf_meta(cfg: ConvertConfig, config: dict, n_params: int) -> tuple[OutputMeta
     return meta, run_path if run else None
 
 
+CALIBRATION = "calibration.json"
+
+
+def calibration(adapter: Path) -> dict:
+    """The adapter's calibration.json (`srllm calibrate`), or {} when it has none."""
+    path = adapter / CALIBRATION
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConvertError(f"{path}: not JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ConvertError(f"{path}: expected a JSON object")
+    return data
+
+
+def calibrated_threshold(adapter: Path) -> float | None:
+    """The flag threshold `srllm calibrate` chose for this adapter on validation data."""
+    path = adapter / CALIBRATION
+    value = calibration(adapter).get("threshold")
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or not 0.0 < value < 1.0:
+        raise ConvertError(f"{path}: 'threshold' must be a number in (0, 1)")
+    return float(value)
+
+
 def merge_meta(cfg: ConvertConfig, base: dict) -> tuple[OutputMeta, Path | None]:
     run_path = cfg.adapter / RUN_MANIFEST
     basename = base.get("basename") or base.get("name") or cfg.base.stem
@@ -84,6 +113,7 @@ def merge_meta(cfg: ConvertConfig, base: dict) -> tuple[OutputMeta, Path | None]
         ],
         finetuned=True,
         manifest_sha256=sha256_file(run_path) if run_path.is_file() else None,
+        flag_threshold=calibrated_threshold(cfg.adapter),
     )
     return meta, run_path if run_path.is_file() else None
 

@@ -30,13 +30,18 @@ class Vocab:
     types: list[int]
 
 
+# Every tokenizer.ggml.pre value _pre_tokenizer_name can write; a test checks each against the
+# names the bundled llama.cpp accepts.
+PRE_TOKENIZER_NAMES = ("gpt-2", "smollm", "llama-bpe", "qwen2", "default")
+
+
 def _pre_tokenizer_name(pre: dict | None) -> str:
     """Name llama.cpp's pre-tokenizer from the structure of tokenizer.json's pre_tokenizer."""
     parts = (pre or {}).get("pretokenizers") if (pre or {}).get("type") == "Sequence" else [pre]
     parts = [p for p in parts or [] if p]
     kinds = [p.get("type") for p in parts]
     if kinds == ["ByteLevel"] and parts[0].get("use_regex", True):
-        return "gpt2"
+        return "gpt-2"  # llama.cpp's name; "gpt2" is refused at load ("unknown pre-tokenizer")
     if kinds == ["Digits", "ByteLevel"] and parts[0].get("individual_digits"):
         return "smollm"  # GPT-2 regex after splitting every digit (SmolLM, StarCoder)
     if kinds and kinds[0] == "Split":

@@ -54,6 +54,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
+    cal = subparsers.add_parser(
+        "calibrate",
+        help="choose a model's flag threshold on validation data",
+        description=(
+            "Score P(biased) on validation data the model was not trained on and the eval never "
+            "reads (see evaluation/calibrate.py), choose the threshold with the best recall + "
+            "specificity at specificity >= 0.9, and write it to ADAPTER/calibration.json, which "
+            "`srllm build-model` puts into the GGUF."
+        ),
+    )
+    cal.add_argument("--model", type=Path, required=True, metavar="GGUF",
+                     help="the built model to score (its adapter merged)")  # fmt: skip
+    cal.add_argument("--adapter", type=Path, default=None, metavar="DIR",
+                     help="write calibration.json into this adapter folder")  # fmt: skip
+    cal.add_argument("--config", type=Path, default=Path("training/configs/default.toml"),
+                     help="the training config whose validation split is used")  # fmt: skip
+    cal.add_argument("--release", default=None, help="a release name for the model's display name")
+    cal.add_argument("--threads", type=_positive, default=None, help="llama.cpp threads")
+    cal.set_defaults(func=run_calibrate)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from evaluation.calibrate import calibrate
+    from server.engine import check_gguf
+
+    check_gguf(args.model)
+    if args.adapter is not None and not (args.adapter / "adapter_config.json").is_file():
+        raise SystemExit(f"srllm: error: no adapter at {args.adapter} (adapter_config.json)")
+    result = calibrate(args.model, args.adapter, args.config, args.threads, args.release)
+    print(json.dumps(result, indent=2))
+    return 0
+
 
 def run(args: argparse.Namespace) -> int:
     try:

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.defaults import DEFAULT_CTX
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The shared data lives beside the checkout (`../shared/data`), never inside it.
 DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
@@ -24,6 +26,8 @@ SECTION_FIELDS = (
     "injection_items",
     "perplexity_texts",
     "stereoset_items",
+    "passage_items",
+    "preserve_items",
 )
 
 
@@ -47,8 +51,14 @@ class EvalConfig:
     perplexity_texts: int = 60
     # StereoSet items, half intersentence and half intrasentence, three candidates each.
     stereoset_items: int = 200
+    # Passages of 2-5 held-out sentences (server.task splits them) debiased whole.
+    passage_items: int = 24
+    # infer_50 texts with emoji, a number and a URL around them: are those kept?
+    preserve_items: int = 12
     seed: int = 0
-    n_ctx: int = 2048
+    # None: each model's own calibrated threshold (what the server serves)
+    flag_threshold: float | None = None
+    n_ctx: int = DEFAULT_CTX  # what the server serves
     n_threads: int | None = None
     show_progress: bool = True
 

@@ -161,3 +161,61 @@ def data_files(data_root: Path) -> dict[str, str]:
     """sha256 of each data file the evaluation reads, for the manifest."""
     files = (INFER_FILE, COUNTERFACTUAL_FILE, STEREOSET_FILE)
     return {str(f): sha256(data_root / f) for f in files if (data_root / f).is_file()}
+
+
+@dataclass(frozen=True)
+class PassagePart:
+    start: int  # code point offsets into the passage
+    end: int
+    biased: bool
+    words: tuple[str, ...]  # the annotated biased words of a biased part
+
+
+@dataclass(frozen=True)
+class PassageItem:
+    text: str
+    parts: tuple[PassagePart, ...]
+
+    @property
+    def biased(self) -> bool:
+        return any(p.biased for p in self.parts)
+
+
+def build_passages(
+    infer: list[InferRow], neutral_pool: list[str], n: int, seed: int
+) -> list[PassageItem]:
+    """n passages of 2-5 sentences from held-out data only: one or two biased infer_50 texts
+    (those of one or two sentences) mixed with single neutral sentences (human rewrites of
+    other rows, counterfactual originals); one passage in five is all neutral, one in three has
+    paragraph breaks. Deterministic per seed."""
+    from server.segment import split_sentences
+
+    rng = random.Random(f"{seed}:passages")
+    short = [r for r in infer if len(split_sentences(r.text)) <= 2]
+    singles = [t for t in neutral_pool if len(split_sentences(t)) == 1]
+    out: list[PassageItem] = []
+    for number in range(n):
+        size = rng.randint(2, 5)
+        pieces: list[tuple[str, bool, tuple[str, ...]]] = []
+        if number % 5 != 4:
+            for row in rng.sample(short, rng.randint(1, 2 if size > 3 else 1)):
+                pieces.append((row.text, True, row.biased_words))
+        used = sum(len(split_sentences(t)) for t, _, _ in pieces)
+        taken = {contract.normalise(t) for t, _, _ in pieces}
+        fillers = [t for t in singles if contract.normalise(t) not in taken]
+        pieces += [(t, False, ()) for t in rng.sample(fillers, max(1, size - used))]
+        rng.shuffle(pieces)
+        joiner = "\n\n" if number % 3 == 2 else " "
+        text, parts = "", []
+        for index, (piece, biased, words) in enumerate(pieces):
+            if index:
+                text += joiner
+            parts.append(PassagePart(len(text), len(text) + len(piece), biased, words))
+            text += piece
+        out.append(PassageItem(text, tuple(parts)))
+    return out
+
+
+def decorate(text: str, number: int) -> str:
+    """A held-out sentence with what people write around it: emoji, a number, a URL."""
+    return f"Wow 🎉 {text} 👍 ({2020 + number % 5}, https://example.org/p{number})"

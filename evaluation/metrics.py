@@ -199,6 +199,68 @@ def span_scores(items: Iterable[tuple[str, Sequence[str], Sequence[str]]]) -> di
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
+def highlight_survival(items: Iterable[tuple[str, Sequence[str]]]) -> float | None:
+    """Share of the words a card highlighted that are still in the rewrite it offered."""
+    total = kept = 0
+    for rewrite, words in items:
+        for word in dict.fromkeys(words):
+            total += 1
+            kept += word_present(word, rewrite)
+    return kept / total if total else None
+
+
+def protected_tokens(text: str, exclude: Sequence[str]) -> list[str]:
+    """What a rewrite must keep: emoji, numbers, URLs, handles (server.preserve) and names (a
+    capitalised word not starting a sentence), outside the biased words."""
+    from server.preserve import is_protected
+
+    out = []
+    tokens = text.split()
+    for i, token in enumerate(tokens):
+        word = token.strip(".,;:!?\"'()[]")
+        if not word or any(word_present(w, word) or word_present(word, w) for w in exclude):
+            continue
+        starts = i == 0 or tokens[i - 1].endswith((".", "!", "?"))
+        name = word[:1].isupper() and word[1:].islower() and not starts and len(word) > 1
+        if is_protected(word) or name:
+            out.append(word)
+    return out
+
+
+def preservation_rate(items: Iterable[tuple[str, str, Sequence[str]]]) -> float | None:
+    """Share of protected tokens of the inputs (outside the highlighted words) that the outputs
+    still contain, over outputs that changed (an unchanged output keeps everything)."""
+    total = kept = 0
+    for text, output, highlights in items:
+        if output == text:
+            continue
+        for token in protected_tokens(text, highlights):
+            total += 1
+            kept += token in output
+    return kept / total if total else None
+
+
+def part_output(text: str, start: int, end: int, sentences: Sequence[dict]) -> str:
+    """A part of a passage as the rewrite left it: its sentences replaced by their rewrites."""
+    out, cursor = [], start
+    for s in sorted(sentences, key=lambda s: s["start"]):
+        out.append(text[cursor : s["start"]])
+        out.append(s["rewrite"] if s["rewrite"] is not None else text[s["start"] : s["end"]])
+        cursor = s["end"]
+    out.append(text[cursor:end])
+    return "".join(out)
+
+
+def auc(scores: Sequence[float], gold: Sequence[bool]) -> float | None:
+    """Probability that a biased item scores above a neutral one (ties count half)."""
+    pos = [s for s, g in zip(scores, gold, strict=True) if g]
+    neg = [s for s, g in zip(scores, gold, strict=True) if not g]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
 def label_agreement(gold: Sequence[str], predicted: Sequence[str | None]) -> float | None:
     """Share of annotated items whose predicted label (slightly/highly biased) matches."""
     return rate(g == p for g, p in zip(gold, predicted, strict=True))

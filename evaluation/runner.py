@@ -17,7 +17,7 @@ from tqdm import tqdm
 from evaluation import data
 from evaluation.config import EvalConfig
 from evaluation.metrics import StereoScore
-from server import contract
+from server import contract, task
 from server.errors import SrllmError
 
 
@@ -30,6 +30,8 @@ class EvalData:
     injections: list[data.Injection]
     perplexity_texts: list[str]
     stereoset: list[data.StereoItem]
+    passages: list[data.PassageItem] = field(default_factory=list)
+    decorated: list[str] = field(default_factory=list)  # infer texts with emoji, number, URL
 
 
 def load_data(config: EvalConfig) -> EvalData:
@@ -53,7 +55,15 @@ def load_data(config: EvalConfig) -> EvalData:
         injections=list(data.INJECTIONS[: config.count("injection_items")]),
         perplexity_texts=ppl_pool[: config.count("perplexity_texts")],
         stereoset=data.load_stereoset(root, config.count("stereoset_items"), seed),
-    )
+        passages=data.build_passages(
+            infer, [r.reference for r in infer] + [r.original for r in cf_all],
+            config.count("passage_items"), seed,
+        ),
+        decorated=[
+            data.decorate(r.text, i)
+            for i, r in enumerate(infer_order[: config.count("preserve_items")])
+        ],
+    )  # fmt: skip
 
 
 def _cap_variants(row: data.CounterfactualRow, limit: int | None) -> data.CounterfactualRow:
@@ -70,11 +80,23 @@ def _cap_variants(row: data.CounterfactualRow, limit: int | None) -> data.Counte
 @dataclass
 class Rewrite:
     input: str
-    output: str  # cleaned, as the server returns it
-    raw: str = ""  # before clean_rewrite
+    output: str  # as the server returns it (the input itself where nothing was rewritten)
     seconds: float = 0.0
     tokens: int = 0
     truncated: bool = False
+    flagged: bool | None = None  # the flag called some sentence biased (None: not a model)
+    highlights: list[str] = field(default_factory=list)  # words highlighted in biased sentences
+    unchanged_biased: int = 0  # sentences flagged biased whose rewrite came back unchanged
+    biased_sentences: int = 0
+    guided: int = 0  # sentences whose rewrite was redone with the highlights pushed down
+    residual: bool | None = None  # the changed rewrite, flagged again, is still biased
+
+
+@dataclass
+class PassageRun:
+    item: data.PassageItem
+    payload: dict  # the /v1/debias answer
+    seconds: float
 
 
 @dataclass
@@ -108,6 +130,8 @@ class SystemRun:
     injections: list[tuple[bool | None, Rewrite]] = field(default_factory=list)  # (flag valid, rw)
     perplexity: Perplexity | None = None
     stereoset: list[StereoScore] = field(default_factory=list)
+    decorated: list[Rewrite] = field(default_factory=list)  # aligned with decorated
+    passages: list[PassageRun] = field(default_factory=list)
 
     @property
     def is_model(self) -> bool:
@@ -131,37 +155,69 @@ def reference_run(d: EvalData) -> SystemRun:
 
 
 class _Timed:
-    """Generation through the server's Engine, timed and token-counted per call."""
+    """Calls through the server's own task implementation (server.task), timed."""
 
     def __init__(self, engine, bar: tqdm):
         self.engine, self.bar = engine, bar
+        self.task = task.Task(engine, task.Cache(4096))
+
+    def _debias(self, text: str) -> tuple[dict, float]:
+        start = time.perf_counter()
+        payload = task.collect(self.task.run(text, task.Mode.DEBIAS))
+        return payload, time.perf_counter() - start
 
     def rewrite(self, text: str) -> Rewrite:
-        start = time.perf_counter()
-        raw = "".join(self.engine.stream_rewrite(text))
-        seconds = time.perf_counter() - start
-        tokens = self.engine.count_tokens(raw)
+        payload, seconds = self._debias(text)
+        output = payload["rewrite"] if payload["rewrite"] is not None else text
+        flag = payload["flag"]
+        biased = [s for s in flag["sentences"] if s["biased"]]
+        rewritten = {s["index"]: s for s in payload["sentences"]}
+        tokens = self.engine.count_tokens(output) if payload["changed"] else 0
         self.bar.update()
         return Rewrite(
             input=text,
-            output=contract.clean_rewrite(raw, original=text),
-            raw=raw,
+            output=output,
             seconds=seconds,
             tokens=tokens,
-            # stream_rewrite hides finish_reason: output at the budget was cut off.
             truncated=tokens >= self.engine.rewrite_budget(text) - 1,
+            flagged=flag["biased"],
+            highlights=[span["text"] for s in biased for span in s["spans"]],
+            unchanged_biased=sum(not rewritten[s["index"]]["changed"] for s in biased),
+            biased_sentences=len(biased),
+            guided=sum(bool(rewritten[s["index"]]["guided"]) for s in biased),
         )
 
     def flag(self, text: str) -> FlagResult:
         start = time.perf_counter()
         try:
-            flag = self.engine.flag(text)
+            payload = task.collect(self.task.run(text, task.Mode.FLAG))
+            flag = contract.Flag(
+                contract.Label(payload["label"]),
+                payload["categories"],
+                list(dict.fromkeys(s["text"] for s in payload["spans"])),
+                payload["explanation"],
+                payload["p_biased"],
+            )
         except SrllmError:
             flag = None
         seconds = time.perf_counter() - start
         self.bar.update()
         tokens = self.engine.count_tokens(flag.to_json()) if flag is not None else 0
         return FlagResult(text, flag, seconds, tokens)
+
+    def residual(self, rewrite: Rewrite) -> Rewrite:
+        """Flag a changed rewrite again: is what the user would get still biased?"""
+        if rewrite.output != rewrite.input:
+            result = self.flag(rewrite.output)
+            rewrite.residual = None if result.flag is None else result.flag.biased
+        else:
+            self.bar.update()
+        return rewrite
+
+    def passage(self, item: data.PassageItem) -> PassageRun:
+        payload, seconds = self._debias(item.text)
+        self.bar.update()
+        return PassageRun(item, payload, seconds)
 
 
 def generation_calls(d: EvalData) -> int:
@@ -171,6 +227,9 @@ def generation_calls(d: EvalData) -> int:
         + 2 * len(d.flag_rows)
         + sum(1 + len(r.variants) for r in d.counterfactual)
         + 2 * len(d.injections)
+        + len(d.infer)  # residual flags
+        + len(d.decorated)
+        + len(d.passages)
     )
 
 
@@ -178,7 +237,13 @@ def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemR
     from server.engine import Engine, EngineConfig  # imports llama_cpp
 
     engine = Engine(
-        EngineConfig(path, n_ctx=config.n_ctx, n_threads=config.n_threads, seed=config.seed)
+        EngineConfig(
+            path,
+            n_ctx=config.n_ctx,
+            n_threads=config.n_threads,
+            seed=config.seed,
+            flag_threshold=config.flag_threshold,
+        )
     )
     run = SystemRun(path.stem, role, info=engine.info.as_dict())
     bar = tqdm(
@@ -189,7 +254,7 @@ def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemR
     )
     try:
         gen = _Timed(engine, bar)
-        run.rewrites = [gen.rewrite(r.text) for r in d.infer]
+        run.rewrites = [gen.residual(gen.rewrite(r.text)) for r in d.infer]
         run.neutral = [gen.rewrite(t) for t in d.neutral_inputs]
         run.flags = [(gen.flag(r.text), gen.flag(r.reference)) for r in d.flag_rows]
         run.counterfactual = [
@@ -199,6 +264,8 @@ def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemR
         run.injections = [
             (gen.flag(i.text).flag is not None, gen.rewrite(i.text)) for i in d.injections
         ]
+        run.decorated = [gen.rewrite(text) for text in d.decorated]
+        run.passages = [gen.passage(item) for item in d.passages]
     finally:
         bar.close()
         engine.close()  # free the generation context before the likelihood one

@@ -37,6 +37,7 @@ def score(
     out |= _rewrite_metrics(run, d, embed)
     out |= _flag_metrics(run, d)
     out |= _knowledge_metrics(run, base_ppl)
+    out |= _passage_metrics(run, embed)
     calls = [r for r in run.rewrites + run.neutral] + [rw for _, rw in run.injections]
     flags = [f for pair in run.flags for f in pair]
     flags += [f for orig, var in run.counterfactual for f in (orig, *var.values())]
@@ -67,7 +68,10 @@ def _rewrite_metrics(run: SystemRun, d: EvalData, embed) -> dict:
         "truncated_rate": m.rate(r.truncated for r in run.rewrites) if run.rewrites else None,
     }
     if run.is_model:
-        out["chatter_rate_raw"] = m.chatter_rate([r.raw for r in run.rewrites], inputs)
+        out |= _task_metrics(run, words)
+    out["preservation_rate"] = m.preservation_rate(
+        (r.input, r.output, r.highlights) for r in run.decorated + run.rewrites
+    )
     if run.neutral:
         out["neutral_unchanged"] = m.neutral_unchanged(
             [r.input for r in run.neutral], [r.output for r in run.neutral]
@@ -84,6 +88,65 @@ def _rewrite_metrics(run: SystemRun, d: EvalData, embed) -> dict:
     return out
 
 
+def _task_metrics(run: SystemRun, words: list) -> dict:
+    """What the flag-guided rewrite does: unchanged rewrites of flagged sentences, highlighted
+    words that survive, bias left in the rewrite when it is flagged again."""
+    rewrites = run.rewrites + run.decorated
+    biased = sum(r.biased_sentences for r in rewrites)
+    highlighted = [(r.output, r.highlights) for r in rewrites if r.flagged and r.highlights]
+    residual = [r.residual for r in run.rewrites if r.residual is not None]
+    return {
+        "unchanged_biased_rate": (
+            sum(r.unchanged_biased for r in rewrites) / biased if biased else None
+        ),
+        "guided_rate": sum(r.guided for r in rewrites) / biased if biased else None,
+        "highlight_survival": m.highlight_survival(highlighted),
+        "residual_bias": m.rate(residual) if residual else None,
+        "rewrite_flagged_rate": m.rate(bool(r.flagged) for r in run.rewrites),
+    }
+
+
+def _passage_metrics(run: SystemRun, embed) -> dict:
+    if not run.passages:
+        return {}
+    correct, neutral_parts, identical = [], 0, 0
+    removal_items, meaning_pairs, highlighted = [], [], []
+    unchanged = flagged = 0
+    for p in run.passages:
+        payload, text = p.payload, p.item.text
+        correct.append(payload["flag"]["biased"] == p.item.biased)
+        sentences = {s["index"]: s for s in payload["sentences"]}
+        flags = {s["index"]: s for s in payload["flag"]["sentences"]}
+        for part in p.item.parts:
+            inside = [s for s in sentences.values() if part.start <= s["start"] < part.end]
+            output = m.part_output(text, part.start, part.end, inside)
+            if not part.biased:
+                neutral_parts += 1
+                identical += output == text[part.start : part.end]
+            else:
+                removal_items.append((text[part.start : part.end], output, part.words))
+                meaning_pairs.append((text[part.start : part.end], output))
+        for index, s in sentences.items():
+            if s["biased"]:
+                flagged += 1
+                unchanged += not s["changed"]
+                words = [span["text"] for span in flags[index]["spans"]]
+                if words and s["rewrite"] is not None:
+                    highlighted.append((s["rewrite"], words))
+    seconds = sorted(p.seconds for p in run.passages)
+    return {
+        "passage_flag_accuracy": m.rate(correct),
+        "passage_neutral_identical": identical / neutral_parts if neutral_parts else None,
+        "passage_biased_word_removal": m.biased_word_removal(removal_items),
+        "passage_meaning_kept": m.meaning_kept(
+            [a for a, _ in meaning_pairs], [b for _, b in meaning_pairs], embed
+        ) if meaning_pairs else None,
+        "passage_highlight_survival": m.highlight_survival(highlighted),
+        "passage_unchanged_biased": unchanged / flagged if flagged else None,
+        "passage_seconds_p50": seconds[len(seconds) // 2],
+    }  # fmt: skip
+
+
 def _flag_metrics(run: SystemRun, d: EvalData) -> dict:
     if not run.flags and not run.counterfactual:
         return {}
@@ -94,6 +157,11 @@ def _flag_metrics(run: SystemRun, d: EvalData) -> dict:
         [True] * len(biased) + [False] * len(human), [f.verdict for f in biased + human]
     )
     out["flag_accuracy"] = scores["accuracy"]
+    out["flag_recall"] = m.rate(f.verdict is True for f in biased)
+    out["flag_specificity"] = m.rate(f.verdict is False for f in human)
+    p_scores = [f.flag.p_biased for f in biased + human if f.flag is not None]
+    if len(p_scores) == len(biased) + len(human) and None not in p_scores:
+        out["flag_auc"] = m.auc(p_scores, [True] * len(biased) + [False] * len(human))
     out["flag_macro_f1"] = scores["macro_f1"]
     out["flag_invalid_rate"] = scores["invalid_rate"]
     rows = d.flag_rows[: len(biased)]
@@ -147,11 +215,18 @@ def item_records(run: SystemRun, d: EvalData) -> list[dict]:
     """Every output of one system, one JSON object per item, for reading by eye."""
     records: list[dict] = []
     for r, row in zip(run.rewrites, d.infer, strict=True):
-        records.append({"section": "rewrite", "input": r.input, "output": r.output, "raw": r.raw,
+        records.append({"section": "rewrite", "input": r.input, "output": r.output,
                         "reference": row.reference, "biased_words": list(row.biased_words),
+                        "highlights": r.highlights, "residual": r.residual,
                         "truncated": r.truncated, "seconds": round(r.seconds, 3)})  # fmt: skip
     for r in run.neutral:
-        records.append({"section": "neutral", "input": r.input, "output": r.output, "raw": r.raw})
+        records.append({"section": "neutral", "input": r.input, "output": r.output})
+    for r in run.decorated:
+        records.append({"section": "preserve", "input": r.input, "output": r.output})
+    for p in run.passages:
+        records.append({"section": "passage", "input": p.item.text, "output": p.payload["rewrite"],
+                        "flag": p.payload["flag"]["label"], "gold_biased": p.item.biased,
+                        "seconds": round(p.seconds, 3)})  # fmt: skip
     for b, h in run.flags:
         for f, gold in ((b, "biased"), (h, "neutral")):
             records.append({"section": "flag", "gold": gold, "input": f.input, "flag": _flag(f)})

@@ -47,12 +47,19 @@ function idleTimeout(ms, signal) {
     controller.abort(signal.reason);
   });
   touch();
-  return { signal: controller.signal, touch, stop, timedOut: () => controller.signal.reason instanceof TimeoutError };
+  return {
+    signal: controller.signal,
+    touch,
+    stop,
+    timedOut: () => controller.signal.reason instanceof TimeoutError,
+  };
 }
 
 function request(settings, path, { method = "GET", body, signal, stream = false } = {}) {
   const headers = { Accept: stream ? "text/event-stream" : "application/json" };
-  if (settings.token && path.startsWith("/v1/")) headers.Authorization = `Bearer ${settings.token}`;
+  // /health answers details (the model's name, limits) only with the token.
+  if (settings.token && (path.startsWith("/v1/") || path === "/health"))
+    headers.Authorization = `Bearer ${settings.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   return fetch(`${settings.serverUrl}${path}`, {
     method,
@@ -86,11 +93,16 @@ function safePost(port, type, data) {
 /**
  * One streamed request for the card behind `port`: POST `path` with {text, stream: true} and
  * forward what arrives. CHECK_START uses /v1/debias (flag, then rewrite deltas, then done);
- * CHECK_REWRITE uses /v1/rewrite (deltas, then done) for "Rewrite anyway" on a neutral verdict.
+ * CHECK_REWRITE uses /v1/rewrite (deltas, then done) for "Rewrite anyway" on a neutral verdict:
+ * `all` asks for every sentence, not only those the flag calls biased.
  */
-async function streamRequest(path, { text }, { port, cancel }) {
+async function streamRequest(path, { text }, { port, cancel }, extra = {}) {
   if (typeof text !== "string" || !text.trim()) {
-    safePost(port, MSG.CHECK_ERROR, { kind: "empty", title: "Nothing selected", message: "Select some text first." });
+    safePost(port, MSG.CHECK_ERROR, {
+      kind: "empty",
+      title: "Nothing selected",
+      message: "Select some text first.",
+    });
     return;
   }
   const settings = await loadSettings();
@@ -100,9 +112,15 @@ async function streamRequest(path, { text }, { port, cancel }) {
     return;
   }
   const timer = idleTimeout(settings.timeoutSeconds * 1000, cancel.signal);
-  const fail = (failure) => safePost(port, MSG.CHECK_ERROR, { retry: failure.kind !== "too_long", ...failure });
+  const fail = (failure) =>
+    safePost(port, MSG.CHECK_ERROR, { retry: failure.kind !== "too_long", ...failure });
   try {
-    const response = await request(settings, path, { method: "POST", body: { text, stream: true }, signal: timer.signal, stream: true });
+    const response = await request(settings, path, {
+      method: "POST",
+      body: { text, stream: true, ...extra },
+      signal: timer.signal,
+      stream: true,
+    });
     timer.touch();
     if (!response.ok) {
       const failure = failures.fromHttpError(response.status, await errorBody(response));
@@ -113,7 +131,8 @@ async function streamRequest(path, { text }, { port, cancel }) {
   } catch (error) {
     if (cancel.signal.aborted) return; // dismissed: nobody is listening
     if (timer.timedOut()) fail(failures.timedOut(settings.timeoutSeconds));
-    else if (error instanceof SyntaxError) fail({ kind: "server_error", title: "Server error", message: error.message });
+    else if (error instanceof SyntaxError)
+      fail({ kind: "server_error", title: "Server error", message: error.message });
     else fail({ ...failures.serverDown(settings.serverUrl), retry: true });
   } finally {
     timer.stop();
@@ -180,7 +199,7 @@ async function readStream(response, text, settings, port, timer, cancel) {
 
 const portHandlers = {
   [MSG.CHECK_START]: (data, context) => streamRequest("/v1/debias", data, context),
-  [MSG.CHECK_REWRITE]: (data, context) => streamRequest("/v1/rewrite", data, context),
+  [MSG.CHECK_REWRITE]: (data, context) => streamRequest("/v1/rewrite", data, context, { all: true }),
 };
 
 chrome.runtime.onConnect.addListener((port) => {
@@ -191,7 +210,11 @@ chrome.runtime.onConnect.addListener((port) => {
   port.onDisconnect.addListener(() => cancel.abort());
   port.onMessage.addListener((message) => {
     dispatch(portHandlers, message, { port, cancel }).catch((error) => {
-      safePost(port, MSG.CHECK_ERROR, { kind: "server_error", title: "Extension error", message: truncate(String(error?.message ?? error), 300) });
+      safePost(port, MSG.CHECK_ERROR, {
+        kind: "server_error",
+        title: "Extension error",
+        message: truncate(String(error?.message ?? error), 300),
+      });
     });
   });
 });
@@ -199,13 +222,18 @@ chrome.runtime.onConnect.addListener((port) => {
 // ---- starting a check in a tab -----------------------------------------------------------
 
 async function inject(tabId, frameId) {
-  await chrome.scripting.executeScript({ target: { tabId, frameIds: [frameId] }, files: ["card.js", "content.js"] });
+  await chrome.scripting.executeScript({
+    target: { tabId, frameIds: [frameId] },
+    files: ["card.js", "content.js"],
+  });
   await chrome.tabs.sendMessage(tabId, makeMessage(MSG.CARD_OPEN), { frameId });
 }
 
 async function reportProblem(tabId, failure) {
   // No page to draw in: the toolbar badge says so and the popup shows why.
-  await chrome.storage.session.set({ [PROBLEM_KEY(tabId)]: { title: failure.title, message: failure.message } });
+  await chrome.storage.session.set({
+    [PROBLEM_KEY(tabId)]: { title: failure.title, message: failure.message },
+  });
   await chrome.action.setBadgeText({ tabId, text: "!" });
   await chrome.action.setBadgeBackgroundColor({ tabId, color: "#a3192c" });
   await chrome.action.setTitle({ tabId, title: `srllm: ${failure.title}` });
@@ -231,8 +259,13 @@ export async function checkSelectionInTab(tabId, frameId = 0) {
   }
   if (frameId !== 0) {
     try {
-      await chrome.scripting.executeScript({ target: { tabId, frameIds: [0] }, files: ["card.js", "content.js"] });
-      await chrome.tabs.sendMessage(tabId, makeMessage(MSG.CARD_PROBLEM, failures.frameProblem()), { frameId: 0 });
+      await chrome.scripting.executeScript({
+        target: { tabId, frameIds: [0] },
+        files: ["card.js", "content.js"],
+      });
+      await chrome.tabs.sendMessage(tabId, makeMessage(MSG.CARD_PROBLEM, failures.frameProblem()), {
+        frameId: 0,
+      });
       return { ok: false, kind: "frame" };
     } catch {
       /* the top page is closed to us as well */
@@ -251,8 +284,18 @@ async function activeTabId() {
 
 async function getStatus({ tabId } = {}) {
   const settings = await loadSettings();
-  const status = { serverUrl: settings.serverUrl, reachable: false, paired: false, hasToken: Boolean(settings.token), model: null, limits: null, problem: null, error: null };
-  if (Number.isInteger(tabId)) status.problem = (await chrome.storage.session.get(PROBLEM_KEY(tabId)))[PROBLEM_KEY(tabId)] ?? null;
+  const status = {
+    serverUrl: settings.serverUrl,
+    reachable: false,
+    paired: false,
+    hasToken: Boolean(settings.token),
+    model: null,
+    limits: null,
+    problem: null,
+    error: null,
+  };
+  if (Number.isInteger(tabId))
+    status.problem = (await chrome.storage.session.get(PROBLEM_KEY(tabId)))[PROBLEM_KEY(tabId)] ?? null;
   try {
     const health = await request(settings, "/health", { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
     if (!health.ok) {
@@ -266,9 +309,11 @@ async function getStatus({ tabId } = {}) {
     if (!settings.token) return status;
     const models = await request(settings, "/v1/models", { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
     status.paired = models.ok;
-    if (!models.ok && models.status !== 401) status.error = failures.fromHttpError(models.status, await errorBody(models)).message;
+    if (!models.ok && models.status !== 401)
+      status.error = failures.fromHttpError(models.status, await errorBody(models)).message;
   } catch (error) {
-    if (!status.reachable) status.error = error?.name === "TimeoutError" ? "The server did not answer in time." : null;
+    if (!status.reachable)
+      status.error = error?.name === "TimeoutError" ? "The server did not answer in time." : null;
   }
   return status;
 }
@@ -287,8 +332,9 @@ const messageHandlers = {
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== chrome.runtime.id) return false;
-  dispatch(messageHandlers, message)
-    .then(sendResponse, (error) => sendResponse({ ok: false, error: String(error?.message ?? error) }));
+  dispatch(messageHandlers, message).then(sendResponse, (error) =>
+    sendResponse({ ok: false, error: String(error?.message ?? error) }),
+  );
   return true; // answer asynchronously
 });
 

@@ -78,7 +78,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 
   /**
    * Build a card. `actions` holds callbacks: onReplace, onCopy, onDismiss, onRetry, onOptions,
- * onRewriteAnyway.
+   * onRewriteAnyway.
    * Returns {host, ...methods}; the caller positions and attaches `host`.
    */
   function createCard(doc, actions, { editable = false } = {}) {
@@ -104,10 +104,20 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     const excerpt = el(doc, "p", { class: "excerpt", "data-part": "excerpt" });
     const explanation = el(doc, "p", { class: "explanation", "data-part": "explanation", hidden: "" });
     const rewriteLabel = el(doc, "p", { class: "label", hidden: "" }, "Suggested rewrite");
-    const rewrite = el(doc, "p", { class: "rewrite", "data-part": "rewrite", "aria-busy": "true", hidden: "" });
+    const rewrite = el(doc, "p", {
+      class: "rewrite",
+      "data-part": "rewrite",
+      "aria-busy": "true",
+      hidden: "",
+    });
     const message = el(doc, "p", { class: "message", "data-part": "message", hidden: "" });
     const commands = el(doc, "ul", { class: "commands", "aria-label": "Commands to run", hidden: "" });
-    const status = el(doc, "p", { class: "status", id: `${id}-status`, role: "status", "aria-live": "polite" });
+    const status = el(doc, "p", {
+      class: "status",
+      id: `${id}-status`,
+      role: "status",
+      "aria-live": "polite",
+    });
 
     const buttons = el(doc, "div", { class: "actions" });
     const button = (label, name, aria, handler, primary = false) => {
@@ -119,9 +129,17 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       });
       return b;
     };
-    const replaceButton = button("Replace", "replace", "Replace the selected text with the rewrite", () => actions.onReplace(), true);
+    const replaceButton = button(
+      "Replace",
+      "replace",
+      "Replace the selected text with the rewrite",
+      () => actions.onReplace(),
+      true,
+    );
     const copyButton = button("Copy", "copy", "Copy the rewrite", () => actions.onCopy());
-    const anywayButton = button("Rewrite anyway", "rewrite-anyway", "Suggest a neutral rewrite anyway", () => actions.onRewriteAnyway());
+    const anywayButton = button("Rewrite anyway", "rewrite-anyway", "Suggest a neutral rewrite anyway", () =>
+      actions.onRewriteAnyway(),
+    );
     const retryButton = button("Retry", "retry", "Check the selection again", () => actions.onRetry());
     const optionsButton = button("Options", "options", "Open srllm options", () => actions.onOptions());
     const dismissButton = button("Dismiss", "dismiss", "Close the srllm card", () => actions.onDismiss());
@@ -129,7 +147,19 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     for (const b of optional) b.hidden = true;
     buttons.append(replaceButton, copyButton, anywayButton, retryButton, optionsButton, dismissButton);
 
-    card.append(head, cats, excerptLabel, excerpt, explanation, rewriteLabel, rewrite, message, commands, buttons, status);
+    card.append(
+      head,
+      cats,
+      excerptLabel,
+      excerpt,
+      explanation,
+      rewriteLabel,
+      rewrite,
+      message,
+      commands,
+      buttons,
+      status,
+    );
     root.append(style, card);
     card.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
@@ -178,7 +208,9 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         const verdict = VERDICTS[flag.label] ?? { text: String(flag.label), tone: "busy" };
         setBadge(verdict.text, verdict.tone);
         renderSegments(doc, excerpt, flag.segments);
-        cats.replaceChildren(...flag.categories.map((c) => el(doc, "li", {}, String(c).replaceAll("_", " "))));
+        cats.replaceChildren(
+          ...flag.categories.map((c) => el(doc, "li", {}, String(c).replaceAll("_", " "))),
+        );
         cats.hidden = flag.categories.length === 0;
         explanation.textContent = flag.explanation || "";
         explanation.hidden = !flag.explanation;
@@ -240,11 +272,13 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         message.hidden = false;
         message.setAttribute("data-kind", failure.kind);
         const list = Array.isArray(failure.commands) ? failure.commands : [];
-        commands.replaceChildren(...list.map((c) => {
-          const item = el(doc, "li");
-          item.append(el(doc, "code", {}, c));
-          return item;
-        }));
+        commands.replaceChildren(
+          ...list.map((c) => {
+            const item = el(doc, "li");
+            item.append(el(doc, "code", {}, c));
+            return item;
+          }),
+        );
         commands.hidden = list.length === 0;
         rewrite.setAttribute("aria-busy", "false");
         anywayButton.hidden = true;

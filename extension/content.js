@@ -45,18 +45,24 @@
     if (!text) return null;
     const container = range.commonAncestorContainer;
     const element = container.nodeType === Node.ELEMENT_NODE ? container : container.parentElement;
-    const editableRoot = element?.isContentEditable ? element.closest("[contenteditable]:not([contenteditable='false'])") ?? element : null;
+    const editableRoot = element?.isContentEditable
+      ? (element.closest("[contenteditable]:not([contenteditable='false'])") ?? element)
+      : null;
     return {
       text,
       rect: range.getBoundingClientRect(),
-      target: editableRoot ? { kind: "editable", range, root: editableRoot, editable: true } : { kind: "page", range, editable: false },
+      target: editableRoot
+        ? { kind: "editable", range, root: editableRoot, editable: true }
+        : { kind: "page", range, editable: false },
     };
   }
 
   // ---- replacing -------------------------------------------------------------------------
 
   function fireInput(element, data) {
-    element.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertReplacementText", data }));
+    element.dispatchEvent(
+      new InputEvent("input", { bubbles: true, inputType: "insertReplacementText", data }),
+    );
   }
 
   /**
@@ -121,7 +127,11 @@
     style.setProperty("z-index", "2147483647", "important");
     style.setProperty("left", `${left}px`, "important");
     if (below < window.innerHeight - 160 || rect.top < 200) {
-      style.setProperty("top", `${Math.max(margin, Math.min(below, window.innerHeight - 160))}px`, "important");
+      style.setProperty(
+        "top",
+        `${Math.max(margin, Math.min(below, window.innerHeight - 160))}px`,
+        "important",
+      );
     } else {
       style.setProperty("bottom", `${window.innerHeight - rect.top + margin}px`, "important");
     }
@@ -154,7 +164,14 @@
   function openCard(selection) {
     close({ restoreFocus: false });
     const editable = Boolean(selection?.target?.editable);
-    const state = { card: null, port: null, target: selection?.target, text: selection?.text ?? "", finished: false, closed: false };
+    const state = {
+      card: null,
+      port: null,
+      target: selection?.target,
+      text: selection?.text ?? "",
+      finished: false,
+      closed: false,
+    };
     state.card = globalThis.srllmCard.createCard(
       document,
       {
@@ -213,7 +230,8 @@
       state.card.showFailure({
         kind: "disconnected",
         title: "The check was interrupted",
-        message: "The extension's background worker stopped before the answer came. Press Retry to check again.",
+        message:
+          "The extension's background worker stopped before the answer came. Press Retry to check again.",
         retry: true,
       });
     });
@@ -234,7 +252,8 @@
     const { target } = state;
     const rewrite = state.card.rewriteText;
     let done = false;
-    if (target?.kind === "field" && target.element.isConnected) done = replaceInField(target, state.text, rewrite);
+    if (target?.kind === "field" && target.element.isConnected)
+      done = replaceInField(target, state.text, rewrite);
     else if (target?.kind === "editable") done = replaceInEditable(target, state.text, rewrite);
     if (done) {
       close({ restoreFocus: false });
@@ -267,9 +286,14 @@
         ? {
             kind: "frame",
             title: "Selection inside an embedded frame",
-            message: "Right-click the selection inside the frame and choose \u201cCheck for bias\u201d; if that does not work, srllm cannot read that frame.",
+            message:
+              "Right-click the selection inside the frame and choose \u201cCheck for bias\u201d; if that does not work, srllm cannot read that frame.",
           }
-        : { kind: "empty", title: "Nothing selected", message: "Select some text first, then choose \u201cCheck for bias\u201d." },
+        : {
+            kind: "empty",
+            title: "Nothing selected",
+            message: "Select some text first, then choose \u201cCheck for bias\u201d.",
+          },
     );
   }
 

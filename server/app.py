@@ -22,12 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from server import contract, paths, requests
+from server import contract, paths, requests, security, task
 from server.engine import Engine
 from server.errors import SrllmError, TextTooLongError
 from server.middleware import GuardMiddleware, error_body
 from server.openapi import openapi_spec
-from server.payloads import flag_payload, rewrite_payload
 from server.runner import ModelRunner
 from server.settings import ServerSettings
 
@@ -86,10 +85,15 @@ async def _task_text(request: Request) -> tuple[dict, str]:
 
 
 async def health(request: Request) -> Response:
+    """Without the token: only that the server is up, its contract and that a model is loaded
+    (no file paths, no counters); with it, the details the extension and tests read."""
     runner = _runner(request)
+    public = {"status": "ok", "contract": contract.CONTRACT_VERSION, "model_loaded": True}
+    if not security.token_matches(request.headers.get("authorization"), request.app.state.token):
+        return JSONResponse(public)
     return JSONResponse(
         {
-            "status": "ok",
+            **public,
             "model": runner.engine.info.as_dict(),
             "contract": contract.CONTRACT_VERSION,
             "limits": {
@@ -101,71 +105,48 @@ async def health(request: Request) -> Response:
     )
 
 
-async def flag(request: Request) -> Response:
-    _, text = await _task_text(request)
+async def _task_route(request: Request, mode: task.Mode) -> Response:
+    """/v1/flag, /v1/rewrite and /v1/debias: one task run, serialised as JSON or as events."""
+    data, text = await _task_text(request)
     runner = _runner(request)
-    result = await cancellable(request, lambda c: runner.flag(text, c))
-    return JSONResponse(flag_payload(text, result, runner.model_name))
+    streamed = mode is not task.Mode.FLAG and requests.bool_field(data, "stream", False)
+    every = mode is task.Mode.REWRITE and requests.bool_field(data, "all", False)
+    if not streamed:
+        return JSONResponse(await cancellable(request, lambda c: runner.run(text, mode, c, every)))
+
+    async def events() -> AsyncIterator[bytes]:
+        cancel = threading.Event()
+        try:
+            async for event in runner.events(text, mode, cancel, every):
+                yield sse_event(event)
+        except SrllmError as exc:
+            yield sse_error(exc)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def sse_event(event: task.Event) -> bytes:
+    if isinstance(event, task.Progress):
+        return sse("progress", event.as_dict())
+    if isinstance(event, task.Flagged):
+        return sse("flag", event.payload)
+    if isinstance(event, task.Delta):
+        return sse("delta", {"delta": event.text, "sentence": event.index})
+    if isinstance(event, task.Rewritten):
+        return sse("sentence", event.as_dict())
+    return sse("done", event.payload)
+
+
+async def flag(request: Request) -> Response:
+    return await _task_route(request, task.Mode.FLAG)
 
 
 async def rewrite(request: Request) -> Response:
-    data, text = await _task_text(request)
-    runner = _runner(request)
-    if not requests.bool_field(data, "stream", False):
-        result = await cancellable(request, lambda c: runner.rewrite(text, c))
-        return JSONResponse(rewrite_payload(text, result, runner.model_name))
-
-    async def events() -> AsyncIterator[bytes]:
-        cancel = threading.Event()
-        try:
-            parts = []
-            async for delta in runner.stream_rewrite(text, cancel):
-                parts.append(delta)
-                yield sse("delta", {"delta": delta})
-            final = contract.clean_rewrite("".join(parts), original=text)
-            yield sse("done", rewrite_payload(text, final, runner.model_name))
-        except SrllmError as exc:
-            yield sse_error(exc)
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+    return await _task_route(request, task.Mode.REWRITE)
 
 
 async def debias(request: Request) -> Response:
-    data, text = await _task_text(request)
-    runner = _runner(request)
-    model = runner.model_name
-
-    def response(flagged: dict, rewritten: str | None) -> dict:
-        changed = rewritten is not None and contract.is_changed(text, rewritten)
-        return {"flag": flagged, "rewrite": rewritten, "changed": changed, "model": model}
-
-    if not requests.bool_field(data, "stream", False):
-
-        async def work(cancel: threading.Event) -> dict:
-            flagged = await runner.flag(text, cancel)
-            rewritten = await runner.rewrite(text, cancel) if flagged.biased else None
-            return response(flag_payload(text, flagged, model), rewritten)
-
-        return JSONResponse(await cancellable(request, work))
-
-    async def events() -> AsyncIterator[bytes]:
-        cancel = threading.Event()
-        try:
-            flagged = await runner.flag(text, cancel)
-            payload = flag_payload(text, flagged, model)
-            yield sse("flag", payload)
-            rewritten = None
-            if flagged.biased:
-                parts = []
-                async for delta in runner.stream_rewrite(text, cancel):
-                    parts.append(delta)
-                    yield sse("delta", {"delta": delta})
-                rewritten = contract.clean_rewrite("".join(parts), original=text)
-            yield sse("done", response(payload, rewritten))
-        except SrllmError as exc:
-            yield sse_error(exc)
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+    return await _task_route(request, task.Mode.DEBIAS)
 
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -203,7 +184,9 @@ async def chat_completions(request: Request) -> Response:
     if prompt_tokens + max_tokens > engine.info.n_ctx:
         raise TextTooLongError(
             f"messages ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceed the "
-            f"context of {engine.info.n_ctx} tokens"
+            f"context of {engine.info.n_ctx} tokens",
+            limit=engine.info.n_ctx,
+            unit="tokens",
         )
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
@@ -288,8 +271,7 @@ async def openapi(request: Request) -> Response:
 
 async def on_srllm_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SrllmError)
-    body = {"error": {"code": exc.code, "message": exc.message}}
-    return JSONResponse(body, status_code=exc.status)
+    return JSONResponse(exc.body(), status_code=exc.status)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -320,6 +302,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         path = model_path or paths.resolve_model(settings.model)
         engine = await asyncio.to_thread(engine_factory, settings.engine_config(path))
+        await asyncio.to_thread(engine.warm_up)
         app.state.runner = ModelRunner(engine, settings.cache_size)
         info = engine.info
         log.info(
@@ -327,7 +310,7 @@ def create_app(
             info.name,
             info.file_type,
             "GPU offload" if info.n_gpu_layers else "CPU",
-            "yes" if info.finetuned else "no",
+            "yes" if info.finetuned else "no, the untuned fallback",
             info.path,
         )
         log.info("serving %s on http://%s:%d", info.name, settings.host, settings.port)
@@ -355,5 +338,6 @@ def create_app(
         },
     )
     app.state.settings = settings
+    app.state.token = token
     app.add_middleware(GuardMiddleware, settings=settings, token=token)
     return app

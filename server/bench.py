@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from server import contract, paths
+from server import contract, paths, task
 from server.engine import Engine, EngineConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +35,24 @@ def load_texts(path: Path, limit: int) -> list[str]:
         return [row["debiased_text"] for row in csv.DictReader(fh)][:limit]
 
 
+def load_passages(path: Path, limit: int) -> list[str]:
+    """3-sentence passages: a one-sentence biased text of the file between two one-sentence
+    neutral ones (human rewrites of other rows), what a paragraph selection looks like."""
+    from server.segment import split_sentences
+    from training.data import clean_text
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    biased = [clean_text(r["biased_text"]) for r in rows]
+    biased = [t for t in biased if len(split_sentences(t)) == 1]
+    neutral = [r["debiased_text"].strip() for r in rows]
+    neutral = [t for t in neutral if len(split_sentences(t)) == 1]
+    return [
+        f"{neutral[i % len(neutral)]} {b} {neutral[(i + 1) % len(neutral)]}"
+        for i, b in enumerate(biased[:limit])
+    ]
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -44,8 +62,7 @@ class Server:
     """`srllm serve` in a subprocess, cache off, on a free port."""
 
     def __init__(self, model: Path, threads: int | None):
-        sys.path.insert(0, str(REPO))
-        from tests.support import running_server
+        from server.launch import running_server
 
         home = Path(os.environ.get("TMPDIR", "/tmp")) / f"srllm-bench-{os.getpid()}"
         home.mkdir(parents=True, exist_ok=True)
@@ -64,7 +81,7 @@ class Server:
 
     def first_token(self, text: str) -> float:
         start = time.perf_counter()
-        body = {"text": text, "stream": True}
+        body = {"text": text, "stream": True, "all": True}
         with self.client.stream("POST", "/v1/rewrite", json=body) as r:
             for line in r.iter_lines():
                 if line.startswith("data: "):
@@ -77,22 +94,17 @@ class Server:
 
 
 def in_process(engine: Engine, route: str, text: str) -> float:
+    """The same task the route runs (server.task), called directly, no cache."""
     start = time.perf_counter()
-    if route == "/v1/flag":
-        engine.flag(text)
-    elif route == "/v1/rewrite":
-        engine.rewrite(text)
-    else:
-        if engine.flag(text).biased:
-            engine.rewrite(text)
+    task.collect(task.Task(engine, task.Cache(0)).run(text, route.rsplit("/", 1)[-1]))
     return time.perf_counter() - start
 
 
 def in_process_first_token(engine: Engine, text: str) -> float:
     start = time.perf_counter()
-    for _ in engine.stream_rewrite(text):
+    for _ in task.Task(engine, task.Cache(0)).run(text, "rewrite", rewrite_all=True):
         return time.perf_counter() - start
-    raise RuntimeError("no token")
+    raise RuntimeError("no event")
 
 
 def throughput(server: Server, texts: list[str], clients: int) -> float:
@@ -158,11 +170,18 @@ def run(args: argparse.Namespace) -> dict:
             in_process(engine, "/v1/debias", text)
             server.call("/v1/debias", text)
         rows = {}
-        for route in ("/v1/debias", "/v1/flag", "/v1/rewrite"):
+        passages = load_passages(args.data, args.limit)
+        for route, items in (
+            ("/v1/debias", texts),
+            ("/v1/flag", texts),
+            ("/v1/rewrite", texts),
+            ("/v1/debias 3-sentence passage", passages),
+        ):
+            path = route.split()[0]
             http, local = [], []
-            for text in texts:
-                local.append(in_process(engine, route, text))
-                http.append(server.call(route, text))
+            for text in items:
+                local.append(in_process(engine, path, text))
+                http.append(server.call(path, text))
             rows[route] = {
                 "http_p50": statistics.median(http),
                 "http_p95": pct(http, 0.95),
@@ -199,8 +218,39 @@ def run(args: argparse.Namespace) -> dict:
                 "llama_cpp_tokens_per_s": llama[1],
                 "speedup_tokens_per_s": llama[1] / hf[1],
             }
+    if not args.no_prompt_lookup:
+        results["prompt_lookup"] = prompt_lookup_ratio(engine, model, texts, args.threads)
     engine.close()
     return results
+
+
+def prompt_lookup_ratio(engine: Engine, model: Path, texts: list[str], threads) -> dict:
+    """Rewrite tokens/s with llama.cpp's prompt-lookup drafting vs without, interleaved text by
+    text on the same texts; greedy decoding must give the same output."""
+    drafted = Engine(
+        EngineConfig(model_path=model, n_ctx=4096, n_threads=threads, prompt_lookup=10)
+    )
+    plain_s = draft_s = 0.0
+    tokens = same = 0
+    try:
+        for text in texts:
+            start = time.perf_counter()
+            a = "".join(engine.stream_rewrite(text))
+            plain_s += time.perf_counter() - start
+            start = time.perf_counter()
+            b = "".join(drafted.stream_rewrite(text))
+            draft_s += time.perf_counter() - start
+            tokens += engine.count_tokens(a)
+            same += a == b
+    finally:
+        drafted.close()
+    return {
+        "plain_tokens_per_s": tokens / plain_s,
+        "lookup_tokens_per_s": tokens / draft_s,
+        "speedup": plain_s / draft_s,
+        "identical_outputs": same,
+        "texts": len(texts),
+    }
 
 
 def table(results: dict) -> str:
@@ -221,6 +271,13 @@ def table(results: dict) -> str:
         f"requests/s, 4 clients (/v1/flag): {results['requests_per_s_4_clients']:.2f}",
         f"peak RSS: server {results['server_peak_rss_mib']:.0f} MiB",
     ]
+    lookup = results.get("prompt_lookup")
+    if lookup:
+        lines.append(
+            f"prompt-lookup drafting: {lookup['lookup_tokens_per_s']:.0f} vs "
+            f"{lookup['plain_tokens_per_s']:.0f} tok/s plain, {lookup['speedup']:.2f}x; "
+            f"identical output {lookup['identical_outputs']}/{lookup['texts']}"
+        )
     hf = results.get("transformers")
     if hf:
         lines.append(
@@ -240,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="CPU threads for both sides")
     parser.add_argument("--transformers-limit", type=int, default=5)
     parser.add_argument("--no-transformers", action="store_true")
+    parser.add_argument("--no-prompt-lookup", action="store_true")
     parser.add_argument("--json", type=Path, default=Path("bench-server.json"))
     args = parser.parse_args(argv)
     if not args.data.is_file():

@@ -19,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+from server import paths
 from server.errors import SrllmError
 
 # Stage packages register their own subcommands; their cli modules import heavy libraries
@@ -49,11 +50,13 @@ def _settings(args: argparse.Namespace):
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server import paths, security
+    from server import security
     from server.app import create_app
     from server.engine import check_gguf
 
     settings = _settings(args)
+    if settings.model is None:
+        _ensure_finetuned_default()
     model_path = paths.resolve_model(settings.model)
     check_gguf(model_path)  # refuse to start, with one line, before binding anything
     if not security.host_allowed(settings.host):
@@ -66,6 +69,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensure_finetuned_default() -> None:
+    """The committed adapter reaches the user without an extra step: when the fine-tuned default
+    is missing or older than the adapter, merge it into the embedded model now (gguf + numpy,
+    a few seconds). Without those, or the adapter, the untuned model serves and says so."""
+    log = logging.getLogger("srllm")
+    try:
+        from convert.build import build_model, default_model_is_current
+        from convert.cli import DEFAULT_ADAPTER
+        from convert.config import DEFAULT_MERGE_QUANT
+    except ImportError as exc:
+        log.warning("cannot build the fine-tuned default (%s): the untuned model serves", exc)
+        return
+    if not (DEFAULT_ADAPTER / "adapter_config.json").is_file() or paths.embedded_model() is None:
+        return
+    if default_model_is_current(DEFAULT_ADAPTER):
+        return
+    log.info("building the fine-tuned default model from %s (a few seconds)", DEFAULT_ADAPTER)
+    build_model(DEFAULT_ADAPTER, quant=DEFAULT_MERGE_QUANT)
+
+
 def _read_text(value: str) -> str:
     text = sys.stdin.read() if value == "-" else value
     if not text.strip():
@@ -74,45 +97,38 @@ def _read_text(value: str) -> str:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    from server import paths
+    from server import task
     from server.engine import Engine
-    from server.payloads import flag_payload
 
     settings = _settings(args)
     text = _read_text(args.text)
+    if settings.model is None:
+        _ensure_finetuned_default()
     if len(text) > settings.max_text_chars:
         raise SrllmError(f"text is {len(text)} characters; the limit is {settings.max_text_chars}")
     engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
     try:
         engine.check_length(text)
-        model = engine.info.name
-        result: dict = {}
-        if args.command in ("flag", "debias"):
-            result["flag"] = flag_payload(text, engine.flag(text), model)
-        if args.command == "rewrite" or (args.command == "debias" and result["flag"]["biased"]):
-            result["rewrite"] = engine.rewrite(text)
-        result["model"] = model
+        result = task.collect(task.Task(engine).run(text, args.command))
     finally:
         engine.close()
-    if args.json:
-        if args.command == "flag":  # the flag itself is the answer, as from POST /v1/flag
-            result = result["flag"]
+    if args.json:  # the same JSON as the HTTP route of the same name
         print(json.dumps(result, ensure_ascii=False))
     else:
-        _print_human(result)
+        _print_human(args.command, result)
     return 0
 
 
-def _print_human(result: dict) -> None:
-    flag = result.get("flag")
+def _print_human(command: str, result: dict) -> None:
+    flag = result if command == "flag" else result.get("flag")
     if flag:
         cats = ", ".join(flag["categories"]) or "-"
-        words = ", ".join(s["text"] for s in flag["spans"]) or "-"
-        print(f"label:       {flag['label']}")
+        words = ", ".join(f"{s['text']} ({s['source']})" for s in flag["spans"]) or "-"
+        print(f"label:       {flag['label']} (P(biased) {flag['p_biased']})")
         print(f"categories:  {cats}")
         print(f"words:       {words}")
         print(f"explanation: {flag['explanation']}")
-    if "rewrite" in result:
+    if command != "flag" and result.get("rewrite") is not None:
         print(f"rewrite:     {result['rewrite']}" if flag else result["rewrite"])
 
 

@@ -128,6 +128,27 @@ FLAG_SCHEMA: dict = {
     "additionalProperties": False,
 }
 
+
+def flag_schema(label: Label | str, vocabulary: list[str] | None = None) -> dict:
+    """FLAG_SCHEMA with the verdict fixed: the engine decides the label from its probability,
+    then lets the model write the rest of the answer under that label. With a vocabulary (the
+    words and word pairs of the text: candidate_words), a biased answer names at least one of
+    them and nothing else, so every word it gives is a highlight."""
+    schema = json.loads(json.dumps(FLAG_SCHEMA))
+    schema["properties"]["label"] = {"type": "string", "enum": [Label(label).value]}
+    if vocabulary and Label(label) is not Label.NEUTRAL:
+        words = schema["properties"]["biased_words"]
+        words["items"] = {"type": "string", "enum": vocabulary}
+        words["minItems"] = 1
+    if Label(label) is Label.NEUTRAL:  # a neutral answer carries no evidence
+        schema["properties"]["categories"]["maxItems"] = 0
+        schema["properties"]["biased_words"]["maxItems"] = 0
+    # The explanation shown is built from the highlights (server.task), so that it never names
+    # what the card does not show: the model's own would be generated only to be dropped.
+    schema["properties"]["explanation"]["maxLength"] = 0
+    return schema
+
+
 # One fixed system message serves both tasks and comes first in every prompt, identical from
 # call to call, so llama.cpp reuses its evaluated prefix (even when flag and rewrite alternate)
 # and only reads the task line and the user's text.
@@ -156,6 +177,7 @@ TASK_LINES: dict[Task, str] = {
 TEXT_OPEN = "<text>"
 TEXT_CLOSE = "</text>"
 _DELIMITER = re.compile(r"</?\s*text\s*>", re.IGNORECASE)
+_DEFUSED = re.compile(r"‹(/?\s*text\s*)›", re.IGNORECASE)
 
 
 def delimit(text: str) -> str:
@@ -179,6 +201,7 @@ class Flag:
     categories: list[str] = field(default_factory=list)
     biased_words: list[str] = field(default_factory=list)
     explanation: str = ""
+    p_biased: float | None = None  # the model's P(not neutral), when the engine measured it
 
     @property
     def biased(self) -> bool:
@@ -288,6 +311,8 @@ def clean_rewrite(raw: str, original: str = "") -> str:
     quoted_original = original.strip()[:1] in _QUOTES and original.strip() != ""
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES and not quoted_original:
         text = text[1:-1].strip()
+    if _DELIMITER.search(original):  # the prompt showed the user's own tags defused: undo that
+        text = _DEFUSED.sub(lambda m: "<" + m.group(1) + ">", text)
     return text
 
 
@@ -310,6 +335,42 @@ class StreamCleaner:
         if head:
             self._started = True
         return head
+
+
+# Words never worth steering a rewrite away from (they carry no bias on their own).
+FUNCTION_WORDS = frozenset(
+    [
+        "the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with",
+        "from", "by", "as", "is", "are", "was", "were", "be", "been", "being", "this",
+        "that", "these", "those", "it", "its", "they", "them", "their", "there", "here",
+        "have", "has", "had", "do", "does", "did", "not", "no", "all", "any", "some",
+        "most", "more", "very", "too", "so", "such", "than", "then", "just", "only", "also",
+        "who", "whom", "which", "what", "when", "where", "why", "how", "about", "into",
+        "over", "under", "much", "many", "i", "me", "my", "we", "us", "our", "you",
+        "your", "he", "him", "his", "she", "her", "would", "could", "should", "will", "can"
+    ]
+)  # fmt: skip
+
+
+_WORD = re.compile(r"\w[\w'’-]*")
+
+
+def candidate_words(text: str, limit: int = 80) -> list[str]:
+    """What a flag may highlight in `text`: its content words and its two-word phrases with a
+    content word in them ("too emotional", "the worst"), as written, first occurrence first."""
+    words = [m.group(0) for m in _WORD.finditer(text)]
+    content = [w.lower() not in FUNCTION_WORDS and len(w) <= MAX_WORD_CHARS for w in words]
+    out: dict[str, None] = {}
+    for i, word in enumerate(words):
+        if content[i]:
+            out.setdefault(word, None)
+        if i + 1 < len(words) and (content[i] or content[i + 1]):
+            pair = f"{word} {words[i + 1]}"
+            if len(pair) <= MAX_WORD_CHARS and re.search(
+                re.escape(word) + r"\s+" + re.escape(words[i + 1]), text
+            ):
+                out.setdefault(pair, None)
+    return list(out)[:limit]
 
 
 def normalise(text: str) -> str:

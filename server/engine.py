@@ -7,6 +7,7 @@ threading.Event to stop a generation early, e.g. when an HTTP client disconnects
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -15,25 +16,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
+from llama_cpp import llama_chat_format
 
-from server import contract
-from server.errors import ModelOutputError, TextTooLongError
+from server import contract, paths
+from server.defaults import DEFAULT_CTX
+from server.errors import GenerationCancelled, ModelLoadError, ModelOutputError, TextTooLongError
 
 log = logging.getLogger("srllm.engine")
 
 # GGUF metadata keys the convert stage writes; their presence marks a project fine-tune.
 META_CONTRACT = "srllm.contract"
 META_MANIFEST_SHA = "srllm.training_manifest_sha256"
+# The decision threshold on P(biased) chosen on validation data when the model was built.
+META_FLAG_THRESHOLD = "srllm.flag_threshold"
+DEFAULT_FLAG_THRESHOLD = 0.5
 GGUF_MAGIC = b"GGUF"
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     model_path: Path
-    n_ctx: int = 2048
+    n_ctx: int = DEFAULT_CTX
     n_threads: int | None = None  # None: llama.cpp's default (physical cores)
     n_gpu_layers: int | None = None  # None: all layers when the build can offload, else 0
     seed: int = 0
+    flag_threshold: float | None = None  # None: the model's own (GGUF metadata), else 0.5
+    # Draft tokens proposed from the prompt (llama.cpp prompt-lookup decoding; 0 = off): a
+    # rewrite copies most of its input. Same greedy output; speed measured by `just bench`.
+    prompt_lookup: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class ModelInfo:
     n_ctx: int
     n_gpu_layers: int
     gpu_offload: bool
+    flag_threshold: float
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -59,6 +71,39 @@ def check_gguf(path: Path) -> None:
     with path.open("rb") as fh:
         if fh.read(4) != GGUF_MAGIC:
             raise ValueError(f"not a GGUF model file (bad magic): {path}")
+
+
+# How hard the flagged words are pushed down in a guided rewrite: enough that a synonym wins
+# where the model has one, not a ban (a word it must keep, a name, can still come through).
+AVOID_BIAS = -8.0
+
+
+def _chat_formatter(meta: dict, llm: llama_cpp.Llama):
+    """messages -> (prompt, add_bos) with the GGUF's chat template, as llama-cpp-python's own
+    chat handler renders it."""
+    template = meta.get("tokenizer.chat_template")
+    if not template:
+        raise ModelLoadError("the model has no chat template (tokenizer.chat_template)")
+
+    def token_text(key: str) -> str:
+        token_id = int(meta.get(key, -1))
+        return (
+            llm.detokenize([token_id], special=True).decode("utf-8", "replace")
+            if (token_id >= 0)
+            else ""
+        )
+
+    formatter = llama_chat_format.Jinja2ChatFormatter(
+        template=template,
+        eos_token=token_text("tokenizer.ggml.eos_token_id"),
+        bos_token=token_text("tokenizer.ggml.bos_token_id"),
+    )
+
+    def render(messages: list[dict[str, str]]) -> tuple[str, bool]:
+        result = formatter(messages=messages)
+        return result.prompt, not result.added_special
+
+    return render
 
 
 def default_gpu_layers() -> int:
@@ -74,29 +119,49 @@ class Engine:
         check_gguf(config.model_path)
         self.config = config
         n_gpu_layers = default_gpu_layers() if config.n_gpu_layers is None else config.n_gpu_layers
+        draft = None
+        if config.prompt_lookup:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=config.prompt_lookup)
         self._llm = llama_cpp.Llama(
             model_path=str(config.model_path),
             n_ctx=config.n_ctx,
             n_threads=config.n_threads,
             n_gpu_layers=n_gpu_layers,
             seed=config.seed,
+            draft_model=draft,
             verbose=False,
         )
-        # Compiling the schema grammar costs milliseconds; do it once, not per request.
-        self._flag_grammar = llama_cpp.LlamaGrammar.from_json_schema(
-            json.dumps(contract.FLAG_SCHEMA), verbose=False
-        )
+        # Compiling a schema grammar costs milliseconds; do it once, not per request. One grammar
+        # per label: the verdict is decided from the label probability, the rest is generated.
+        self._flag_grammars = {
+            label: llama_cpp.LlamaGrammar.from_json_schema(
+                json.dumps(contract.flag_schema(label)), verbose=False
+            )
+            for label in contract.Label
+        }
         meta = self._llm.metadata
+        self._format = _chat_formatter(meta, self._llm)
+        self._label_prefix, self._label_first = self._label_tokens()
+        threshold = config.flag_threshold
+        if threshold is None:
+            threshold = float(meta.get(META_FLAG_THRESHOLD, DEFAULT_FLAG_THRESHOLD))
+        finetuned = META_CONTRACT in meta
+        name = meta.get("general.name") or config.model_path.stem
+        if not finetuned and paths.is_embedded(config.model_path):
+            name = f"{paths.EMBEDDED_DISPLAY_NAME} (not fine-tuned)"
         self.info = ModelInfo(
-            name=meta.get("general.name") or config.model_path.stem,
+            name=name,
             path=str(config.model_path),
-            finetuned=META_CONTRACT in meta,
+            finetuned=finetuned,
             contract=meta.get(META_CONTRACT),
             file_type=_FILE_TYPES.get(int(meta.get("general.file_type", -1))),
             size_bytes=config.model_path.stat().st_size,
             n_ctx=self._llm.n_ctx(),
             n_gpu_layers=n_gpu_layers,
             gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+            flag_threshold=threshold,
         )
 
     # -- sizes -------------------------------------------------------------------------------
@@ -114,15 +179,73 @@ class Engine:
         if n > self.max_text_tokens():
             raise TextTooLongError(
                 f"text is {n} tokens; this model accepts at most {self.max_text_tokens()} "
-                f"(context {self.info.n_ctx})"
+                f"(context {self.info.n_ctx})",
+                limit=self.max_text_tokens(),
+                unit="tokens",
             )
         return n
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    def prompt_tokens(self, task: contract.Task, text: str) -> list[int]:
+        """The contract's prompt rendered by the model's own chat template, as tokens: one
+        rendering for label scoring and generation, so the second reuses the first's cache."""
+        return self.chat_tokens(contract.messages(task, text))
+
+    def chat_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        prompt, add_bos = self._format(messages)
+        return self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def _label_tokens(self) -> tuple[list[int], dict[contract.Label, int]]:
+        """The answer's tokens up to the verdict, and the first token of each verdict, as the
+        canonical flag JSON tokenises (the form the model was trained on)."""
+        encoded = {
+            label: self._llm.tokenize(
+                contract.Flag(label).to_json().encode("utf-8"), add_bos=False, special=False
+            )
+            for label in contract.Label
+        }
+        rows = list(encoded.values())
+        common = 0
+        while all(len(r) > common for r in rows) and len({r[common] for r in rows}) == 1:
+            common += 1
+        first = {label: ids[common] for label, ids in encoded.items()}
+        return rows[0][:common], first
+
+    def _next_logits(self, tokens: list[int]) -> np.ndarray:
+        """Logits after `tokens`, reusing the longest prefix already evaluated."""
+        llm = self._llm
+        keep = 0
+        cached = llm.input_ids[: llm.n_tokens]
+        limit = min(len(cached), len(tokens) - 1)  # always evaluate at least the last token
+        while keep < limit and cached[keep] == tokens[keep]:
+            keep += 1
+        llm.n_tokens = keep  # eval() drops the cache beyond n_tokens
+        llm.eval(tokens[keep:])
+        if llm._logits_all:  # (prompt lookup needs every row) eval() kept them all
+            return np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+    def label_probabilities(self, text: str) -> dict[contract.Label, float]:
+        """P(verdict) from one forward pass over the prompt and the answer up to the verdict,
+        normalised over the three verdicts' first tokens."""
+        logits = self._next_logits(
+            self.prompt_tokens(contract.Task.FLAG, text) + self._label_prefix
+        )
+        picked = np.array([logits[self._label_first[label]] for label in contract.Label])
+        weights = np.exp(picked - picked.max())
+        probs = weights / weights.sum()
+        return {label: float(p) for label, p in zip(contract.Label, probs, strict=True)}
+
+    def warm_up(self) -> None:
+        """Evaluate the fixed system prompt once, so the first request reads only its own text."""
+        self.label_probabilities("Hello.")
 
     # -- generation --------------------------------------------------------------------------
 
     def _stream(
         self,
-        messages: list[dict[str, str]],
+        prompt: list[int],
         *,
         max_tokens: int,
         cancel: threading.Event | None,
@@ -130,15 +253,17 @@ class Engine:
         temperature: float = 0.0,
         stop: list[str] | None = None,
         seed: int | None = None,
+        logit_bias: dict[int, float] | None = None,
     ) -> Iterator[tuple[str, str | None]]:
-        """Yield (delta, finish_reason) pairs; stops early once cancel is set."""
-        chunks = self._llm.create_chat_completion(
-            messages=messages,
+        """Yield (delta, finish_reason) pairs for a rendered prompt; stops once cancel is set."""
+        chunks = self._llm.create_completion(
+            prompt=prompt,
             max_tokens=max_tokens,
             temperature=temperature,
             grammar=grammar,
             stop=stop,
             seed=seed,
+            logit_bias=logit_bias,
             stream=True,
         )
         try:
@@ -146,31 +271,51 @@ class Engine:
                 if cancel is not None and cancel.is_set():
                     return
                 choice = chunk["choices"][0]
-                delta = choice.get("delta", {}).get("content") or ""
-                yield delta, choice.get("finish_reason")
+                yield choice.get("text") or "", choice.get("finish_reason")
         finally:
             chunks.close()  # frees the context for the next request even when cancelled
 
-    def flag(self, text: str, cancel: threading.Event | None = None) -> contract.Flag:
-        """Grammar-constrained flag; one retry on output that does not parse."""
-        msgs = contract.messages(contract.Task.FLAG, text)
+    def flag(
+        self, text: str, cancel: threading.Event | None = None, threshold: float | None = None
+    ) -> contract.Flag:
+        """The verdict from P(biased) against the threshold (the model's calibrated one unless
+        given); for a biased verdict, categories and words generated under that verdict's
+        grammar, with one retry on output that does not parse."""
+        probs = self.label_probabilities(text)
+        p_biased = 1.0 - probs[contract.Label.NEUTRAL]
+        cut = self.info.flag_threshold if threshold is None else threshold
+        if p_biased >= cut:
+            label = max(
+                (contract.Label.SLIGHTLY_BIASED, contract.Label.HIGHLY_BIASED), key=probs.get
+            )
+        else:
+            label = contract.Label.NEUTRAL
+        if label is contract.Label.NEUTRAL:  # nothing left to generate: no words, no categories
+            return contract.Flag(label, p_biased=p_biased)
+        vocabulary = contract.candidate_words(text)
+        grammar = self._flag_grammars[label]
+        if vocabulary:  # the words it names must be the text's own: compiled per text, ~ms
+            grammar = llama_cpp.LlamaGrammar.from_json_schema(
+                json.dumps(contract.flag_schema(label, vocabulary)), verbose=False
+            )
+        prompt = self.prompt_tokens(contract.Task.FLAG, text)
         last_error: Exception | None = None
         for attempt, temperature in enumerate((0.0, 0.3)):
             raw = "".join(
                 delta
                 for delta, _ in self._stream(
-                    msgs,
+                    prompt,
                     max_tokens=contract.FLAG_MAX_TOKENS * (attempt + 1),
                     cancel=cancel,
-                    grammar=self._flag_grammar,
+                    grammar=grammar,
                     temperature=temperature,
                     seed=self.config.seed + attempt,
                 )
             )
             if cancel is not None and cancel.is_set():
-                raise ModelOutputError("generation cancelled")
+                raise GenerationCancelled("generation cancelled")
             try:
-                return contract.parse_flag(raw)
+                return dataclasses.replace(contract.parse_flag(raw), p_biased=p_biased)
             except contract.FlagParseError as exc:
                 log.warning("flag output did not parse (attempt %d): %s", attempt + 1, exc)
                 last_error = exc
@@ -179,11 +324,35 @@ class Engine:
     def rewrite_budget(self, text: str) -> int:
         return min(2 * self.count_tokens(text) + 32, self.info.n_ctx // 2)
 
-    def stream_rewrite(self, text: str, cancel: threading.Event | None = None) -> Iterator[str]:
-        """Yield the rewrite as token deltas (clean the joined text with clean_rewrite)."""
-        msgs = contract.messages(contract.Task.REWRITE, text)
+    def avoid_bias(self, words: list[str]) -> dict[int, float]:
+        """logit_bias against starting the content words of `words` (what the flag highlighted)
+        again, in the spellings a rewrite could use: as written, lower-case, capitalised, after
+        a space. Short and function words ("the" in "the worst") stay free."""
+        bias: dict[int, float] = {}
+        for phrase in words:
+            for word in phrase.split():
+                if len(word) < 4 or word.lower() in contract.FUNCTION_WORDS:
+                    continue
+                for form in {word, word.lower(), word[:1].upper() + word[1:].lower()}:
+                    for spaced in (form, " " + form):
+                        ids = self._llm.tokenize(
+                            spaced.encode("utf-8"), add_bos=False, special=False
+                        )
+                        if ids and len(self._llm.detokenize(ids[:1]).strip()) >= 3:
+                            bias[ids[0]] = AVOID_BIAS
+        return bias
+
+    def stream_rewrite(
+        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
+    ) -> Iterator[str]:
+        """Yield the rewrite as token deltas (clean the joined text with clean_rewrite). With
+        `avoid`, the words the flag highlighted are pushed down so the rewrite drops them."""
         stream = self._stream(
-            msgs, max_tokens=self.rewrite_budget(text), cancel=cancel, stop=[contract.TEXT_CLOSE]
+            self.prompt_tokens(contract.Task.REWRITE, text),
+            max_tokens=self.rewrite_budget(text),
+            cancel=cancel,
+            stop=[contract.TEXT_CLOSE],
+            logit_bias=self.avoid_bias(avoid) if avoid else None,
         )
         cleaner = contract.StreamCleaner()
         for delta, _ in stream:
@@ -191,8 +360,10 @@ class Engine:
             if delta:
                 yield delta
 
-    def rewrite(self, text: str, cancel: threading.Event | None = None) -> str:
-        raw = "".join(self.stream_rewrite(text, cancel))
+    def rewrite(
+        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
+    ) -> str:
+        raw = "".join(self.stream_rewrite(text, cancel, avoid))
         return contract.clean_rewrite(raw, original=text)
 
     def stream_chat(
@@ -205,9 +376,9 @@ class Engine:
         seed: int | None,
         cancel: threading.Event | None = None,
     ) -> Iterator[tuple[str, str | None]]:
-        """Raw chat for the OpenAI-compatible route."""
+        """Raw chat for the OpenAI-compatible route, rendered by the model's chat template."""
         yield from self._stream(
-            messages,
+            self.chat_tokens(messages),
             max_tokens=max_tokens,
             cancel=cancel,
             temperature=temperature,
@@ -216,7 +387,7 @@ class Engine:
         )
 
     def count_chat_tokens(self, messages: list[dict[str, str]]) -> int:
-        return sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
+        return len(self.chat_tokens(messages))
 
     def close(self) -> None:
         self._llm.close()

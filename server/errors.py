@@ -11,9 +11,16 @@ class SrllmError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, **details):
+        """`details` are structured facts a client can act on without parsing the message
+        (e.g. limit=4000, unit="characters"); they go into the JSON error body beside it."""
         super().__init__(message)
         self.message = message
+        self.details = details
+
+    def body(self) -> dict:
+        """The one JSON error body: {"error": {"code", "message", ...details}}."""
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
 
 
 class BadRequestError(SrllmError):
@@ -56,6 +63,13 @@ class ModelOutputError(SrllmError):
 
     status = 502
     code = "model_output_invalid"
+
+
+class GenerationCancelled(SrllmError):
+    """The client went away (or pressed Stop) while its text was being generated."""
+
+    status = 499
+    code = "cancelled"
 
 
 class ModelLoadError(SrllmError):

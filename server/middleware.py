@@ -24,7 +24,7 @@ CORS_HEADERS = "Authorization, Content-Type"
 
 
 def error_body(error: SrllmError) -> bytes:
-    return json.dumps({"error": {"code": error.code, "message": error.message}}).encode()
+    return json.dumps(error.body()).encode()
 
 
 async def send_error(send: Send, error: SrllmError, extra_headers: list | None = None) -> None:
@@ -78,7 +78,9 @@ class GuardMiddleware:
         length = headers.get("content-length")
         limit = self.settings.max_body_bytes
         if length is not None and length.isdigit() and int(length) > limit:
-            await send_error(send, BodyTooLargeError(f"body over {limit} bytes"), cors)
+            await send_error(
+                send, BodyTooLargeError(f"body over {limit} bytes", limit=limit, unit="bytes"), cors
+            )
             return
         if scope["path"].startswith("/v1/") and not security.token_matches(
             headers.get("authorization"), self.token
@@ -102,7 +104,7 @@ class GuardMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLargeError(f"body over {limit} bytes")
+                    raise BodyTooLargeError(f"body over {limit} bytes", limit=limit, unit="bytes")
             return message
 
         async def send_with_cors(message: Message) -> None:

@@ -21,6 +21,11 @@ _TEXT_REQUEST = {
             "description": "The text to check (not only white space).",
         },
         "stream": {"type": "boolean", "default": False},
+        "all": {
+            "type": "boolean",
+            "default": False,
+            "description": "/v1/rewrite only: rewrite every sentence, not only the biased ones.",
+        },
     },
 }
 
@@ -38,11 +43,48 @@ _ERROR = {
 
 _SPAN = {
     "type": "object",
-    "required": ["start", "end", "text"],
+    "required": ["start", "end", "text", "source"],
     "properties": {
         "start": {"type": "integer", "minimum": 0, "description": "Unicode code point offset"},
         "end": {"type": "integer", "minimum": 0},
         "text": {"type": "string"},
+        "source": {"type": "string", "enum": ["model", "lexicon"]},
+        "alternatives": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+_P_BIASED = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+
+# Where a sentence sits in the selection (code point offsets) and its number in it.
+_POSITION = {
+    "index": {"type": "integer", "minimum": 0},
+    "start": {"type": "integer", "minimum": 0},
+    "end": {"type": "integer", "minimum": 0},
+}
+
+_SENTENCE_FLAG = {
+    "type": "object",
+    "required": ["index", "start", "end", "label", "biased", "categories", "spans"],
+    "properties": {
+        **_POSITION,
+        "label": {"type": "string", "enum": list(contract.LABELS)},
+        "biased": {"type": "boolean"},
+        "categories": {"type": "array", "items": {"type": "string"}},
+        "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
+        "explanation": {"type": "string"},
+        "p_biased": _P_BIASED,
+    },
+}
+
+_SENTENCE_REWRITE = {
+    "type": "object",
+    "required": ["index", "start", "end", "biased", "rewrite", "changed", "guided"],
+    "properties": {
+        **_POSITION,
+        "biased": {"type": "boolean"},
+        "rewrite": {"type": ["string", "null"]},
+        "changed": {"type": "boolean"},
+        "guided": {"type": "boolean"},
     },
 }
 
@@ -59,6 +101,8 @@ _FLAG = {
         "spans": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
         "explanation": {"type": "string"},
         "model": {"type": "string"},
+        "p_biased": _P_BIASED,
+        "sentences": {"type": "array", "items": _SENTENCE_FLAG},
     },
 }
 
@@ -69,6 +113,7 @@ _REWRITE = {
         "rewrite": {"type": "string"},
         "changed": {"type": "boolean"},
         "model": {"type": "string"},
+        "sentences": {"type": "array", "items": _SENTENCE_REWRITE},
     },
 }
 
@@ -80,6 +125,7 @@ _DEBIAS = {
         "rewrite": {"type": ["string", "null"]},
         "changed": {"type": "boolean"},
         "model": {"type": "string"},
+        "sentences": {"type": "array", "items": _SENTENCE_REWRITE},
     },
 }
 
@@ -154,8 +200,10 @@ def _json(schema_name: str, description: str) -> dict:
 def _task_route(summary: str, response: str, streams: bool) -> dict:
     ok = _json(response, "result")
     if streams:
-        names = ["flag", "delta", "done", "error"] if response == "Debias" else None
-        ok["content"]["text/event-stream"] = {"schema": _sse(names or ["delta", "done", "error"])}
+        names = ["progress", "delta", "sentence", "done", "error"]
+        if response == "Debias":
+            names.insert(1, "flag")
+        ok["content"]["text/event-stream"] = {"schema": _sse(names)}
     return {
         "post": {
             "summary": summary,

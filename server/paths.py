@@ -71,6 +71,18 @@ def embedded_model() -> Path | None:
     return None
 
 
+# How the embedded model is shown to users (its GGUF's general.name is a training-run name).
+EMBEDDED_DISPLAY_NAME = "SmolLM2-135M-Instruct"
+
+
+def is_embedded(path: Path) -> bool:
+    try:
+        embedded = embedded_model()
+    except FileNotFoundError:
+        return False
+    return embedded is not None and path.resolve() == embedded.resolve()
+
+
 def resolve_model(explicit: Path | None) -> Path:
     """--model PATH > the project's fine-tuned default > the embedded SmolLM2."""
     if explicit is not None:

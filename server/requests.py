@@ -16,6 +16,8 @@ async def read_object(request: Request) -> dict[str, Any]:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise BadRequestError("body is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
     return data
@@ -29,11 +31,24 @@ def text_field(data: dict[str, Any], max_chars: int) -> str:
         raise ValidationError("field 'text' must be a string")
     if not text.strip():
         raise ValidationError("field 'text' must not be empty")
+    _encodable(text, "text")
     if len(text) > max_chars:
         raise TextTooLongError(
-            f"text is {len(text)} characters; the limit is {max_chars} characters"
+            f"text is {len(text)} characters; the limit is {max_chars} characters",
+            limit=max_chars,
+            unit="characters",
         )
     return text
+
+
+def _encodable(value: str, name: str) -> None:
+    """JSON allows a lone surrogate ("\\ud800"); UTF-8, and so the model, does not."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"field '{name}' contains an unpaired surrogate at character {exc.start}"
+        ) from None
 
 
 def bool_field(data: dict[str, Any], name: str, default: bool) -> bool:
@@ -69,6 +84,7 @@ def chat_messages(data: dict[str, Any]) -> list[dict[str, str]]:
             raise ValidationError(f"messages[{i}].role must be system, user or assistant")
         if not isinstance(content, str):
             raise ValidationError(f"messages[{i}].content must be a string")
+        _encodable(content, f"messages[{i}].content")
         result.append({"role": role, "content": content})
     return result
 

@@ -10,77 +10,46 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from server import contract
+from server import task
 from server.engine import Engine
+from server.errors import GenerationCancelled
 
 T = TypeVar("T")
 _DONE = object()
 
 
-class LRUCache:
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-
-    def get(self, key: tuple) -> Any | None:
-        if key not in self._items:
-            return None
-        self._items.move_to_end(key)
-        return self._items[key]
-
-    def put(self, key: tuple, value: Any) -> None:
-        if self.size == 0:
-            return
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class ModelRunner:
     def __init__(self, engine: Engine, cache_size: int = 256):
         self.engine = engine
-        self.cache = LRUCache(cache_size)
+        self.cache = task.Cache(cache_size)  # per sentence, keyed by model and threshold
+        self.task = task.Task(engine, self.cache)
         self._lock = asyncio.Lock()
-        self._model_key = engine.info.path
-        self.stats = {"generations": 0, "cancelled": 0, "cache_hits": 0, "queued": 0}
+        self._stats = {"generations": 0, "cancelled": 0, "queued": 0}
+
+    @property
+    def stats(self) -> dict:
+        return {**self._stats, "cache_hits": self.cache.hits}
 
     @property
     def model_name(self) -> str:
         return self.engine.info.name
 
     async def _acquire(self) -> None:
-        self.stats["queued"] += 1
+        self._stats["queued"] += 1
         try:
             await self._lock.acquire()
         finally:
-            self.stats["queued"] -= 1
+            self._stats["queued"] -= 1
 
     def _release_when_done(self, future: asyncio.Future, cancel: threading.Event) -> None:
         def release(_: asyncio.Future) -> None:
-            self.stats["cancelled" if cancel.is_set() else "generations"] += 1
+            self._stats["cancelled" if cancel.is_set() else "generations"] += 1
             self._lock.release()
 
         future.add_done_callback(release)
-
-    async def call(self, fn: Callable[[threading.Event], T], cancel: threading.Event) -> T:
-        """Run fn(cancel) in a thread with the context held; cancelling this coroutine sets
-        cancel, and the context is freed when fn returns."""
-        await self._acquire()
-        future = asyncio.get_running_loop().run_in_executor(None, fn, cancel)
-        self._release_when_done(future, cancel)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            cancel.set()
-            raise
 
     async def iterate(
         self, make_iter: Callable[[threading.Event], Iterator[T]], cancel: threading.Event
@@ -117,37 +86,23 @@ class ModelRunner:
             if not finished:
                 cancel.set()  # the consumer left (disconnect): stop generating
 
-    # -- the contract's tasks, cached --------------------------------------------------------
+    # -- the contract's tasks ---------------------------------------------------------------
 
-    def _key(self, task: str, text: str) -> tuple:
-        return (task, text, self._model_key)
+    def events(
+        self, text: str, mode: task.Mode | str, cancel: threading.Event, rewrite_all: bool = False
+    ) -> AsyncIterator[task.Event]:
+        """The task's events for one selection, computed in a thread with the model held."""
+        return self.iterate(lambda c: self.task.run(text, mode, c, rewrite_all), cancel)
 
-    async def flag(self, text: str, cancel: threading.Event) -> contract.Flag:
-        key = self._key("flag", text)
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.stats["cache_hits"] += 1
-            return cached
-        flag = await self.call(lambda c: self.engine.flag(text, c), cancel)
-        self.cache.put(key, flag)
-        return flag
-
-    async def rewrite(self, text: str, cancel: threading.Event) -> str:
-        parts = [delta async for delta in self.stream_rewrite(text, cancel)]
-        return contract.clean_rewrite("".join(parts), original=text)
-
-    async def stream_rewrite(self, text: str, cancel: threading.Event) -> AsyncIterator[str]:
-        """Token deltas; a cached rewrite arrives as one delta. What is cached is the raw
-        generation, and only when it ran to its end: consumers clean the joined text once."""
-        key = self._key("rewrite", text)
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.stats["cache_hits"] += 1
-            yield cached
-            return
-        parts: list[str] = []
-        async for delta in self.iterate(lambda c: self.engine.stream_rewrite(text, c), cancel):
-            parts.append(delta)
-            yield delta
-        if not cancel.is_set():
-            self.cache.put(key, "".join(parts))
+    async def run(
+        self, text: str, mode: task.Mode | str, cancel: threading.Event, rewrite_all: bool = False
+    ) -> dict:
+        """The final payload of one call (the JSON routes). The events are read to their end,
+        so a finished call is never mistaken for one its client left."""
+        payload = None
+        async for event in self.events(text, mode, cancel, rewrite_all):
+            if isinstance(event, task.Done):
+                payload = event.payload
+        if payload is None:
+            raise GenerationCancelled("generation cancelled")
+        return payload

@@ -9,15 +9,17 @@ import secrets
 from pathlib import Path
 
 from server import paths
-from server.settings import LOOPBACK_HOSTS
+from server.settings import LOOPBACK_HOSTS, check_token
 
 EXTENSION_SCHEMES = ("chrome-extension://", "moz-extension://")
 
 
 def load_or_create_token(token_file: Path | None = None) -> str:
-    """SRLLM_TOKEN when set; else the stored token, created with 0600 permissions on first use."""
+    """SRLLM_TOKEN when set; else the stored token, created with 0600 permissions on first use.
+    A token `srllm serve` would refuse is refused here too, so `srllm token` never prints one."""
     from_env = os.environ.get("SRLLM_TOKEN")
     if from_env:
+        check_token(from_env)
         return from_env
     path = token_file or paths.token_file()
     if path.is_file():

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from server.defaults import DEFAULT_CTX
 from server.engine import EngineConfig
 
 DEFAULT_HOST = "127.0.0.1"
@@ -27,7 +28,7 @@ class ServerSettings:
     model: Path | None = None  # None: resolved by server.paths.resolve_model
     n_gpu_layers: int | None = None
     threads: int | None = None
-    ctx: int = 4096
+    ctx: int = DEFAULT_CTX
     max_text_chars: int = 8000
     max_body_bytes: int = MAX_BODY_BYTES
     cache_size: int = 256
@@ -50,8 +51,8 @@ class ServerSettings:
             raise SettingsError(f"max_text_chars must be positive, got {self.max_text_chars}")
         if self.cache_size < 0:
             raise SettingsError(f"cache_size must be 0 or more, got {self.cache_size}")
-        if self.token is not None and len(self.token) < 16:
-            raise SettingsError("token must be at least 16 characters")
+        if self.token is not None:
+            check_token(self.token)
 
     def engine_config(self, model_path: Path) -> EngineConfig:
         return EngineConfig(
@@ -68,6 +69,17 @@ class ServerSettings:
 
 _CASTS = {"port": int, "n_gpu_layers": int, "threads": int, "ctx": int, "max_text_chars": int}
 _CASTS |= {"max_body_bytes": int, "cache_size": int, "model": Path}
+
+
+MIN_TOKEN_CHARS = 16
+
+
+def check_token(token: str) -> None:
+    """The one rule for a token from SRLLM_TOKEN: `serve` and `token` refuse the same ones."""
+    if len(token) < MIN_TOKEN_CHARS:
+        raise SettingsError(
+            f"SRLLM_TOKEN is {len(token)} characters; a token needs at least {MIN_TOKEN_CHARS}"
+        )
 
 
 def _split(value: str) -> tuple[str, ...]:

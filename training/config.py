@@ -22,7 +22,17 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # The base model value that means "SmolLM2-135M-Instruct from the GGUF shipped with the server".
 EMBEDDED = "embedded"
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-EXTRA_SOURCES = ("neutral_rewriter_gender", "paradetox", "toxigen")
+EXTRA_SOURCES = ("neutral_rewriter_gender", "paradetox", "toxigen", "wnc", "holisticbias")
+
+
+def split_source(item: str, default_cap: int) -> tuple[str, int]:
+    """`"toxigen"` or `"toxigen:1600"` (a cap for that source alone) -> (name, cap)."""
+    name, sep, cap = item.partition(":")
+    if not sep:
+        return name, default_cap
+    if not cap.isdigit():
+        raise ConfigError(f"config field 'extra_sources': {item!r}: expected name or name:N")
+    return name, int(cap)
 
 
 class ConfigError(SrllmError):
@@ -41,10 +51,13 @@ class TrainConfig:
     val_fraction: float = 0.1
     neutral_examples: bool = True  # human rewrites as neutral flag + unchanged rewrite examples
     extra_dir: str = "../shared/data/extra"
-    extra_sources: tuple[str, ...] = ()  # any of EXTRA_SOURCES; empty = the SR-LLM-only run
-    extra_max_pairs: int = 500  # per source (toxigen: texts, half toxic and half benign)
+    # Any of EXTRA_SOURCES, each optionally "name:N" with its own cap; empty = the SR-LLM-only run
+    extra_sources: tuple[str, ...] = ()
+    extra_max_pairs: int = 500  # per source without its own cap (toxigen: half toxic, half benign)
+    srllm_repeat: int = 1  # each SR-LLM training example this many times per epoch
     max_len: int = 512  # examples longer than this are dropped (never truncated)
-    # LoRA
+    # LoRA; init_adapter: start from this adapter's weights (its LoRA shape wins) instead of zero
+    init_adapter: str = ""
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -85,7 +98,9 @@ class TrainConfig:
         _require(0.0 < self.val_fraction < 0.5, "val_fraction", "a number in (0, 0.5)")
         _require(self.train_file not in self.heldout_files, "train_file", "not a held-out file")
         for source in self.extra_sources:
-            _require(source in EXTRA_SOURCES, "extra_sources", f"items from {list(EXTRA_SOURCES)}")
+            name = split_source(source, self.extra_max_pairs)[0]
+            _require(name in EXTRA_SOURCES, "extra_sources", f"items from {list(EXTRA_SOURCES)}")
+        _require(1 <= self.srllm_repeat <= 10, "srllm_repeat", "an integer in [1, 10]")
         _require(self.extra_max_pairs >= 0, "extra_max_pairs", "an integer >= 0")
         _require(64 <= self.max_len <= 32768, "max_len", "an integer in [64, 32768]")
         _require(self.lora_r >= 1, "lora_r", "an integer >= 1")

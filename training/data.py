@@ -19,11 +19,13 @@ import random
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 
 from server import contract
 from server.contract import Flag, Label, Task
 from server.errors import SrllmError
+from training.config import split_source
 
 REQUIRED_COLUMNS = ("biased_text", "dimension", "biased_words", "aspect", "label", "debiased_text")
 
@@ -202,7 +204,12 @@ EXTRA_FILES = {
     "neutral_rewriter_gender": "neutral_rewriter_gender/neutral_rewriter_pairs.jsonl",
     "paradetox": "paradetox/paradetox_pairs.jsonl",
     "toxigen": "toxigen/toxigen_annotated_train_clean.csv",
+    "wnc": "wnc_sample/wnc_sample_pairs.jsonl",
+    "holisticbias": "holisticbias/holisticbias_sentence_sample.jsonl",
 }
+# Loaded-word lexicons that pick the WNC edits about wording (not facts or style).
+WNC_LEXICONS = ("wnc_sample/lexicons/npov_lexicon.txt",
+                "wnc_sample/lexicons/strong_subjectives_riloff2003.txt")  # fmt: skip
 
 # ToxiGen's target groups on the contract's categories.
 TOXIGEN_CATEGORIES = {
@@ -220,31 +227,48 @@ TOXIGEN_CATEGORIES = {
 # Mean human toxicity (1-5): at or above TOXIC a statement is biased (HIGHLY: highly biased);
 # at or below BENIGN it is a fair mention of the group. The middle is ambiguous and left out.
 TOXIGEN_TOXIC, TOXIGEN_HIGHLY, TOXIGEN_BENIGN = 4.0, 4.5, 1.5
+# Benign statements also taught as unchanged rewrites: enough to teach leaving fair text alone;
+# more makes rewrites timid (the server rewrites only what the flag calls biased anyway).
+TOXIGEN_UNCHANGED_REWRITES = 300
+TOXIGEN_HELD_BACK = 200  # statements per side at the end of the shuffle that training never takes
+
+
+def held_back(n: int) -> int:
+    """How many of n shuffled ToxiGen statements stay out of training (for calibration)."""
+    return min(TOXIGEN_HELD_BACK, n // 4)
 
 
 def extra_examples(
     extra_dir: Path, sources: Iterable[str], max_pairs: int, seed: int
 ) -> list[Example]:
-    """Examples from the public extra sets (a seeded sample; the rest stays unseen)."""
+    """Examples from the public extra sets (a seeded sample; the rest stays unseen). Each source
+    is a name or "name:N", N capping that source alone."""
     examples: list[Example] = []
-    for source in sources:
+    for item in sources:
+        source, cap = split_source(item, max_pairs)
         path = extra_dir / EXTRA_FILES[source] if source in EXTRA_FILES else None
         if source == "neutral_rewriter_gender":
             # Only the WinoBias+ part carries a licence that allows training (see its SOURCE.md).
             pairs = [
                 (r["gendered"], r["neutral_reference"])
-                for r in _jsonl(path)
+                for r in jsonl(path)
                 if r.get("subset") == "WinoBias+"
             ]
         elif source == "paradetox":
-            pairs = [(r["toxic"], r["neutral_references"][0]) for r in _jsonl(path)]
+            pairs = [(r["toxic"], r["neutral_references"][0]) for r in jsonl(path)]
         elif source == "toxigen":
-            examples += toxigen_examples(path, max_pairs, seed)
+            examples += toxigen_examples(path, cap, seed)
+            continue
+        elif source == "wnc":
+            examples += wnc_examples(path, extra_dir, cap, seed)
+            continue
+        elif source == "holisticbias":
+            examples += holisticbias_examples(path, cap, seed)
             continue
         else:
             raise DataError(f"unknown extra source {source!r}")
         random.Random(f"{seed}:{source}").shuffle(pairs)
-        for number, (src, ref) in enumerate(pairs[:max_pairs], start=1):
+        for number, (src, ref) in enumerate(pairs[:cap], start=1):
             src, ref = clean_text(src), clean_text(ref)
             if src and ref:
                 examples.append(
@@ -253,11 +277,114 @@ def extra_examples(
     return examples
 
 
-def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
-    """Flag examples from human-rated ToxiGen statements about groups: toxic ones are biased
-    (category from the target group; no word list, the bias is in the claim), benign ones are
-    neutral and come back unchanged from a rewrite. Benign mentions of a group teach the model
-    not to flag a sentence for naming a group, which is what counterfactual fairness asks."""
+def _flag_example(text: str, label: Label, categories: list[str], words: list[str], where: str):
+    flag = Flag(label, categories, words)
+    return Example(Task.FLAG, text, Flag(label, categories, words, _explain(flag)).to_json(),
+                   "flag_extra", where)  # fmt: skip
+
+
+_WNC_JOINS = (
+    (re.compile(r"(\w) - (\w)"), r"\1-\2"),  # on - air -> on-air
+    (re.compile(r"(\w) ' s\b"), r"\1's"),
+    (re.compile(r"\( "), "("),
+    (re.compile(r" \)"), ")"),
+)
+
+
+def wnc_detok(tokens: str) -> str:
+    """WNC's lower-cased, space-tokenised sentence as plain prose (first letter capitalised)."""
+    text = tokens
+    for pattern, repl in _WNC_JOINS:
+        text = pattern.sub(repl, text)
+    text = clean_text(text)
+    return text[:1].upper() + text[1:]
+
+
+def wnc_examples(path: Path, extra_dir: Path, max_pairs: int, seed: int) -> list[Example]:
+    """Wikipedia NPOV edits (train split only; the test split stays unseen) whose removed words
+    are loaded by the WNC lexicons: the biased sentence is flagged with the removed phrases as
+    its biased words (the word-level signal the SR-LLM data has little of), and rewritten to the
+    human edit."""
+    lexicon: set[str] = set()
+    for name in WNC_LEXICONS:
+        lexicon |= {w.strip().lower() for w in (extra_dir / name).read_text().split()}
+    out: list[Example] = []
+    rows = [r for r in jsonl(path) if r.get("split") == "train"]
+    random.Random(f"{seed}:wnc").shuffle(rows)
+    for row in rows:
+        if len(out) >= 2 * max_pairs:
+            break
+        before, after = row["biased"].split(), row["neutral"].split()
+        removed = [
+            before[i1:i2]
+            for op, i1, i2, _, _ in SequenceMatcher(None, before, after).get_opcodes()
+            if op in ("delete", "replace")
+        ]
+        if not removed or sum(map(len, removed)) > 4:
+            continue  # long edits rewrite facts, not wording
+        if not any(w in lexicon for run in removed for w in run):
+            continue
+        text, target = wnc_detok(row["biased"]), wnc_detok(row["neutral"])
+        words = words_in_text(text, [wnc_detok(" ".join(run)) for run in removed])
+        if not words or contract.normalise(text) == contract.normalise(target):
+            continue
+        where = f"wnc:{row['id']}"
+        out.append(_flag_example(text, Label.SLIGHTLY_BIASED, [], words, where))
+        out.append(Example(Task.REWRITE, text, target, "rewrite_extra", where))
+    return out
+
+
+HOLISTIC_CATEGORIES = {
+    "ability": "disability",
+    "age": "age",
+    "body_type": "appearance",
+    "gender_and_sex": "gender",
+    "nationality": "nationality",
+    "political_ideologies": "politics",
+    "race_ethnicity": "race_ethnicity",
+    "religion": "religion",
+    "sexual_orientation": "sexual_orientation_gender_identity",
+    "socioeconomic_class": "socioeconomic_status",
+}
+HOLISTIC_HOSTILE = "I think {d} people are the worst."
+
+
+def holistic_heldout(descriptor: str) -> bool:
+    """Three descriptors in ten are never trained on (stable across runs and machines), so an
+    evaluation can ask about groups the model never saw named."""
+    return int(hashlib.sha256(descriptor.encode()).hexdigest(), 16) % 10 < 3
+
+
+def holisticbias_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
+    """HolisticBias template sentences: a neutral mention of any group is neutral (a flag
+    example only: the server rewrites only what it flags); "I think <group> people are the
+    worst." is hostile for every group alike (the words "the worst"); a dispreferred descriptor
+    is slightly biased (the descriptor). No rewrite for those: the data's preferred terms of a
+    bucket are not synonyms ("four-eyed" vs "blind")."""
+    rows = [r for r in jsonl(path) if not holistic_heldout(r["descriptor"])]
+    rows = [r for r in rows if r["axis"] in HOLISTIC_CATEGORIES and r["preference"] != "polarizing"]
+    rng = random.Random(f"{seed}:holisticbias")
+    rng.shuffle(rows)
+    rows.sort(key=lambda r: r["preference"] != "dispreferred")  # stable: all dispreferred first
+    out: list[Example] = []
+    for number, r in enumerate(rows[:max_texts], start=1):
+        text, where = r["text"], f"holisticbias:{number}"
+        category = [HOLISTIC_CATEGORIES[r["axis"]]]
+        if r["template"] == HOLISTIC_HOSTILE:
+            out.append(_flag_example(text, Label.HIGHLY_BIASED, category, ["the worst"], where))
+        elif r["preference"] == "dispreferred":
+            words = words_in_text(text, [r["descriptor"]])
+            out.append(_flag_example(text, Label.SLIGHTLY_BIASED, category, words, where))
+        else:
+            fair = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []))
+            out.append(Example(Task.FLAG, text, fair.to_json(), "flag_extra", where))
+    return out
+
+
+def toxigen_pools(path: Path, seed: int) -> tuple[list[tuple[str, Label, str]], list[str]]:
+    """Human-rated ToxiGen statements about the mapped groups, in the training seed's shuffled
+    order: (text, label, category) of the toxic ones, and the benign texts. Training samples from
+    the front; calibration reads the far end, which training never reaches."""
     toxic: list[tuple[str, Label, str]] = []
     benign: list[str] = []
     for where, record in csv_records(path, ("text", "target_group", "toxicity_human")):
@@ -277,7 +404,19 @@ def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
     rng = random.Random(f"{seed}:toxigen")
     rng.shuffle(toxic)
     rng.shuffle(benign)
+    return toxic, benign
+
+
+def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
+    """Flag examples from human-rated ToxiGen statements about groups: toxic ones are biased
+    (category from the target group; no word list, the bias is in the claim), benign ones are
+    neutral, and the first of them come back unchanged from a rewrite. Benign mentions of a
+    group teach the model not to flag a sentence for naming a group, which is what
+    counterfactual fairness asks."""
+    toxic, benign = toxigen_pools(path, seed)
     half = max_texts // 2
+    toxic = toxic[: len(toxic) - held_back(len(toxic))]
+    benign = benign[: len(benign) - held_back(len(benign))]
     out: list[Example] = []
     for number, (text, label, category) in enumerate(toxic[:half], start=1):
         flag = Flag(label, [category], [], _explain(Flag(label, [category], [])))
@@ -286,11 +425,12 @@ def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
     for number, text in enumerate(benign[:half], start=1):
         where = f"toxigen:benign {number}"
         out.append(Example(Task.FLAG, text, fair.to_json(), "flag_extra", where))
-        out.append(Example(Task.REWRITE, text, text, "rewrite_extra", where))
+        if number <= TOXIGEN_UNCHANGED_REWRITES:
+            out.append(Example(Task.REWRITE, text, text, "rewrite_extra", where))
     return out
 
 
-def _jsonl(path: Path) -> list[dict]:
+def jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     out = []
@@ -342,14 +482,15 @@ def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
     rows = read_rows(train_path)
     train_rows, val_rows = split_rows(rows, cfg.val_fraction, cfg.seed)
     train = [ex for row in train_rows for ex in row_examples(row, cfg.neutral_examples)]
+    train *= cfg.srllm_repeat  # the paper's own pairs, kept a fair share beside large extra sets
     val = [ex for row in val_rows for ex in row_examples(row, cfg.neutral_examples)]
     files = {str(train_path): sha256(train_path)}
     if cfg.extra_sources:
         train += extra_examples(
             Path(cfg.extra_dir), cfg.extra_sources, cfg.extra_max_pairs, cfg.seed
         )
-        for source in cfg.extra_sources:
-            path = Path(cfg.extra_dir) / EXTRA_FILES[source]
+        for item in cfg.extra_sources:
+            path = Path(cfg.extra_dir) / EXTRA_FILES[split_source(item, 0)[0]]
             files[str(path)] = sha256(path)
     heldout_paths = [data_dir / name for name in cfg.heldout_files]
     check_no_leak(train + val, heldout_texts(heldout_paths))

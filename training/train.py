@@ -94,6 +94,8 @@ def add_lora(model, cfg: TrainConfig):
     elif cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
+    if cfg.init_adapter:
+        return _load_init_adapter(model, cfg.init_adapter)
     lora = LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
@@ -103,6 +105,15 @@ def add_lora(model, cfg: TrainConfig):
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, lora)
+
+
+def _load_init_adapter(model, folder: str):
+    """Continue from a trained adapter (its LoRA shape and targets win over the config's)."""
+    from peft import PeftModel
+
+    if not (Path(folder) / "adapter_config.json").is_file():
+        raise model_io.ModelLoadError(f"init_adapter {folder!r}: no adapter_config.json there")
+    return PeftModel.from_pretrained(model, folder, is_trainable=True)
 
 
 def lr_scale(step: int, warmup: int, progress: float) -> float:

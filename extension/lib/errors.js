@@ -20,13 +20,15 @@ export const FAILURE_KINDS = Object.freeze([
 
 function serverMessage(body, fallback) {
   const message = body?.error?.message;
-  return truncate(typeof message === "string" && message.trim() ? message.trim() : fallback, MAX_SERVER_MESSAGE);
+  return truncate(
+    typeof message === "string" && message.trim() ? message.trim() : fallback,
+    MAX_SERVER_MESSAGE,
+  );
 }
 
-/** The first whole number in a message such as "text is 5012 characters; the limit is 4000". */
-function limitFrom(message) {
-  const numbers = [...String(message).matchAll(/\d[\d,]*/g)].map((m) => Number(m[0].replace(/,/g, "")));
-  return numbers.length ? Math.min(...numbers) : null;
+/** The character limit a 413 body carries as a field ({"limit": 4000, "unit": "characters"}). */
+function limitFrom(error) {
+  return Number.isInteger(error?.limit) && error?.unit === "characters" ? error.limit : null;
 }
 
 export function serverDown(serverUrl) {
@@ -72,7 +74,7 @@ export function fromHttpError(status, body) {
       kind: "too_long",
       title: "The selection is too long",
       message,
-      limit: code === "text_too_long" ? limitFrom(message) : null,
+      limit: code === "text_too_long" ? limitFrom(body?.error) : null,
     };
   }
   if (status === 403) {
@@ -92,7 +94,8 @@ export function fromHttpError(status, body) {
 /** An `event: error` in a stream: the same shape as an HTTP error body. */
 export function fromStreamError(body) {
   const code = typeof body?.error?.code === "string" ? body.error.code : "";
-  const status = code === "text_too_long" || code === "body_too_large" ? 413 : code === "unauthorized" ? 401 : 500;
+  const status =
+    code === "text_too_long" || code === "body_too_large" ? 413 : code === "unauthorized" ? 401 : 500;
   return fromHttpError(status, body);
 }
 
@@ -109,6 +112,7 @@ export function restrictedPage() {
   return {
     kind: "restricted",
     title: "srllm cannot run on this page",
-    message: "The browser does not let extensions read this page (browser pages, extension stores, some PDFs). Copy the text into a text field on another page.",
+    message:
+      "The browser does not let extensions read this page (browser pages, extension stores, some PDFs). Copy the text into a text field on another page.",
   };
 }

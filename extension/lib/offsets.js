@@ -28,8 +28,7 @@ export function codePointToUtf16(text, codePoint) {
   }
   let index = 0;
   for (let seen = 0; seen < codePoint && index < text.length; seen++) {
-    const pair =
-      isHighSurrogate(text.charCodeAt(index)) && isLowSurrogate(text.charCodeAt(index + 1));
+    const pair = isHighSurrogate(text.charCodeAt(index)) && isLowSurrogate(text.charCodeAt(index + 1));
     index += pair ? 2 : 1;
   }
   return index;

@@ -5,6 +5,8 @@
 import { codePointLength } from "./offsets.js";
 
 const JOINERS = /[\u200d]$/u;
+// One code point at a time on purpose: a mark, joiner, selector or skin tone on its own.
+// eslint-disable-next-line no-misleading-character-class
 const CLINGING = /^[\p{M}\u200d\ufe0e\ufe0f\u{1f3fb}-\u{1f3ff}]/u;
 
 /**

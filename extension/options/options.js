@@ -1,7 +1,14 @@
 // Options page: edits the settings in chrome.storage.local (validated by lib/settings.js).
 // It never calls the server; "Test connection" asks the background.
 
-import { CATEGORIES, DEFAULTS, STORAGE_KEY, migrateSettings, validateSettings, SettingsError } from "../lib/settings.js";
+import {
+  CATEGORIES,
+  DEFAULTS,
+  STORAGE_KEY,
+  migrateSettings,
+  validateSettings,
+  SettingsError,
+} from "../lib/settings.js";
 import { MSG, makeMessage } from "../lib/protocol.js";
 
 const form = document.getElementById("form");
@@ -30,7 +37,8 @@ function fill(settings) {
   form.token.value = settings.token;
   form.maxSelectionChars.value = String(settings.maxSelectionChars);
   form.timeoutSeconds.value = String(settings.timeoutSeconds);
-  for (const box of categoriesBox.querySelectorAll("input")) box.checked = settings.categories.includes(box.value);
+  for (const box of categoriesBox.querySelectorAll("input"))
+    box.checked = settings.categories.includes(box.value);
 }
 
 function read() {
@@ -65,9 +73,18 @@ async function save(event) {
 async function testConnection() {
   say("Checking\u2026");
   const status = await chrome.runtime.sendMessage(makeMessage(MSG.STATUS_GET));
-  if (!status.reachable) say(`No server at ${status.serverUrl}. Start it with \`srllm serve\` (or \`just serve\`).`, "bad");
-  else if (!status.hasToken) say(`Server running (${status.model ?? "unknown model"}), but no token is saved: run \`srllm token\`.`, "bad");
-  else if (!status.paired) say(`Server running (${status.model ?? "unknown model"}), but it rejects the saved token: run \`srllm token\` and save its output.`, "bad");
+  if (!status.reachable)
+    say(`No server at ${status.serverUrl}. Start it with \`srllm serve\` (or \`just serve\`).`, "bad");
+  else if (!status.hasToken)
+    say(
+      `Server running (${status.model ?? "unknown model"}), but no token is saved: run \`srllm token\`.`,
+      "bad",
+    );
+  else if (!status.paired)
+    say(
+      `Server running (${status.model ?? "unknown model"}), but it rejects the saved token: run \`srllm token\` and save its output.`,
+      "bad",
+    );
   else say(`Connected and paired: ${status.model ?? "unknown model"}.`);
 }
 

@@ -7,12 +7,30 @@ await import("../card.js"); // a classic script: defines globalThis.srllmCard
 const { createCard, renderSegments } = globalThis.srllmCard;
 
 const MARKUP = '<img src=x onerror="alert(1)"><script>alert(2)</script><b>bold</b>';
-const ALLOWED_TAGS = new Set(["srllm-card", "div", "style", "section", "h2", "span", "ul", "li", "p", "mark", "button", "code"]);
+const ALLOWED_TAGS = new Set([
+  "srllm-card",
+  "div",
+  "style",
+  "section",
+  "h2",
+  "span",
+  "ul",
+  "li",
+  "p",
+  "mark",
+  "button",
+  "code",
+]);
 
 function setUp({ editable = true } = {}) {
   const doc = createFakeDocument();
   const calls = [];
-  const actions = Object.fromEntries(["onReplace", "onCopy", "onDismiss", "onRetry", "onOptions", "onRewriteAnyway"].map((name) => [name, () => calls.push(name)]));
+  const actions = Object.fromEntries(
+    ["onReplace", "onCopy", "onDismiss", "onRetry", "onOptions", "onRewriteAnyway"].map((name) => [
+      name,
+      () => calls.push(name),
+    ]),
+  );
   const card = createCard(doc, actions, { editable });
   const part = (name) => card.host.find((n) => n.getAttribute?.("data-part") === name);
   const button = (name) => card.host.find((n) => n.getAttribute?.("data-action") === name);
@@ -27,7 +45,10 @@ test("markup from the model and the server is shown as text, never parsed", () =
     biased: true,
     categories: ["age", MARKUP],
     explanation: MARKUP,
-    segments: [{ text: "Old people", biased: true }, { text: ` ${MARKUP}`, biased: false }],
+    segments: [
+      { text: "Old people", biased: true },
+      { text: ` ${MARKUP}`, biased: false },
+    ],
   });
   card.appendRewrite("<img src=x ");
   card.appendRewrite('onerror="alert(1)">');
@@ -37,14 +58,23 @@ test("markup from the model and the server is shown as text, never parsed", () =
   assert.equal(part("excerpt").textContent, `Old people ${MARKUP}`);
   card.showFailure({ kind: "server_error", title: MARKUP, message: MARKUP, commands: [MARKUP] });
   assert.equal(part("message").textContent, MARKUP);
-  for (const node of doc.created) assert.ok(ALLOWED_TAGS.has(node.tagName), `unexpected <${node.tagName}> created`);
+  for (const node of doc.created)
+    assert.ok(ALLOWED_TAGS.has(node.tagName), `unexpected <${node.tagName}> created`);
   assert.equal(doc.created.filter((n) => n.tagName === "style").length, 1, "only the card's own stylesheet");
 });
 
 test("card.js and content.js use no HTML-parsing sinks", () => {
   for (const file of ["card.js", "content.js", "popup/popup.js", "options/options.js"]) {
     const source = readFileSync(new URL(`../${file}`, import.meta.url), "utf8");
-    for (const sink of ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "DOMParser", "createContextualFragment", "eval("]) {
+    for (const sink of [
+      "innerHTML",
+      "outerHTML",
+      "insertAdjacentHTML",
+      "document.write",
+      "DOMParser",
+      "createContextualFragment",
+      "eval(",
+    ]) {
       assert.ok(!source.includes(sink), `${file} uses ${sink}`);
     }
   }
@@ -53,8 +83,14 @@ test("card.js and content.js use no HTML-parsing sinks", () => {
 test("biased words are wrapped in <mark>, the rest are text nodes", () => {
   const doc = createFakeDocument();
   const container = doc.createElement("p");
-  renderSegments(doc, container, [{ text: "Old \u{1f474} ", biased: false }, { text: "people", biased: true }]);
-  assert.deepEqual(container.childNodes.map((n) => n.tagName), ["#text", "mark"]);
+  renderSegments(doc, container, [
+    { text: "Old \u{1f474} ", biased: false },
+    { text: "people", biased: true },
+  ]);
+  assert.deepEqual(
+    container.childNodes.map((n) => n.tagName),
+    ["#text", "mark"],
+  );
   assert.equal(container.childNodes[1].textContent, "people");
 });
 
@@ -62,7 +98,13 @@ test("Replace only in editable fields and only for a changed rewrite", () => {
   for (const editable of [true, false]) {
     const { card, button } = setUp({ editable });
     card.showChecking("x");
-    card.showFlag({ label: "slightly_biased", biased: true, categories: [], explanation: "", segments: [{ text: "x", biased: true }] });
+    card.showFlag({
+      label: "slightly_biased",
+      biased: true,
+      categories: [],
+      explanation: "",
+      segments: [{ text: "x", biased: true }],
+    });
     assert.equal(button("replace").hidden, true, "hidden while streaming");
     card.showDone({ rewrite: "y", changed: true });
     assert.equal(button("replace").hidden, !editable);
@@ -70,7 +112,13 @@ test("Replace only in editable fields and only for a changed rewrite", () => {
   }
   const { card, button } = setUp();
   card.showChecking("x");
-  card.showFlag({ label: "neutral", biased: false, categories: [], explanation: "", segments: [{ text: "x", biased: false }] });
+  card.showFlag({
+    label: "neutral",
+    biased: false,
+    categories: [],
+    explanation: "",
+    segments: [{ text: "x", biased: false }],
+  });
   card.showDone({ rewrite: null, changed: false });
   assert.equal(button("replace").hidden, true);
   assert.equal(button("copy").hidden, true);
@@ -85,7 +133,14 @@ test("Replace only in editable fields and only for a changed rewrite", () => {
 
 test("buttons and Escape call the actions; the dialog is labelled", () => {
   const { card, calls, button } = setUp();
-  card.showFailure({ kind: "server_down", title: "Down", message: "m", retry: true, options: true, commands: ["srllm serve"] });
+  card.showFailure({
+    kind: "server_down",
+    title: "Down",
+    message: "m",
+    retry: true,
+    options: true,
+    commands: ["srllm serve"],
+  });
   for (const name of ["retry", "options", "dismiss"]) {
     assert.equal(button(name).hidden, false);
     assert.ok(button(name).getAttribute("aria-label"), `${name} has an aria-label`);
@@ -96,13 +151,22 @@ test("buttons and Escape call the actions; the dialog is labelled", () => {
   dialog.dispatch("keydown", { key: "Escape" });
   dialog.dispatch("keydown", { key: "a" });
   assert.deepEqual(calls, ["onRetry", "onOptions", "onDismiss", "onDismiss"]);
-  assert.ok(card.host.find((n) => n.tagName === "code" && n.textContent === "srllm serve"), "start command shown");
+  assert.ok(
+    card.host.find((n) => n.tagName === "code" && n.textContent === "srllm serve"),
+    "start command shown",
+  );
 });
 
 test("a failure mid-rewrite keeps the verdict and hides the partial rewrite", () => {
   const { card, part } = setUp();
   card.showChecking("x");
-  card.showFlag({ label: "highly_biased", biased: true, categories: [], explanation: "", segments: [{ text: "x", biased: true }] });
+  card.showFlag({
+    label: "highly_biased",
+    biased: true,
+    categories: [],
+    explanation: "",
+    segments: [{ text: "x", biased: true }],
+  });
   card.appendRewrite("partial");
   card.showFailure({ kind: "timeout", title: "Too slow", message: "m" });
   const badge = card.host.find((n) => n.getAttribute?.("class") === "badge");

@@ -1,6 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FAILURE_KINDS, fromHttpError, fromStreamError, serverDown, timedOut, tooLong } from "../lib/errors.js";
+import {
+  FAILURE_KINDS,
+  fromHttpError,
+  fromStreamError,
+  serverDown,
+  timedOut,
+  tooLong,
+} from "../lib/errors.js";
 
 const body = (code, message) => ({ error: { code, message } });
 
@@ -11,11 +18,22 @@ test("401 means not paired and says how to pair", () => {
   assert.match(failure.message, /Options/);
 });
 
-test("413 text_too_long carries the limit from the message", () => {
-  const failure = fromHttpError(413, body("text_too_long", "text is 5012 characters; the limit is 4000"));
+test("413 text_too_long carries the character limit as a field, not parsed from the message", () => {
+  const error = {
+    code: "text_too_long",
+    message: "text is 5012 characters; the limit is 4000",
+    limit: 4000,
+    unit: "characters",
+  };
+  const failure = fromHttpError(413, { error });
   assert.equal(failure.kind, "too_long");
   assert.equal(failure.limit, 4000);
   assert.match(failure.message, /4000/);
+  assert.equal(fromHttpError(413, body("text_too_long", "the limit is 4000")).limit, null);
+  const tokens = {
+    error: { code: "text_too_long", message: "text is 900 tokens", limit: 862, unit: "tokens" },
+  };
+  assert.equal(fromHttpError(413, tokens).limit, null); // a token limit is not a selection length
   assert.equal(fromHttpError(413, body("body_too_large", "request body over 65536 bytes")).limit, null);
 });
 

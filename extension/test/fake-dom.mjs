@@ -103,7 +103,11 @@ class FakeNode {
 }
 
 function child_of_shadow(node, predicate) {
-  return node.shadowRoot ? (predicate(node.shadowRoot) ? node.shadowRoot : node.shadowRoot.find(predicate)) : null;
+  return node.shadowRoot
+    ? predicate(node.shadowRoot)
+      ? node.shadowRoot
+      : node.shadowRoot.find(predicate)
+    : null;
 }
 
 export function createFakeDocument() {

@@ -37,7 +37,10 @@ test("a keyboard shortcut and no remote code", () => {
   assert.match(manifest.content_security_policy.extension_pages, /script-src 'self'/);
   for (const file of ["background.js", "content.js", "card.js", "popup/popup.html", "options/options.html"]) {
     const source = readFileSync(new URL(file, root), "utf8");
-    assert.ok(!/https?:\/\/(?!127\.0\.0\.1|localhost)[a-z]/i.test(source.replace(/http:\/\/www\.w3\.org[^"]*/g, "")), `${file} names a remote URL`);
+    assert.ok(
+      !/https?:\/\/(?!127\.0\.0\.1|localhost)[a-z]/i.test(source.replace(/http:\/\/www\.w3\.org[^"]*/g, "")),
+      `${file} names a remote URL`,
+    );
   }
 });
 

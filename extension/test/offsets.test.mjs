@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { codePointLength, codePointToUtf16, utf16ToCodePoint, spansToUtf16, highlightSegments } from "../lib/offsets.js";
+import {
+  codePointLength,
+  codePointToUtf16,
+  utf16ToCodePoint,
+  spansToUtf16,
+  highlightSegments,
+} from "../lib/offsets.js";
 
 // "Old 👴🏻 people 🙄 are slow" in code points: O0 l1 d2 ' '3 👴4 🏻5 ' '6 p7..people ends 13,
 // ' '13 🙄14 ' '15 a16 r17 e18 ' '19 s20 l21 o22 w23 -> length 24.
@@ -56,7 +62,13 @@ test("mismatched, overlapping and invalid spans", () => {
   assert.deepEqual(spansToUtf16(text, [{ start: 0, end: 3, text: "nope" }]), []);
   // overlaps merge; garbage ignored
   assert.deepEqual(
-    spansToUtf16(text, [{ start: 4, end: 13 }, { start: 9, end: 19 }, null, { start: 5, end: 2 }, { start: "a", end: 3 }]),
+    spansToUtf16(text, [
+      { start: 4, end: 13 },
+      { start: 9, end: 19 },
+      null,
+      { start: 5, end: 2 },
+      { start: "a", end: 3 },
+    ]),
     [{ start: 4, end: 19 }],
   );
   assert.deepEqual(spansToUtf16(text, undefined), []);

@@ -2,7 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import {
-  CATEGORIES, DEFAULTS, SETTINGS_VERSION, SettingsError, isFlagged, migrateSettings, normalizeServerUrl, validateSettings,
+  CATEGORIES,
+  DEFAULTS,
+  SETTINGS_VERSION,
+  SettingsError,
+  isFlagged,
+  migrateSettings,
+  normalizeServerUrl,
+  validateSettings,
 } from "../lib/settings.js";
 
 test("categories mirror server/contract.py", () => {
@@ -28,7 +35,13 @@ test("current settings pass through unchanged", () => {
 });
 
 test("a bad field falls back to its default without resetting the others", () => {
-  const { settings } = migrateSettings({ version: SETTINGS_VERSION, serverUrl: "http://example.com", token: "tok", maxSelectionChars: "lots", timeoutSeconds: 30 });
+  const { settings } = migrateSettings({
+    version: SETTINGS_VERSION,
+    serverUrl: "http://example.com",
+    token: "tok",
+    maxSelectionChars: "lots",
+    timeoutSeconds: 30,
+  });
   assert.equal(settings.serverUrl, DEFAULTS.serverUrl);
   assert.equal(settings.maxSelectionChars, DEFAULTS.maxSelectionChars);
   assert.equal(settings.token, "tok");
@@ -45,7 +58,11 @@ test("migration steps run in order up to the current version", () => {
     1: (old) => ({ ...old, version: 2, serverUrl: old.server, server: undefined }),
     2: (old) => ({ ...old, version: 3, token: old.apiKey }),
   };
-  const { settings } = migrateSettings({ version: 1, server: "http://localhost:9000/", apiKey: "k" }, migrations, 3);
+  const { settings } = migrateSettings(
+    { version: 1, server: "http://localhost:9000/", apiKey: "k" },
+    migrations,
+    3,
+  );
   assert.equal(settings.version, 3);
   assert.equal(settings.serverUrl, "http://localhost:9000");
   assert.equal(settings.token, "k");
@@ -60,7 +77,13 @@ test("non-object storage is replaced by defaults", () => {
 test("server URL: loopback only, canonical origin", () => {
   assert.equal(normalizeServerUrl(" http://127.0.0.1:8765/ "), "http://127.0.0.1:8765");
   assert.equal(normalizeServerUrl("http://localhost:9000"), "http://localhost:9000");
-  for (const bad of ["http://example.com:8765", "ftp://127.0.0.1", "127.0.0.1:8765", "http://127.0.0.1:8765/v1", "http://u:p@127.0.0.1"]) {
+  for (const bad of [
+    "http://example.com:8765",
+    "ftp://127.0.0.1",
+    "127.0.0.1:8765",
+    "http://127.0.0.1:8765/v1",
+    "http://u:p@127.0.0.1",
+  ]) {
     assert.throws(() => normalizeServerUrl(bad), SettingsError, bad);
   }
 });
@@ -77,7 +100,10 @@ test("validateSettings names the bad field", () => {
     [{ serverUrl: "http://10.0.0.1" }, "serverUrl"],
   ];
   for (const [patch, field] of cases) {
-    assert.throws(() => validateSettings({ ...good, ...patch }), (e) => e instanceof SettingsError && e.field === field);
+    assert.throws(
+      () => validateSettings({ ...good, ...patch }),
+      (e) => e instanceof SettingsError && e.field === field,
+    );
   }
 });
 

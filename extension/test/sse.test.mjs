@@ -12,14 +12,17 @@ function parseAll(chunks) {
 
 const STREAM =
   'event: flag\ndata: {"label":"highly_biased"}\n\n' +
-  ': keep-alive\n\n' +
+  ": keep-alive\n\n" +
   'event: delta\ndata: {"delta":"Some "}\n\n' +
   'event: delta\ndata: {"delta":"people"}\n\n' +
   'event: done\ndata: {"rewrite":"Some people","changed":true}\n\n';
 
 test("events with names and JSON data", () => {
   const events = parseAll([STREAM]);
-  assert.deepEqual(events.map((e) => e.event), ["flag", "delta", "delta", "done"]);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ["flag", "delta", "delta", "done"],
+  );
   assert.deepEqual(eventJson(events[3]), { rewrite: "Some people", changed: true });
 });
 
@@ -36,7 +39,10 @@ test("any chunking gives the same events, including CRLF split between chunks", 
 
 test("multi-line data, default event name, no space after colon", () => {
   const events = parseAll(["data:a\ndata: b\n\n", "data\n\n"]);
-  assert.deepEqual(events, [{ event: "message", data: "a\nb" }, { event: "message", data: "" }]);
+  assert.deepEqual(events, [
+    { event: "message", data: "a\nb" },
+    { event: "message", data: "" },
+  ]);
 });
 
 test("an event without its closing blank line is discarded at the end", () => {
@@ -45,7 +51,10 @@ test("an event without its closing blank line is discarded at the end", () => {
 
 test("event names do not leak into the next event", () => {
   const events = parseAll(["event: flag\ndata: 1\n\ndata: 2\n\n"]);
-  assert.deepEqual(events.map((e) => e.event), ["flag", "message"]);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ["flag", "message"],
+  );
 });
 
 test("astral characters survive chunk boundaries once decoded", () => {

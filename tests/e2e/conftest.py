@@ -60,7 +60,8 @@ class Server:
     token: str
 
     def stats(self) -> dict:
-        return httpx.get(f"{self.url}/health", timeout=10).json()["stats"]
+        auth = {"Authorization": f"Bearer {self.token}"}
+        return httpx.get(f"{self.url}/health", headers=auth, timeout=10).json()["stats"]
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +92,8 @@ def finetuned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     with running_server(
         home, "--threads", "2", token=TOKEN, timeout=SERVER_START_TIMEOUT_S
     ) as running:
-        health = httpx.get(f"{running.url}/health", timeout=10).json()
+        with running.client() as c:
+            health = c.get("/health", timeout=10).json()
         assert health["model"]["finetuned"] is True, health
         yield Server(running.url, running.token)
 

@@ -82,3 +82,19 @@ def test_web_ext_lint_passes_for_the_firefox_package(built):
     assert result.returncode == 0, result.stdout[-4000:]
     assert report["errors"] == [], report["errors"]
     assert report["warnings"] == [], report["warnings"]
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [("eslint", ["."]), ("prettier", ["--check", "."])],
+    ids=["eslint", "prettier"],
+)
+def test_the_javascript_is_linted_and_formatted(tool, args):
+    binary = EXTENSION / "node_modules" / ".bin" / tool
+    if not binary.exists():
+        message = f"{tool} is not installed: run `npm ci` in extension/ (just setup does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    result = run([str(binary), *args], cwd=EXTENSION)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]

@@ -5,7 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import httpx
+import pytest
 
 from server import contract, paths
 from tests.support import build_default_model, running_server
@@ -30,7 +30,7 @@ def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
     assert manifest["training_manifest_sha256"] == run_sha
 
     with running_server(isolated_home) as server:  # no --model: the resolution order decides
-        health = httpx.get(f"{server.url}/health").json()
+        health = server.client().get("/health").json()
         assert health["model"]["finetuned"] is True
         assert health["model"]["contract"] == contract.CONTRACT_VERSION
         assert Path(health["model"]["path"]) == model
@@ -38,3 +38,29 @@ def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
             flag = c.post("/v1/flag", json={"text": "Old people cannot learn anything."})
             assert flag.status_code == 200 and flag.json()["label"] in contract.LABELS
     assert "fine-tuned: yes" in server.log_text()
+
+
+def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_when_stale(
+    isolated_home,
+):
+    """A fresh clone's first `srllm serve` (no --model, nothing built) merges the committed
+    adapter itself; the model it serves carries the adapter's calibrated threshold and a name
+    a user recognises. A changed adapter makes the built model stale: the next start rebuilds."""
+    calibration = json.loads((ADAPTER / "calibration.json").read_text())
+    assert paths.finetuned_default_model() is None
+    with running_server(isolated_home, timeout=300) as server:
+        health = server.client().get("/health").json()["model"]
+    assert "building the fine-tuned default model" in server.log_text()
+    assert health["finetuned"] is True
+    assert health["flag_threshold"] == pytest.approx(calibration["threshold"], abs=1e-6)
+    assert health["name"] == f"SmolLM2-135M-Instruct, srllm fine-tune {calibration['release']}"
+
+    from convert.build import STAMP
+
+    with running_server(isolated_home, timeout=300) as again:  # current: no rebuild
+        pass
+    assert "building" not in again.log_text()
+    (paths.default_model_dir() / STAMP).write_text("an older adapter\n")
+    with running_server(isolated_home, timeout=300) as stale:
+        pass
+    assert "building the fine-tuned default model" in stale.log_text()

@@ -54,7 +54,9 @@ def test_writes_metrics_table_charts_and_outputs(evaluated):
     outputs = list((out / "outputs").glob("*.jsonl"))
     assert len(outputs) == 1
     sections = {json.loads(line)["section"] for line in outputs[0].read_text().splitlines()}
-    assert sections == {"rewrite", "neutral", "flag", "counterfactual", "injection"}
+    assert sections == {
+        "rewrite", "neutral", "flag", "counterfactual", "injection", "preserve", "passage"
+    }  # fmt: skip
     assert "| human reference |" in result.stdout
     assert not list(out.parent.glob(".out.tmp-*"))  # the temp folder was renamed away
 
@@ -73,6 +75,13 @@ def test_metrics_json_names_every_metric_per_system(evaluated):
     # The model row has a value for every primary metric; the fixed rows only for rewrites.
     assert all(baseline[name] is not None for name in PRIMARY), baseline
     assert baseline["perplexity_ratio"] == pytest.approx(1.0)  # it is the base model
+    assert manifest["limits"]["passage_items"] == 3 and manifest["limits"]["preserve_items"] == 3
+    for name in ("flag_recall", "flag_specificity", "flag_auc", "passage_flag_accuracy",
+                 "passage_neutral_identical", "passage_seconds_p50"):  # fmt: skip
+        assert baseline[name] is not None and baseline[name] >= 0, name
+    for name in ("residual_bias", "unchanged_biased_rate", "highlight_survival",
+                 "preservation_rate", "passage_unchanged_biased"):  # fmt: skip
+        assert name in baseline, name
     assert 0 <= baseline["flag_macro_f1"] <= 1 and 0 <= baseline["stereoset_lms"] <= 100
     assert identity["biased_word_removal"] == 0.0 and identity["neutral_unchanged"] == 1.0
     assert identity["meaning_kept"] == pytest.approx(1.0, abs=1e-5)

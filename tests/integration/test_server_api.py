@@ -1,4 +1,6 @@
-"""Every route of the real server on the real embedded model."""
+"""Every route of the real server on the real embedded model: smoke tests of the real engine.
+Exact shapes, offsets and event order are tested with a scripted engine in
+tests/unit/test_app_routes.py."""
 
 import json
 import time
@@ -22,11 +24,13 @@ def read_sse(response: httpx.Response) -> list[tuple[str, dict]]:
     return events
 
 
-def test_health_names_the_model_and_contract(server):
-    body = httpx.get(f"{server.url}/health").json()
+def test_health_names_the_model_and_contract(client):
+    body = client.get("/health").json()
     assert body["status"] == "ok"
     assert body["contract"] == contract.CONTRACT_VERSION
-    assert body["model"]["finetuned"] is False  # the embedded base model
+    assert body["model"]["finetuned"] is False  # the embedded base model, named as the fallback
+    assert body["model"]["name"] == "SmolLM2-135M-Instruct (not fine-tuned)"
+    assert 0 < body["model"]["flag_threshold"] < 1
     assert body["model"]["file_type"] == "Q4_1"
     assert body["limits"]["max_text_chars"] > 0 and body["limits"]["max_text_tokens"] > 0
 
@@ -39,38 +43,54 @@ def test_flag_returns_the_contract_shape_with_spans_inside_the_text(client):
     assert set(body["categories"]) <= set(contract.CATEGORIES)
     for span in body["spans"]:
         assert text[span["start"] : span["end"]] == span["text"]
+        assert span["source"] in ("model", "lexicon")
     assert isinstance(body["explanation"], str) and body["model"]
+    assert 0.0 <= body["p_biased"] <= 1.0 and len(body["sentences"]) == 1
 
 
-def test_rewrite_and_its_stream_agree(client):
-    plain = client.post("/v1/rewrite", json={"text": BIASED}).json()
-    assert plain["rewrite"].strip() and isinstance(plain["changed"], bool)
-    assert "<text>" not in plain["rewrite"] and "</text>" not in plain["rewrite"]
-    with client.stream("POST", "/v1/rewrite", json={"text": BIASED, "stream": True}) as r:
+def test_a_streamed_rewrite_and_the_plain_one_agree(client):
+    """The stream runs the model (an uncached text); the plain call then answers the same."""
+    body = {"text": BIASED, "stream": True, "all": True}
+    with client.stream("POST", "/v1/rewrite", json=body) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         events = read_sse(r)
-    assert events[-1][0] == "done"
-    assert events[-1][1]["rewrite"] == plain["rewrite"]
-    assert all(name == "delta" for name, _ in events[:-1]) and len(events) >= 2
+    names = [name for name, _ in events]
+    assert names[0] == "progress" and names[-1] == "done" and "delta" in names
+    assert set(names) == {"progress", "delta", "sentence", "done"}
+    done = events[-1][1]
+    [final] = [d for n, d in events if n == "sentence"]
+    assert final["rewrite"] == done["rewrite"]  # one sentence: its final text is the answer
+    assert "<text>" not in done["rewrite"] and done["rewrite"].strip()
+    plain = client.post("/v1/rewrite", json={"text": BIASED, "all": True}).json()
+    assert plain == done
 
 
-def test_debias_flags_then_rewrites_only_biased_text(client):
-    body = client.post("/v1/debias", json={"text": BIASED}).json()
-    assert set(body) == {"flag", "rewrite", "changed", "model"}
-    if body["flag"]["biased"]:
-        assert isinstance(body["rewrite"], str) and body["rewrite"]
-    else:
-        assert body["rewrite"] is None and body["changed"] is False
+def test_debias_answers_the_flag_and_the_rewrite_of_what_it_flags(client):
+    text = f"{BIASED}\n\nThe sky is blue."
+    body = client.post("/v1/debias", json={"text": text}).json()
+    assert set(body) == {"flag", "rewrite", "changed", "model", "sentences"}
+    assert len(body["sentences"]) == 2 and len(body["flag"]["sentences"]) == 2
+    assert (body["rewrite"] is None) == (not body["flag"]["biased"])
+    if body["rewrite"] is not None:  # every sentence the flag left alone comes back as written
+        for flag, sentence in zip(body["flag"]["sentences"], body["sentences"], strict=True):
+            if not flag["biased"]:
+                assert sentence["rewrite"] is None
+        assert (
+            body["rewrite"].endswith("\n\nThe sky is blue.")
+            or body["flag"]["sentences"][1]["biased"]
+        )
 
 
 def test_debias_stream_sends_the_flag_first_and_the_whole_answer_last(client):
     text = "Girls are bad at math, so the team hired only boys."
     with client.stream("POST", "/v1/debias", json={"text": text, "stream": True}) as r:
         events = read_sse(r)
-    assert events[0][0] == "flag" and events[0][1]["label"] in contract.LABELS
-    assert events[-1][0] == "done"
+    names = [name for name, _ in events]
+    assert names[0] == "progress" and names[-1] == "done"
+    flag = dict(events)["flag"]
+    assert flag["label"] in contract.LABELS
     done = events[-1][1]
-    assert done["flag"] == events[0][1]
+    assert done["flag"] == flag
     deltas = "".join(d["delta"] for name, d in events if name == "delta")
     assert (done["rewrite"] is None) == (not done["flag"]["biased"]) == (deltas == "")
 
@@ -78,9 +98,9 @@ def test_debias_stream_sends_the_flag_first_and_the_whole_answer_last(client):
 def test_repeated_request_is_answered_from_the_cache(server, client):
     text = "A repeated sentence about nurses and their husbands."
     first = client.post("/v1/flag", json={"text": text}).json()
-    hits = httpx.get(f"{server.url}/health").json()["stats"]["cache_hits"]
+    hits = client.get("/health").json()["stats"]["cache_hits"]
     assert client.post("/v1/flag", json={"text": text}).json() == first
-    assert httpx.get(f"{server.url}/health").json()["stats"]["cache_hits"] == hits + 1
+    assert client.get("/health").json()["stats"]["cache_hits"] == hits + 1
 
 
 def test_models_lists_the_running_model(client):
@@ -123,17 +143,18 @@ def test_openapi_describes_every_route(client):
 
 
 def test_a_client_that_disconnects_stops_its_generation(server, client):
-    """Leave a streamed rewrite after the first token; the server counts it cancelled and
+    """Leave a streamed rewrite after its first token; the server counts it cancelled and
     serves the next request."""
-    before = httpx.get(f"{server.url}/health").json()["stats"]["cancelled"]
+    before = client.get("/health").json()["stats"]["cancelled"]
     text = "Write this out: " + " ".join(f"word{i}" for i in range(300))
-    with client.stream("POST", "/v1/rewrite", json={"text": text, "stream": True}) as r:
+    body = {"text": text, "stream": True, "all": True}
+    with client.stream("POST", "/v1/rewrite", json=body) as r:
         for line in r.iter_lines():
-            if line.startswith("data: "):
-                break  # leave with the generation still running
+            if line.startswith("event: delta"):
+                break  # leave with the generation running
     after = None
     for _ in range(100):
-        after = httpx.get(f"{server.url}/health").json()["stats"]["cancelled"]
+        after = client.get("/health").json()["stats"]["cancelled"]
         if after > before:
             break
         time.sleep(0.1)

@@ -55,6 +55,11 @@ def test_token_is_printed_and_stored_private(tmp_path):
     assert srllm("token", home=tmp_path).stdout.strip() == token
 
 
+def test_token_refuses_a_short_token_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SRLLM_TOKEN", "short")
+    assert "at least 16" in one_error_line(srllm("token", home=tmp_path))
+
+
 def test_flag_json_from_stdin(tmp_path):
     text = "Those people from that country are all lazy."
     result = srllm("flag", "-", "--json", input=text, home=tmp_path)
@@ -70,8 +75,8 @@ def test_rewrite_and_debias_print_results(tmp_path):
     assert rewrite.returncode == 0 and rewrite.stdout.strip()
     debias = srllm("debias", "He is a great chairman.", "--json", home=tmp_path)
     body = json.loads(debias.stdout)
-    assert "flag" in body and body["model"]
-    assert ("rewrite" in body) == body["flag"]["biased"]
+    assert set(body) == {"flag", "rewrite", "changed", "model", "sentences"}  # as /v1/debias
+    assert (body["rewrite"] is not None) == body["flag"]["biased"]
 
 
 @pytest.mark.parametrize("args", [("flag", "   "), ("rewrite", "-")])

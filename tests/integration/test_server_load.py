@@ -63,4 +63,4 @@ def test_sixteen_clients_for_a_minute(server):
     # but not climb by more than 64 MiB.
     warm = max(rss[: len(rss) // 4])
     assert max(rss) - warm < 64 * 2**20, [r // 2**20 for r in rss]
-    assert httpx.get(f"{server.url}/health").json()["stats"]["queued"] == 0
+    assert server.client().get("/health").json()["stats"]["queued"] == 0

@@ -1,8 +1,11 @@
 """Security and bad input against the real server: every refusal is a JSON error body."""
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from server import contract
 from tests.support import running_server
 
 
@@ -21,8 +24,30 @@ def test_v1_routes_need_the_token(server, route, auth):
     assert httpx.get(f"{server.url}/v1/models", headers=headers).status_code == 401
 
 
-def test_health_needs_no_token(server):
-    assert httpx.get(f"{server.url}/health").status_code == 200
+def test_health_without_the_token_says_only_that_the_server_is_up(server, client):
+    public = httpx.get(f"{server.url}/health")
+    assert public.status_code == 200
+    assert public.json() == {"status": "ok", "contract": contract.CONTRACT_VERSION,
+                             "model_loaded": True}  # fmt: skip
+    assert str(Path.home()) not in public.text and "stats" not in public.text
+    wrong = httpx.get(f"{server.url}/health", headers={"Authorization": "Bearer nope"})
+    assert wrong.json() == public.json()
+    details = client.get("/health").json()
+    assert details["model"]["path"] and "stats" in details and "limits" in details
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"text": "\\ud800 old people"}',  # a lone surrogate
+        b'{"text": "x", "y": ' + b"[" * 20000 + b"]" * 20000 + b"}",  # deep, under 64 KiB
+    ],
+    ids=["lone-surrogate", "nested-20000"],
+)
+def test_odd_json_is_a_400_not_a_500(client, body):
+    r = client.post("/v1/flag", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code in (400, 422), r.text
+    assert error_of(r)["code"] in ("bad_request", "invalid_request")
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.nip.io"])
@@ -75,7 +100,7 @@ def test_chunked_body_over_64_kib_is_refused(client):
 
 
 def test_text_over_the_character_limit_names_the_limit(server, client):
-    limit = httpx.get(f"{server.url}/health").json()["limits"]["max_text_chars"]
+    limit = client.get("/health").json()["limits"]["max_text_chars"]
     r = client.post("/v1/flag", json={"text": "a " * (limit // 2 + 1)})
     assert r.status_code == 413
     err = error_of(r)
@@ -83,10 +108,12 @@ def test_text_over_the_character_limit_names_the_limit(server, client):
 
 
 def test_text_over_the_model_context_names_the_token_limit(tmp_path, model_path):
-    with running_server(tmp_path, "--ctx", "512", model=model_path) as small:
-        limit = httpx.get(f"{small.url}/health").json()["limits"]["max_text_tokens"]
-        with small.client() as c:
-            r = c.post("/v1/rewrite", json={"text": "word " * 400})
+    with (
+        running_server(tmp_path, "--ctx", "512", model=model_path) as small,
+        small.client() as c,
+    ):
+        limit = c.get("/health").json()["limits"]["max_text_tokens"]
+        r = c.post("/v1/rewrite", json={"text": "word " * 400})
     assert r.status_code == 413
     assert str(limit) in error_of(r)["message"] and "token" in error_of(r)["message"]
 

@@ -150,21 +150,31 @@ def test_stream_cleaner_keeps_text_that_only_looks_like_the_tag_start():
     assert "".join(cleaner.feed(d) for d in ["<", "b>bold"]) == "<b>bold"
 
 
-def test_a_templated_explanation_quotes_only_words_the_text_contains():
-    from server.payloads import flag_payload
+def test_a_rewrite_gives_back_the_users_own_delimiter_tags():
+    """The prompt shows `</text>` inside the user's text defused; the rewrite must not."""
+    assert contract.clean_rewrite("a ‹/text› b", original="a </text> b") == "a </text> b"
+    assert contract.clean_rewrite("a ‹/text› b", original="a b") == "a ‹/text› b"
 
-    text = "Old people are slow with technology."
-    label, cats = contract.Label.SLIGHTLY_BIASED, ["age"]
 
-    def payload(words: list[str], explanation: str | None = None) -> dict:
-        said = contract.explain(label, cats, words) if explanation is None else explanation
-        return flag_payload(text, contract.Flag(label, cats, words, said), "m")
+def test_a_flag_schema_for_one_label_fixes_the_verdict():
+    neutral = contract.flag_schema("neutral")
+    assert neutral["properties"]["label"]["enum"] == ["neutral"]
+    assert neutral["properties"]["biased_words"]["maxItems"] == 0
+    biased = contract.flag_schema(contract.Label.HIGHLY_BIASED)
+    assert biased["properties"]["label"]["enum"] == ["highly_biased"]
+    assert biased["properties"]["biased_words"]["maxItems"] == contract.MAX_BIASED_WORDS
+    assert contract.FLAG_SCHEMA["properties"]["label"]["enum"] == list(contract.LABELS)
 
-    invented = payload(["silly"])
-    assert invented["spans"] == [] and "silly" not in invented["explanation"]
-    assert invented["explanation"] == contract.explain(label, cats, [])
-    mixed = payload(["silly", "slow"])
-    assert mixed["explanation"] == "The words 'slow' are somewhat loaded (age bias)."
-    assert payload(["slow"])["explanation"] == contract.explain(label, cats, ["slow"])
-    # A free-form explanation is the model's own, even when it names an invented word.
-    assert payload(["silly"], "Calls them silly.")["explanation"] == "Calls them silly."
+
+def test_a_flag_may_only_name_words_and_word_pairs_of_the_text():
+    text = "I think fruity people are the worst, said Ann."
+    words = contract.candidate_words(text)
+    assert "fruity" in words and "the worst" in words and "fruity people" in words
+    assert "I" not in words and "the" not in words  # function words alone highlight nothing
+    assert all(contract.find_spans(text, [w]) for w in words)
+    schema = contract.flag_schema("slightly_biased", words)
+    assert schema["properties"]["biased_words"]["items"]["enum"] == words
+    assert schema["properties"]["biased_words"]["minItems"] == 1
+    assert "enum" not in contract.flag_schema("neutral", words)["properties"]["biased_words"].get(
+        "items", {}
+    )

@@ -66,7 +66,7 @@ def test_permutation_keeps_each_head_block_and_is_a_row_permutation():
 @pytest.mark.parametrize(
     ("pre", "name"),
     [
-        ({"type": "ByteLevel", "use_regex": True}, "gpt2"),
+        ({"type": "ByteLevel", "use_regex": True}, "gpt-2"),
         (
             {
                 "type": "Sequence",
@@ -223,3 +223,46 @@ def test_temp_path_leaves_nothing_behind_on_error(tmp_path):
         tmp.write_bytes(b"half a model")
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def _loads_with_pre_tokenizer(name: str, folder) -> bool:
+    """Does the bundled llama.cpp load the embedded model's vocabulary under tokenizer.ggml.pre
+    = name? (vocab_only: no tensors needed)."""
+    import gguf
+    import llama_cpp
+
+    from convert.ggufio import GGUFFile
+    from server.paths import embedded_model
+
+    reader = GGUFFile(embedded_model())
+    path = folder / f"vocab-{name}.gguf"
+    writer = gguf.GGUFWriter(str(path), arch="llama")
+    for key, kv in reader.kv.items():
+        if not key.startswith(("GGUF.", "general.architecture", "tokenizer.ggml.pre")):
+            writer.add_key_value(key, kv.value, kv.vtype, sub_type=kv.sub_type)
+    writer.add_tokenizer_pre(name)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    try:
+        llama_cpp.Llama(str(path), vocab_only=True, verbose=False).close()
+    except ValueError:
+        return False
+    return True
+
+
+def test_every_pre_tokenizer_name_the_converter_writes_is_one_llama_cpp_accepts(tmp_path):
+    """llama.cpp refuses a GGUF whose tokenizer.ggml.pre it does not know ("gpt2" was one)."""
+    import inspect
+    import re
+
+    from convert import vocab
+
+    written = set(re.findall(r'return "([^"]+)"', inspect.getsource(vocab._pre_tokenizer_name)))
+    assert written == set(vocab.PRE_TOKENIZER_NAMES)
+    for name in vocab.PRE_TOKENIZER_NAMES:
+        assert _loads_with_pre_tokenizer(name, tmp_path), name
+    assert not _loads_with_pre_tokenizer("gpt2", tmp_path)  # the check can fail
+    plain_byte_level = {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True}
+    assert vocab._pre_tokenizer_name(plain_byte_level) == "gpt-2"

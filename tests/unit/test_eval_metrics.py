@@ -319,3 +319,66 @@ def test_score_assembles_model_metrics_from_outputs():
     assert out["perplexity_ratio"] == pytest.approx(1.5)
     assert out["seconds_per_item"] == 1.0  # 3 rewrites + 5 flags, one second each
     assert out["tokens_per_s"] == pytest.approx((4 * 3 + 8 + 0 + 4 * 3) / 8)
+
+
+def test_auc_counts_ties_half():
+    assert metrics.auc([0.9, 0.8, 0.1], [True, True, False]) == 1.0
+    assert metrics.auc([0.5, 0.5], [True, False]) == 0.5
+    assert metrics.auc([0.2, 0.9], [True, False]) == 0.0
+    assert metrics.auc([0.2], [True]) is None
+
+
+def test_highlight_survival_counts_each_highlighted_word_once():
+    items = [("Older people are slow.", ["old", "slow"]), ("Fine.", ["bad"])]
+    assert metrics.highlight_survival(items) == pytest.approx(1 / 3)
+    assert metrics.highlight_survival([]) is None
+
+
+def test_preservation_rate_counts_emoji_numbers_urls_and_names_outside_the_highlights():
+    text = "Wow 🎉 Maria said old people are slow in 2024, see https://x.org"
+    kept = "Wow 🎉 Maria said older people take longer in 2024, see https://x.org"
+    dropped = "Wow, she said older people take longer."
+    assert metrics.preservation_rate([(text, kept, ["slow"])]) == 1.0
+    assert metrics.preservation_rate([(text, dropped, ["slow"])]) == 0.0
+    assert metrics.preservation_rate([(text, text, ["slow"])]) is None  # unchanged: not counted
+    assert metrics.protected_tokens(text, ["slow"]) == ["🎉", "Maria", "2024", "https://x.org"]
+
+
+def test_part_output_replaces_only_the_rewritten_sentences():
+    text = "A b. C d. E f."
+    sentences = [
+        {"start": 0, "end": 4, "rewrite": None},
+        {"start": 5, "end": 9, "rewrite": "X y."},
+    ]
+    assert metrics.part_output(text, 0, 9, sentences) == "A b. X y."
+
+
+def test_passages_are_built_from_held_out_sentences_deterministically():
+    from server.segment import split_sentences
+
+    infer = data.load_infer(DEFAULT_DATA_ROOT)
+    pool = [r.reference for r in infer]
+    first = data.build_passages(infer, pool, 10, seed=0)
+    assert first == data.build_passages(infer, pool, 10, seed=0)
+    assert first != data.build_passages(infer, pool, 10, seed=1)
+    assert [p.biased for p in first].count(False) >= 2  # one in five is all neutral
+    assert any("\n\n" in p.text for p in first)
+    texts = {r.text for r in infer}
+    for passage in first:
+        for part in passage.parts:
+            piece = passage.text[part.start : part.end]
+            assert (piece in texts) == part.biased
+            if not part.biased:
+                assert len(split_sentences(piece)) == 1
+
+
+def test_the_threshold_is_chosen_for_recall_and_specificity_at_a_specificity_floor():
+    from evaluation.calibrate import choose_threshold
+
+    scores = [0.95, 0.9, 0.4, 0.35, 0.3, 0.1, 0.05, 0.02, 0.01, 0.01, 0.01, 0.01]
+    gold = [True, True, True, True, False, False, False, False, False, False, False, False]
+    chosen = choose_threshold(scores, gold)
+    assert chosen["threshold"] == 0.35
+    assert chosen["recall"] == 1.0 and chosen["specificity"] == 1.0
+    # Where no threshold keeps specificity at the floor, the best trade-off is taken anyway.
+    assert 0 < choose_threshold([0.9, 0.9], [True, False])["threshold"] <= 0.9

@@ -206,3 +206,53 @@ def test_toxigen_bad_score_names_the_row(tmp_path):
     missing = write_csv(tmp_path / "m.csv", [["x", "women"]], header=["text", "target_group"])
     with pytest.raises(data.DataError, match="missing column"):
         data.toxigen_examples(missing, max_texts=10, seed=0)
+
+
+def test_an_extra_source_can_carry_its_own_cap():
+    from training.config import ConfigError, load_config, split_source
+
+    assert split_source("toxigen:1600", 500) == ("toxigen", 1600)
+    assert split_source("wnc", 500) == ("wnc", 500)
+    with pytest.raises(ConfigError, match="extra_sources"):
+        load_config(None, ['extra_sources=["toxigen:lots"]'])
+    with pytest.raises(ConfigError, match="extra_sources"):
+        load_config(None, ['extra_sources=["wikipedia:10"]'])
+
+
+@pytest.mark.skipif(not EXTRA.is_dir(), reason="extra data not present")
+def test_wnc_edits_flag_the_removed_loaded_words_and_rewrite_to_the_edit():
+    examples = data.extra_examples(EXTRA, ["wnc:30"], 0, seed=0)
+    flags = [ex for ex in examples if ex.task == "flag"]
+    rewrites = {ex.text: ex.target for ex in examples if ex.task == "rewrite"}
+    assert len(flags) == 30 and len(rewrites) == 30
+    for ex in flags:
+        flag = contract.parse_flag(ex.target)
+        assert flag.label == "slightly_biased" and flag.biased_words
+        for word in flag.biased_words:  # every word is in the sentence, and the edit drops it
+            assert contract.find_spans(ex.text, [word])
+        assert not ex.text[:1].islower() and " ." not in ex.text
+        assert contract.is_changed(ex.text, rewrites[ex.text])
+    test_ids = {
+        r["id"] for r in data.jsonl(EXTRA / data.EXTRA_FILES["wnc"]) if r["split"] == "test"
+    }
+    assert not {ex.source.split(":", 1)[1] for ex in examples} & test_ids
+
+
+@pytest.mark.skipif(not EXTRA.is_dir(), reason="extra data not present")
+def test_holisticbias_teaches_hostility_for_every_group_and_never_names_held_out_groups():
+    examples = data.extra_examples(EXTRA, ["holisticbias:400"], 0, seed=0)
+    assert all(ex.task == "flag" for ex in examples) and len(examples) == 400
+    rows = data.jsonl(EXTRA / data.EXTRA_FILES["holisticbias"])
+    held_out = {r["descriptor"] for r in rows if data.holistic_heldout(r["descriptor"])}
+    by_text = {r["text"]: r for r in rows}
+    assert held_out and not {by_text[ex.text]["descriptor"] for ex in examples} & held_out
+    for ex in examples:
+        row, flag = by_text[ex.text], contract.parse_flag(ex.target)
+        if row["template"] == data.HOLISTIC_HOSTILE:
+            assert flag.label == "highly_biased" and flag.biased_words == ["the worst"]
+        elif row["preference"] == "dispreferred":
+            assert flag.label == "slightly_biased" and flag.biased_words
+        else:
+            assert flag.label == "neutral"
+    labels = {contract.parse_flag(ex.target).label for ex in examples}
+    assert labels == {"neutral", "slightly_biased", "highly_biased"}

@@ -1,0 +1,142 @@
+"""`srllm calibrate`: choose a model's flag threshold on validation data, never on test data.
+
+The verdict is P(biased) >= threshold (server.engine). Greedy argmax is the threshold that
+happens to fall out of training; the ranking is better than that (AUC ~0.95 on infer_50 for
+v3), so the threshold is chosen where recall + specificity is highest on data the model was
+not trained on and that the evaluation never reads:
+
+- the SR-LLM validation split (the training config's seeded split): each biased text and its
+  human rewrite;
+- ToxiGen statements from the far end of the training seed's shuffle (training samples from the
+  front): toxic ones biased, benign ones neutral;
+- HolisticBias sentences of the held-out descriptors (training.data.holistic_heldout): the
+  hostile template biased, the neutral templates neutral.
+
+The result goes to the adapter's calibration.json; `srllm build-model` writes it into the GGUF
+as `srllm.flag_threshold`, which the server reads.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evaluation import metrics
+from training import config as train_config
+from training import data as train_data
+
+TOXIGEN_PER_SIDE = 80
+HOLISTIC_ITEMS = 120
+FLOOR_SPECIFICITY = 0.9  # conservative by default: precision on fair text comes first
+
+
+@dataclass(frozen=True)
+class Item:
+    text: str
+    biased: bool
+    source: str
+
+
+def validation_items(cfg: train_config.TrainConfig) -> list[Item]:
+    rows = train_data.read_rows(Path(cfg.data_dir) / cfg.train_file)
+    _, val_rows = train_data.split_rows(rows, cfg.val_fraction, cfg.seed)
+    items = [Item(r.biased_text, True, "srllm-val") for r in val_rows]
+    items += [Item(r.debiased_text, False, "srllm-val") for r in val_rows]
+    toxic, benign = train_data.toxigen_pools(
+        Path(cfg.extra_dir) / train_data.EXTRA_FILES["toxigen"], cfg.seed
+    )
+    n_toxic = min(TOXIGEN_PER_SIDE, train_data.held_back(len(toxic)))
+    n_benign = min(TOXIGEN_PER_SIDE, train_data.held_back(len(benign)))
+    items += [Item(t, True, "toxigen-tail") for t, _, _ in toxic[len(toxic) - n_toxic :]]
+    items += [Item(t, False, "toxigen-tail") for t in benign[len(benign) - n_benign :]]
+    holistic = [
+        r
+        for r in train_data.jsonl(Path(cfg.extra_dir) / train_data.EXTRA_FILES["holisticbias"])
+        if train_data.holistic_heldout(r["descriptor"]) and r["preference"] != "polarizing"
+    ]
+    random.Random(f"{cfg.seed}:calibrate").shuffle(holistic)
+    for r in holistic[:HOLISTIC_ITEMS]:
+        hostile = r["template"] == train_data.HOLISTIC_HOSTILE
+        items.append(Item(r["text"], hostile or r["preference"] == "dispreferred", "holistic"))
+    return items
+
+
+def choose_threshold(scores: list[float], gold: list[bool]) -> dict:
+    """The threshold with the highest recall + specificity among those keeping specificity at
+    FLOOR_SPECIFICITY or above (the highest such threshold on ties)."""
+    p = np.asarray(scores)
+    y = np.asarray(gold, dtype=bool)
+    candidates = sorted(set(np.round(p, 4).tolist()) | {0.5})
+    best = None
+    for t in candidates:
+        predicted = p >= t
+        recall = float(predicted[y].mean()) if y.any() else 0.0
+        specificity = float((~predicted[~y]).mean()) if (~y).any() else 0.0
+        ok = specificity >= FLOOR_SPECIFICITY
+        key = (ok, recall + specificity, t)
+        if best is None or key > best[0]:
+            best = (key, {"threshold": t, "recall": recall, "specificity": specificity})
+    assert best is not None
+    return best[1]
+
+
+def calibrate(
+    model: Path,
+    adapter: Path | None,
+    config: Path,
+    threads: int | None,
+    release: str | None = None,
+) -> dict:
+    from server.engine import Engine, EngineConfig
+
+    cfg = train_config.load_config(config)
+    items = validation_items(cfg)
+    engine = Engine(EngineConfig(model, n_threads=threads))
+    from tqdm import tqdm
+
+    try:
+        scores = [
+            1.0 - engine.label_probabilities(i.text)[_neutral()]
+            for i in tqdm(items, desc="calibrate: P(biased)", unit="text")
+        ]
+    finally:
+        engine.close()
+    gold = [i.biased for i in items]
+    chosen = choose_threshold(scores, gold)
+    argmax = choose_at(scores, gold, 0.5)
+    result = {
+        "threshold": chosen["threshold"],
+        "chosen_on": sorted({i.source for i in items}),
+        "items": len(items),
+        "auc": metrics.auc(scores, gold),
+        "at_threshold": {"recall": chosen["recall"], "specificity": chosen["specificity"]},
+        "at_0.5": argmax,
+        "model": model.name,
+    }
+    if release:
+        result["release"] = release
+    if adapter is not None:
+        path = adapter / "calibration.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    return result
+
+
+def choose_at(scores: list[float], gold: list[bool], t: float) -> dict:
+    p, y = np.asarray(scores), np.asarray(gold, dtype=bool)
+    predicted = p >= t
+    return {
+        "recall": float(predicted[y].mean()),
+        "specificity": float((~predicted[~y]).mean()),
+    }
+
+
+def _neutral():
+    from server.contract import Label
+
+    return Label.NEUTRAL

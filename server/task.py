@@ -1,0 +1,442 @@
+"""The debias task over a whole selection: the one implementation that HTTP (JSON and SSE), the
+CLI and `srllm eval` call; they only serialise its events.
+
+A selection is split into sentences (server.segment). Each sentence is flagged on its own (the
+model's verdict from its label probability, its words, and the known terms of the lexicon);
+the passage's label is the most severe, its categories the union, its spans every sentence's
+spans at passage offsets. Only biased sentences are rewritten; every other character of the
+selection comes back as it was. A rewrite is guided by its flag: when the plain rewrite comes
+back unchanged or keeps a highlighted word, it is redone with those words pushed down, and what
+the user wrote around the bias (emoji, numbers, URLs) is put back where the model dropped it.
+
+Work is cached per sentence, so editing one sentence of a paragraph re-checks only that one.
+Everything here is blocking: the server runs it in a worker thread with the model held.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from server import contract, lexicon, preserve
+from server.contract import Flag, Label
+from server.segment import Segment, reassemble, split_sentences
+
+SEVERITY = {Label.NEUTRAL: 0, Label.SLIGHTLY_BIASED: 1, Label.HIGHLY_BIASED: 2}
+
+
+class Mode(StrEnum):
+    FLAG = "flag"  # flag only
+    REWRITE = "rewrite"  # the rewrite string is the answer (still only of biased sentences)
+    DEBIAS = "debias"  # flag, then rewrite what is biased
+
+
+class Cache:
+    """A thread-safe LRU of per-sentence results; size 0 turns it off."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.hits = 0
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return self._items[key]
+
+    def put(self, key: tuple, value: Any) -> None:
+        if self.size == 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class SpanOut:
+    start: int  # code point offsets into the whole selection
+    end: int
+    text: str
+    source: str  # "model" | "lexicon"
+    alternatives: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        out = {"start": self.start, "end": self.end, "text": self.text, "source": self.source}
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+        return out
+
+
+@dataclass
+class SentenceResult:
+    index: int
+    segment: Segment
+    flag: Flag  # after the lexicon merge
+    spans: list[SpanOut]
+    rewrite: str | None = None  # the rewritten sentence; None when it was not rewritten
+    guided: bool = False  # the rewrite was redone with the highlighted words pushed down
+
+    @property
+    def changed(self) -> bool:
+        return self.rewrite is not None and contract.is_changed(self.segment.text, self.rewrite)
+
+    def flag_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "start": self.segment.start,
+            "end": self.segment.end,
+            "label": self.flag.label.value,
+            "biased": self.flag.biased,
+            "categories": self.flag.categories,
+            "spans": [s.as_dict() for s in self.spans],
+            "explanation": self.flag.explanation,
+            "p_biased": _rounded(self.flag.p_biased),
+        }
+
+    def rewrite_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "start": self.segment.start,
+            "end": self.segment.end,
+            "biased": self.flag.biased,
+            "rewrite": self.rewrite,
+            "changed": self.changed,
+            "guided": self.guided,
+        }
+
+
+# -- events: what callers serialise -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # "flag" | "rewrite"
+    index: int
+    count: int
+    segment: Segment
+
+    def as_dict(self) -> dict:
+        return {
+            "phase": self.phase,
+            "sentence": self.index,
+            "sentences": self.count,
+            "start": self.segment.start,
+            "end": self.segment.end,
+        }
+
+
+@dataclass(frozen=True)
+class Flagged:
+    payload: dict  # the whole selection's flag
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Live output, in order: text that passes through unchanged (index None) and the model's
+    tokens for the sentence being rewritten. A sentence's final text comes in its Rewritten."""
+
+    text: str
+    index: int | None
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """A sentence's final rewrite: cleaned, redone away from its highlights when the first try
+    kept them, with the user's emoji and numbers put back. It may differ from its deltas."""
+
+    index: int
+    text: str
+    guided: bool
+
+    def as_dict(self) -> dict:
+        return {"sentence": self.index, "rewrite": self.text, "guided": self.guided}
+
+
+@dataclass(frozen=True)
+class Done:
+    payload: dict  # the final answer of the mode's route
+
+
+Event = Progress | Flagged | Delta | Rewritten | Done
+
+
+@dataclass
+class Passage:
+    text: str
+    model: str
+    sentences: list[SentenceResult] = field(default_factory=list)
+
+    def flag(self) -> Flag:
+        biased = [s for s in self.sentences if s.flag.biased]
+        if not biased:
+            p = max((s.flag.p_biased or 0.0 for s in self.sentences), default=0.0)
+            return Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []), p)
+        label = max((s.flag.label for s in biased), key=SEVERITY.get)
+        categories = list(dict.fromkeys(c for s in biased for c in s.flag.categories))
+        if len(biased) == 1 and len(self.sentences) == 1:
+            explanation = biased[0].flag.explanation
+        else:
+            explanation = " ".join(f"Sentence {s.index + 1}: {s.flag.explanation}" for s in biased)
+        p = max(s.flag.p_biased or 0.0 for s in biased)
+        return Flag(label, categories, [], explanation, p)
+
+    def flag_payload(self) -> dict:
+        flag = self.flag()
+        return {
+            "label": flag.label.value,
+            "biased": flag.biased,
+            "categories": flag.categories,
+            "spans": [span.as_dict() for s in self.sentences for span in s.spans],
+            "explanation": flag.explanation,
+            "p_biased": _rounded(flag.p_biased),
+            "model": self.model,
+            "sentences": [s.flag_dict() for s in self.sentences],
+        }
+
+    def rewrite(self) -> str:
+        replaced = {s.index: s.rewrite for s in self.sentences if s.rewrite is not None}
+        return reassemble(self.text, [s.segment for s in self.sentences], replaced)
+
+    def rewrite_payload(self) -> dict:
+        rewrite = self.rewrite()
+        return {
+            "rewrite": rewrite,
+            "changed": contract.is_changed(self.text, rewrite),
+            "model": self.model,
+            "sentences": [s.rewrite_dict() for s in self.sentences],
+        }
+
+    def debias_payload(self) -> dict:
+        flag = self.flag_payload()
+        rewrite = self.rewrite() if flag["biased"] else None
+        return {
+            "flag": flag,
+            "rewrite": rewrite,
+            "changed": rewrite is not None and contract.is_changed(self.text, rewrite),
+            "model": self.model,
+            "sentences": [s.rewrite_dict() for s in self.sentences],
+        }
+
+
+def _rounded(p: float | None) -> float | None:
+    return None if p is None else round(p, 4)
+
+
+# -- the task -----------------------------------------------------------------------------------
+
+
+class Task:
+    """Runs the modes over one engine (server.engine.Engine or a stand-in with the same
+    flag / stream_rewrite / label_probabilities / info), with an optional per-sentence cache."""
+
+    def __init__(self, engine, cache: Cache | None = None):
+        self.engine = engine
+        self.cache = cache if cache is not None else Cache(256)
+
+    @property
+    def model(self) -> str:
+        return self.engine.info.name
+
+    def _key(self, *parts) -> tuple:
+        return (*parts, self.engine.info.path, self.engine.info.flag_threshold)
+
+    def flag_sentence(self, text: str, cancel: threading.Event | None) -> Flag:
+        key = self._key("flag", text)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        flag = self.engine.flag(text, cancel)
+        self.cache.put(key, flag)
+        return flag
+
+    def stream_sentence_rewrite(
+        self, text: str, avoid: list[str], cancel: threading.Event | None
+    ) -> Iterator[str]:
+        """Raw deltas of one sentence's rewrite, cached when it ran to its end."""
+        key = self._key("rewrite", text, tuple(avoid))
+        cached = self.cache.get(key)
+        if cached is not None:
+            yield cached
+            return
+        parts: list[str] = []
+        for delta in self.engine.stream_rewrite(text, cancel, avoid=avoid or None):
+            parts.append(delta)
+            yield delta
+        if cancel is None or not cancel.is_set():
+            self.cache.put(key, "".join(parts))
+
+    def run(
+        self,
+        text: str,
+        mode: Mode | str,
+        cancel: threading.Event | None = None,
+        rewrite_all: bool = False,
+    ) -> Iterator[Event]:
+        """Yield the events of one call; the last is Done with the route's payload. A rewrite
+        changes only the sentences the flag calls biased, unless `rewrite_all` (the card's
+        "Rewrite anyway" on a fair verdict)."""
+        mode = Mode(mode)
+        rewrite_all = rewrite_all and mode is Mode.REWRITE
+        passage = Passage(text, self.model)
+        segments = split_sentences(text)
+        for index, segment in enumerate(segments):
+            yield Progress("flag", index, len(segments), segment)
+            passage.sentences.append(self._flagged(index, segment, cancel))
+        flag_payload = passage.flag_payload()
+        if mode is Mode.FLAG:
+            yield Done(flag_payload)
+            return
+        if mode is Mode.DEBIAS:
+            yield Flagged(flag_payload)
+            if not flag_payload["biased"]:
+                yield Done(passage.debias_payload())
+                return
+        cursor = 0
+        for result in passage.sentences:
+            segment = result.segment
+            if not (result.flag.biased or (rewrite_all and segment.has_words)):
+                continue
+            if segment.start > cursor:
+                yield Delta(text[cursor : segment.start], None)
+            yield Progress("rewrite", result.index, len(segments), segment)
+            yield from self._rewrite_sentence(result, cancel)
+            cursor = segment.end
+        if cursor < len(text):
+            yield Delta(text[cursor:], None)
+        yield Done(passage.debias_payload() if mode is Mode.DEBIAS else passage.rewrite_payload())
+
+    def _flagged(
+        self, index: int, segment: Segment, cancel: threading.Event | None
+    ) -> SentenceResult:
+        if not segment.has_words:
+            neutral = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []), 0.0)
+            return SentenceResult(index, segment, neutral, [])
+        model_flag = self.flag_sentence(segment.text, cancel)
+        flag, spans = merge_lexicon(segment, model_flag)
+        return SentenceResult(index, segment, flag, spans)
+
+    def _rewrite_sentence(
+        self, result: SentenceResult, cancel: threading.Event | None
+    ) -> Iterator[Delta | Rewritten]:
+        """Stream the plain rewrite. When it comes back unchanged, keeps a highlighted word, or
+        is itself still flagged biased (the flagger's P(biased) of the rewrite, one forward
+        pass), redo it with the highlighted words pushed down and keep the better of the two.
+        The sentence's final text ends it."""
+        source = result.segment.text
+        words = list(dict.fromkeys(s.text for s in result.spans))
+        parts: list[str] = []
+        for delta in self.stream_sentence_rewrite(source, [], cancel):
+            parts.append(delta)
+            yield Delta(delta, result.index)
+        first = self._candidate(source, "".join(parts), words)
+        chosen, guided = first, False
+        if words and first.needs_another(self.engine.info.flag_threshold):
+            raw = "".join(self.stream_sentence_rewrite(source, words, cancel))
+            second = self._candidate(source, raw, words)
+            if second.rank(self.engine.info.flag_threshold) < first.rank(
+                self.engine.info.flag_threshold
+            ):
+                chosen, guided = second, True
+        result.rewrite, result.guided = chosen.text, guided
+        yield Rewritten(result.index, chosen.text, guided)
+
+    def _candidate(self, source: str, raw: str, words: list[str]) -> Candidate:
+        text = finish_rewrite(source, raw)
+        changed = contract.is_changed(source, text)
+        p = self.residual(text) if changed else 1.0
+        return Candidate(text, changed, len(surviving(text, words)), p)
+
+    def residual(self, text: str) -> float:
+        """P(biased) of a rewrite, by the same flagger (cached with the flags)."""
+        key = self._key("residual", text)
+        cached = self.cache.get(key)
+        if cached is None:
+            probs = self.engine.label_probabilities(text)
+            cached = 1.0 - probs[Label.NEUTRAL]
+            self.cache.put(key, cached)
+        return cached
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rewrite of one sentence and what decides between two of them."""
+
+    text: str
+    changed: bool
+    kept_highlights: int
+    p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
+
+    def needs_another(self, threshold: float) -> bool:
+        return not self.changed or self.kept_highlights > 0 or self.p_biased >= threshold
+
+    def rank(self, threshold: float) -> tuple:
+        """Lower is better: changed at all, then no longer flagged, then fewer highlighted words
+        kept, then the lower P(biased)."""
+        return (not self.changed, self.p_biased >= threshold, self.kept_highlights, self.p_biased)
+
+
+def merge_lexicon(segment: Segment, flag: Flag) -> tuple[Flag, list[SpanOut]]:
+    """The model's words and the lexicon's known terms as spans at passage offsets, each saying
+    which found it; a known term makes a sentence the model called neutral slightly biased. The
+    explanation is rebuilt over what is highlighted, so it names nothing the card does not show."""
+    spans: dict[tuple[int, int], SpanOut] = {}
+    if flag.biased:
+        for s in contract.find_spans(segment.text, flag.biased_words):
+            spans[(s.start, s.end)] = SpanOut(
+                segment.start + s.start, segment.start + s.end, s.text, "model"
+            )
+    hits = lexicon.find(segment.text)
+    for hit in hits:
+        span = SpanOut(
+            segment.start + hit.start, segment.start + hit.end, hit.text, "lexicon",
+            tuple(hit.alternatives),
+        )  # fmt: skip
+        overlapping = [k for k in spans if k[0] < span.end and span.start < k[1]]
+        if not overlapping:
+            spans[(span.start, span.end)] = span
+    ordered = sorted(spans.values(), key=lambda s: s.start)
+    label = flag.label
+    categories = list(flag.categories)
+    if hits and label is Label.NEUTRAL:
+        label = Label.SLIGHTLY_BIASED
+    if label is not Label.NEUTRAL:
+        categories += [h.category for h in hits if h.category not in categories]
+    categories = categories[: contract.MAX_CATEGORIES]
+    words = list(dict.fromkeys(s.text for s in ordered))
+    explanation = contract.explain(label, categories, words)
+    return Flag(label, categories, words, explanation, flag.p_biased), ordered
+
+
+def finish_rewrite(source: str, raw: str) -> str:
+    """The cleaned rewrite with the user's emoji, numbers and URLs put back where the model
+    dropped them, and the text as written where the model did not change it."""
+    cleaned = contract.clean_rewrite(raw, original=source)
+    if not cleaned.strip():
+        return source
+    kept = preserve.restore_protected(source, cleaned)
+    return source if not contract.is_changed(source, kept) else kept
+
+
+def surviving(rewrite: str, words: list[str]) -> list[str]:
+    return [w for w in words if contract.find_spans(rewrite, [w])]
+
+
+def collect(events: Iterator[Event]) -> dict:
+    """Run a call to its end and return the final payload (the JSON routes and the CLI)."""
+    for event in events:
+        if isinstance(event, Done):
+            return event.payload
+    raise RuntimeError("task ended without a result")  # a bug: run() always ends with Done

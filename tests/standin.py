@@ -1,0 +1,109 @@
+"""A scripted stand-in for server.engine.Engine, for unit tests of the logic around the model.
+
+It answers from tables given by the test: the flag of each sentence, the rewrite of each
+sentence (and the rewrite when told to avoid words), and records every call, so a test can
+assert exactly what the task asked the model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+from server import contract
+
+
+class StandInInfo(SimpleNamespace):
+    def __init__(self):
+        super().__init__(path="stand-in.gguf", name="stand-in", finetuned=True, n_ctx=2048,
+                         file_type="Q8_0", n_gpu_layers=0, flag_threshold=0.5)  # fmt: skip
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class ScriptedEngine:
+    def __init__(
+        self,
+        flags: dict[str, contract.Flag] | None = None,
+        rewrites: dict[str, str] | None = None,
+        guided: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ):
+        self.info = StandInInfo()
+        self.flags = flags or {}
+        self.rewrites = rewrites or {}
+        self.guided = guided or {}
+        self.delay = delay
+        self.calls: list[tuple] = []
+        self.active = 0
+        self.max_active = 0
+        self.stopped_early = threading.Event()
+
+    def _enter(self, *call) -> None:
+        self.calls.append(call)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+
+    def flag(self, text: str, cancel: threading.Event | None = None) -> contract.Flag:
+        self._enter("flag", text)
+        try:
+            time.sleep(self.delay)
+            return self.flags.get(text, contract.Flag(contract.Label.NEUTRAL, p_biased=0.1))
+        finally:
+            self.active -= 1
+
+    def label_probabilities(self, text: str) -> dict[contract.Label, float]:
+        self.calls.append(("score", text))
+        flag = self.flags.get(text)
+        p = 0.1 if flag is None else flag.p_biased
+        return {
+            contract.Label.NEUTRAL: 1.0 - p,
+            contract.Label.SLIGHTLY_BIASED: p,
+            contract.Label.HIGHLY_BIASED: 0.0,
+        }
+
+    def stream_rewrite(
+        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
+    ) -> Iterator[str]:
+        self._enter("rewrite", text, tuple(avoid or ()))
+        table = self.guided if avoid else self.rewrites
+        answer = table.get(text, text)
+        pieces = answer.split(" ")
+        produced = 0
+        try:
+            for i, piece in enumerate(pieces):
+                if cancel is not None and cancel.is_set():
+                    return
+                time.sleep(self.delay)
+                produced += 1
+                yield piece if i == len(pieces) - 1 else piece + " "
+        finally:
+            if produced < len(pieces):
+                self.stopped_early.set()
+            self.active -= 1
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def rewrite_budget(self, text: str) -> int:
+        return 2 * self.count_tokens(text) + 32
+
+    def max_text_tokens(self) -> int:
+        return 1000
+
+    def check_length(self, text: str) -> int:
+        return self.count_tokens(text)
+
+    def warm_up(self) -> None:
+        self.calls.append(("warm_up",))
+
+    def close(self) -> None:
+        pass
+
+
+def biased(words: list[str], categories: list[str], highly: bool = False) -> contract.Flag:
+    label = contract.Label.HIGHLY_BIASED if highly else contract.Label.SLIGHTLY_BIASED
+    return contract.Flag(label, categories, words, contract.explain(label, categories, words), 0.9)

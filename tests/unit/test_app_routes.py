@@ -1,0 +1,161 @@
+"""The task routes over HTTP with a scripted engine (create_app's engine_factory): exact shapes,
+offsets and event order. The real model runs the same routes in tests/integration."""
+
+import json
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from server.app import create_app
+from server.settings import ServerSettings
+from tests.standin import ScriptedEngine, biased
+
+TOKEN = "unit-test-token-0123456789abcdef"
+OLD = "Old people 👴🏻 are slow with technology."
+FAIR = "The meeting starts at noon."
+
+
+@pytest.fixture
+def engine():
+    return ScriptedEngine(
+        flags={OLD: biased(["slow"], ["age"])},
+        rewrites={OLD: "Some older people 👴🏻 take longer with new technology."},
+    )
+
+
+@pytest.fixture
+def client(engine):
+    app = create_app(
+        ServerSettings(), TOKEN, model_path=Path("stand-in.gguf"), engine_factory=lambda _: engine
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(app, base_url="http://127.0.0.1:8765", headers=headers) as c:
+        yield c
+
+
+def events(response) -> list[tuple[str, dict]]:
+    out, name = [], None
+    for line in response.text.splitlines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            out.append((name, json.loads(line[6:])))
+    return out
+
+
+def test_flag_keeps_its_shape_and_adds_the_sentences(client):
+    text = f"{FAIR}\n{OLD}"
+    body = client.post("/v1/flag", json={"text": text}).json()
+    start = text.index("slow")
+    assert body["label"] == "slightly_biased" and body["biased"] is True
+    assert body["categories"] == ["age"]
+    assert body["spans"] == [{"start": start, "end": start + 4, "text": "slow", "source": "model"}]
+    assert body["explanation"] == "Sentence 2: The words 'slow' are somewhat loaded (age bias)."
+    assert body["model"] == "stand-in" and body["p_biased"] == 0.9
+    assert [(s["start"], s["end"], s["label"]) for s in body["sentences"]] == [
+        (0, len(FAIR), "neutral"),
+        (len(FAIR) + 1, len(text), "slightly_biased"),
+    ]
+
+
+def test_debias_rewrites_only_the_biased_sentence(client):
+    text = f"{FAIR}\n\n{OLD}"
+    body = client.post("/v1/debias", json={"text": text}).json()
+    assert set(body) == {"flag", "rewrite", "changed", "model", "sentences"}
+    assert body["rewrite"] == f"{FAIR}\n\nSome older people 👴🏻 take longer with new technology."
+    assert body["changed"] is True
+    assert [s["changed"] for s in body["sentences"]] == [False, True]
+
+
+def test_debias_of_fair_text_has_no_rewrite(client, engine):
+    body = client.post("/v1/debias", json={"text": FAIR}).json()
+    assert body["rewrite"] is None and body["changed"] is False
+    assert body["flag"]["label"] == "neutral" and body["flag"]["spans"] == []
+    assert [c[0] for c in engine.calls] == ["warm_up", "flag"]
+
+
+def test_rewrite_streams_progress_then_deltas_one_by_one_then_the_answer(client):
+    text = f"{FAIR} {OLD}"
+    r = client.post("/v1/rewrite", json={"text": text, "stream": True})
+    assert r.headers["content-type"].startswith("text/event-stream")
+    got = events(r)
+    names = [n for n, _ in got]
+    assert names[:2] == ["progress", "progress"] and names[-1] == "done"
+    assert got[0][1] == {
+        "phase": "flag",
+        "sentence": 0,
+        "sentences": 2,
+        "start": 0,
+        "end": len(FAIR),
+    }
+    assert [d for n, d in got if n == "progress"][-1]["phase"] == "rewrite"
+    deltas = [d for n, d in got if n == "delta"]
+    assert deltas[0] == {"delta": FAIR + " ", "sentence": None}
+    assert {d["sentence"] for d in deltas[1:]} == {1} and len(deltas) > 3  # token by token
+    assert "".join(d["delta"] for d in deltas) == got[-1][1]["rewrite"]
+    [final] = [d for n, d in got if n == "sentence"]
+    assert final == {"sentence": 1, "rewrite": got[-1][1]["sentences"][1]["rewrite"],
+                     "guided": False}  # fmt: skip
+    plain = client.post("/v1/rewrite", json={"text": text}).json()
+    assert plain == got[-1][1]
+
+
+def test_debias_stream_sends_the_flag_before_any_delta(client):
+    r = client.post("/v1/debias", json={"text": OLD, "stream": True})
+    got = events(r)
+    names = [n for n, _ in got]
+    assert names.index("flag") < names.index("delta") < names.index("done") == len(names) - 1
+    done = got[-1][1]
+    assert done["flag"] == dict(got)["flag"]
+    assert done["rewrite"] == "Some older people 👴🏻 take longer with new technology."
+
+
+def test_an_error_inside_a_stream_becomes_an_error_event(client, engine):
+    def broken(*args, **kwargs):
+        from server.errors import ModelOutputError
+
+        raise ModelOutputError("the model did not produce a valid flag")
+
+    engine.flag = broken
+    r = client.post("/v1/debias", json={"text": "Something else entirely.", "stream": True})
+    got = events(r)
+    assert [n for n, _ in got] == ["progress", "error"]
+    assert got[-1][1]["error"]["code"] == "model_output_invalid"
+    plain = client.post("/v1/flag", json={"text": "Something else entirely."})
+    assert plain.status_code == 502 and plain.json()["error"]["code"] == "model_output_invalid"
+
+
+def test_a_repeated_text_is_a_cache_hit(client, engine):
+    first = client.post("/v1/debias", json={"text": OLD}).json()
+    calls = len(engine.calls)
+    assert client.post("/v1/debias", json={"text": OLD}).json() == first
+    assert len(engine.calls) == calls
+
+
+def test_rewrite_all_rewrites_a_sentence_the_flag_calls_fair(client, engine):
+    engine.rewrites[FAIR] = "The meeting begins at noon."
+    assert client.post("/v1/rewrite", json={"text": FAIR}).json()["rewrite"] == FAIR
+    forced = client.post("/v1/rewrite", json={"text": FAIR, "all": True}).json()
+    assert forced["rewrite"] == "The meeting begins at noon." and forced["changed"] is True
+
+
+def test_odd_json_is_a_clear_400_and_health_hides_details_without_the_token(client):
+    surrogate = client.post("/v1/flag", content=b'{"text": "\\ud800 old people"}')
+    assert surrogate.status_code == 422 and "surrogate" in surrogate.json()["error"]["message"]
+    deep = client.post("/v1/flag", content=b'{"text": ' + b"[" * 20000 + b"]" * 20000 + b"}")
+    assert deep.status_code == 400 and deep.json()["error"]["code"] == "bad_request"
+    public = client.get("/health", headers={"Authorization": ""}).json()
+    assert public == {"status": "ok", "contract": "srllm-contract/1", "model_loaded": True}
+    assert client.get("/health").json()["model"]["path"] == "stand-in.gguf"
+
+
+def test_a_413_carries_its_limit_as_a_field(client):
+    r = client.post("/v1/flag", json={"text": "a " * 4001})
+    assert r.status_code == 413
+    error = r.json()["error"]
+    assert error["code"] == "text_too_long" and error["unit"] == "characters"
+    assert (
+        error["limit"] == ServerSettings().max_text_chars
+        and str(error["limit"]) in error["message"]
+    )

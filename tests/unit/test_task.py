@@ -1,0 +1,190 @@
+"""The passage task (server.task) around a scripted engine: exact labels, offsets, bytes."""
+
+from server import task
+from tests.standin import ScriptedEngine, biased
+
+OLD = "Old people are slow and useless with technology."
+WOMEN = "Women are too emotional to lead engineering teams."
+FAIR = "The meeting starts at noon."
+
+
+def engine_for_two_biased() -> ScriptedEngine:
+    return ScriptedEngine(
+        flags={
+            OLD: biased(["slow", "useless"], ["age"]),
+            WOMEN: biased(["emotional"], ["gender"], True),
+        },
+        rewrites={
+            OLD: "Some older people find new technology harder to learn.",
+            WOMEN: "Anyone can lead engineering teams.",
+        },
+    )
+
+
+def run(engine, text, mode, cache=None):
+    events = list(task.Task(engine, cache).run(text, mode))
+    return events, events[-1].payload
+
+
+def test_a_passage_is_flagged_sentence_by_sentence():
+    text = f"{OLD}\n\n{FAIR} {WOMEN}"
+    _, flag = run(engine_for_two_biased(), text, "flag")
+    assert flag["label"] == "highly_biased" and flag["biased"] is True
+    assert flag["categories"] == ["age", "gender"]
+    assert [(s["start"], s["end"], s["text"]) for s in flag["spans"]] == [
+        (text.index("slow"), text.index("slow") + 4, "slow"),
+        (text.index("useless"), text.index("useless") + 7, "useless"),
+        (text.index("emotional"), text.index("emotional") + 9, "emotional"),
+    ]
+    assert all(s["source"] == "model" for s in flag["spans"])
+    assert [s["label"] for s in flag["sentences"]] == [
+        "slightly_biased",
+        "neutral",
+        "highly_biased",
+    ]
+    assert "Sentence 1:" in flag["explanation"] and "Sentence 3:" in flag["explanation"]
+    assert "age" in flag["explanation"] and "gender" in flag["explanation"]
+    assert "Sentence 2" not in flag["explanation"]
+
+
+def test_only_biased_sentences_are_rewritten_and_the_rest_comes_back_byte_for_byte():
+    text = f"  {OLD}\r\n\r\n{FAIR}  \t{WOMEN}\n"
+    _, payload = run(engine_for_two_biased(), text, "debias")
+    expected = (
+        "  Some older people find new technology harder to learn.\r\n\r\n"
+        f"{FAIR}  \tAnyone can lead engineering teams.\n"
+    )
+    assert payload["rewrite"] == expected
+    assert payload["changed"] is True
+    assert [s["changed"] for s in payload["sentences"]] == [True, False, True]
+    assert payload["sentences"][1]["rewrite"] is None
+
+
+def test_a_fair_passage_is_not_rewritten_and_the_model_is_not_asked_to():
+    engine = engine_for_two_biased()
+    _, payload = run(engine, f"{FAIR} {FAIR}", "debias")
+    assert payload["rewrite"] is None and payload["changed"] is False
+    assert [c[0] for c in engine.calls] == ["flag"]  # the same sentence, once: cached per run
+
+
+def test_offsets_are_code_points_after_emoji():
+    text = "🎉👴🏻 " + OLD
+    engine = ScriptedEngine(flags={text: biased(["slow"], ["age"])})
+    _, flag = run(engine, text, "flag")
+    start = text.index("slow")
+    assert flag["spans"][0]["start"] == start and text[start : start + 4] == "slow"
+
+
+def test_the_stream_reports_each_sentence_and_streams_each_rewrite_token_by_token():
+    text = f"{OLD} {FAIR} {WOMEN}"
+    events, payload = run(engine_for_two_biased(), text, "debias")
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[:3] == ["Progress"] * 3 and kinds[3] == "Flagged" and kinds[-1] == "Done"
+    progress = [(e.phase, e.index) for e in events if isinstance(e, task.Progress)]
+    assert progress == [("flag", 0), ("flag", 1), ("flag", 2), ("rewrite", 0), ("rewrite", 2)]
+    deltas = [e for e in events if isinstance(e, task.Delta)]
+    assert [d.index for d in deltas].count(0) == 9  # one per word of the scripted rewrite
+    # Nothing was redone or restored here, so the deltas join into the final rewrite.
+    assert "".join(d.text for d in deltas) == payload["rewrite"]
+    done = [e for e in events if isinstance(e, task.Rewritten)]
+    assert [(d.index, d.guided) for d in done] == [(0, False), (2, False)]
+    assert done[1].text == "Anyone can lead engineering teams."
+
+
+def test_editing_one_sentence_rechecks_only_that_one():
+    engine = engine_for_two_biased()
+    cache = task.Cache(64)
+    run(engine, f"{OLD} {FAIR}", "flag", cache)
+    engine.calls.clear()
+    run(engine, f"{OLD} The meeting starts at one.", "flag", cache)
+    assert engine.calls == [("flag", "The meeting starts at one.")]
+    assert cache.hits == 1
+
+
+def test_an_unchanged_rewrite_is_redone_away_from_the_highlighted_words():
+    text = "The immigrants in that neighborhood are all criminals."
+    engine = ScriptedEngine(
+        flags={text: biased(["criminals"], ["nationality"])},
+        rewrites={},  # the plain rewrite comes back unchanged
+        guided={text: "The immigrants in that neighborhood are residents."},
+    )
+    events, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == "The immigrants in that neighborhood are residents."
+    assert payload["sentences"][0]["guided"] is True
+    [final] = [e for e in events if isinstance(e, task.Rewritten)]
+    assert final.text == payload["rewrite"] and final.guided
+    assert ("rewrite", text, ("criminals",)) in engine.calls
+
+
+def test_a_guided_rewrite_that_changes_nothing_does_not_replace_the_plain_one():
+    text = "Girls are bad at math."
+    engine = ScriptedEngine(
+        flags={text: biased(["bad"], ["gender"])},
+        rewrites={text: "Girls are bad at some math."},
+        guided={text: text},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == "Girls are bad at some math."
+    assert payload["sentences"][0]["guided"] is False
+
+
+def test_a_rewrite_still_flagged_biased_is_redone_and_the_less_biased_one_kept():
+    """ "Girls are not good at math." drops the highlighted word and keeps the stereotype: the
+    flagger's own P(biased) of the rewrite catches it."""
+    text = "Girls are bad at math."
+    engine = ScriptedEngine(
+        flags={text: biased(["bad"], ["gender"]), "Girls are not good at math.": biased([], [])},
+        rewrites={text: "Girls are not good at math."},
+        guided={text: "Anyone can be good at math."},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == "Anyone can be good at math."
+    assert payload["sentences"][0]["guided"] is True
+    assert ("score", "Girls are not good at math.") in engine.calls
+
+
+def test_emoji_numbers_and_urls_the_model_dropped_are_put_back():
+    text = "Wow 🎉 those 👴🏻 old people 🙄 are slow, said the 🇫🇷 tourist in 2024."
+    engine = ScriptedEngine(
+        flags={text: biased(["slow"], ["age"])},
+        rewrites={text: "Wow, those older people are unhurried, said the tourist."},
+    )
+    _, payload = run(engine, text, "rewrite")
+    out = payload["rewrite"]
+    for token in ("🎉", "👴🏻", "🙄", "🇫🇷", "2024"):
+        assert token in out
+    assert "slow" not in out and out.index("🎉") < out.index("👴🏻") < out.index("🙄")
+
+
+def test_a_known_term_is_highlighted_by_the_lexicon_even_when_the_model_says_neutral():
+    text = "He is wheelchair bound since the accident."
+    _, flag = run(ScriptedEngine(), text, "flag")
+    assert flag["label"] == "slightly_biased" and flag["categories"] == ["disability"]
+    [span] = flag["spans"]
+    assert span["text"] == "wheelchair bound" and span["source"] == "lexicon"
+    assert "uses a wheelchair" in span["alternatives"]
+    assert "'wheelchair bound'" in flag["explanation"]
+
+
+def test_the_explanation_names_only_highlighted_words():
+    text = "Old people are slow."
+    engine = ScriptedEngine(flags={text: biased(["slow", "silly"], ["age"])})
+    _, flag = run(engine, text, "flag")
+    assert [s["text"] for s in flag["spans"]] == ["slow"]
+    assert "silly" not in flag["explanation"] and "'slow'" in flag["explanation"]
+
+
+def test_text_without_words_is_neutral_without_asking_the_model():
+    engine = ScriptedEngine()
+    _, flag = run(engine, "🎉 🎉\n\n…", "flag")
+    assert flag["label"] == "neutral" and engine.calls == []
+
+
+def test_the_users_delimiter_tags_survive_a_rewrite():
+    text = "Women are too emotional </text> to lead."
+    engine = ScriptedEngine(
+        flags={text: biased(["emotional"], ["gender"])},
+        rewrites={text: "Women can ‹/text› lead."},
+    )
+    _, payload = run(engine, text, "rewrite")
+    assert payload["rewrite"] == "Women can </text> lead."

@@ -1,0 +1,90 @@
+"""Build server/lexicon.json: the high-precision subset of retext-equality's rules (MIT, the rules
+behind the alex linter) that the server uses to find known terms and suggest alternatives.
+
+    python tools/build_lexicon.py [--data ../shared/data/extra]
+
+Only rules whose terms are demeaning or dispreferred in almost every use are kept: alex also
+flags words with common neutral senses ("master", "special", "crazy weather", "just"), which
+would mark fair text as biased. KEEP lists the rule ids taken whole, KEEP_TERMS the rules taken
+in part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+SOURCE = "inclusive_language_rules/retext_equality_rules_flat.jsonl"
+OUT = Path(__file__).resolve().parents[1] / "server" / "lexicon.json"
+
+CATEGORY = {
+    "ablist": "disability",
+    "race": "race_ethnicity",
+    "lgbtq": "sexual_orientation_gender_identity",
+    "gender": "gender",
+    "suicide": "health",
+}
+KEEP = {
+    "ablist-0", "ablist-3", "ablist-4", "ablist-5", "ablist-11", "ablist-14", "ablist-16",
+    "ablist-17", "ablist-18", "ablist-19", "ablist-20", "ablist-25", "ablist-26", "ablist-29",
+    "ablist-30", "ablist-36", "ablist-42", "ablist-48", "ablist-67", "ablist-75",
+    "lgbtq-3", "lgbtq-4", "lgbtq-5", "lgbtq-7", "lgbtq-10", "lgbtq-15", "lgbtq-22",
+    "race-6", "race-7", "race-8", "race-9", "race-10", "race-12", "race-13", "race-22", "race-24",
+    "race-26", "race-27", "race-30",
+    "gender-209", "gender-213", "gender-225", "gender-244", "gender-245", "gender-253",
+    "gender-254", "gender-255",
+    "suicide-0", "suicide-1",
+}  # fmt: skip
+KEEP_TERMS = {
+    "ablist-6": {"batshit", "psycho", "loony", "lunatic", "moron", "moronic", "mental defective",
+                 "mental case"},
+    "ablist-12": {"suffers from schizophrenia", "suffering from schizophrenia",
+                  "afflicted with schizophrenia"},
+    "ablist-27": {"suffers from psychosis", "suffering from psychosis", "afflicted with psychosis",
+                  "victim of psychosis"},
+    "ablist-37": {"demented"},
+    "ablist-39": {"vertically challenged", "midget"},
+    "ablist-58": {"simpleton", "wacko", "whacko", "low iq"},
+    "ablist-69": {"feebleminded", "feeble minded", "imbecile"},
+    "gender-205": {"bitching"},
+    "gender-206": {"bitch"},
+}  # fmt: skip
+
+
+def build(data: Path) -> dict:
+    terms: dict[str, dict] = {}
+    with (data / SOURCE).open(encoding="utf-8") as handle:
+        for line in handle:
+            rule = json.loads(line)
+            wanted = KEEP_TERMS.get(rule["id"])
+            if rule["id"] not in KEEP and wanted is None:
+                continue
+            for item in rule["inconsiderate"]:
+                term = item["term"].strip()
+                if wanted is not None and term not in wanted:
+                    continue
+                terms[term.lower()] = {
+                    "category": CATEGORY[rule["category"]],
+                    "alternatives": rule["considerate"][:3],
+                    "rule": rule["id"],
+                }
+    return {
+        "source": "retext-equality 7.1.0 (MIT, Copyright (c) 2015 Titus Wormer), a curated subset",
+        "terms": dict(sorted(terms.items())),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/extra"))
+    args = parser.parse_args()
+    lexicon = build(args.data)
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(json.dumps(lexicon, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(OUT)
+    print(f"{OUT}: {len(lexicon['terms'])} terms")
+
+
+if __name__ == "__main__":
+    main()
