@@ -341,6 +341,8 @@ class Task:
         for delta in self.stream_sentence_rewrite(source, [], cancel):
             parts.append(delta)
             yield Delta(delta, result.index)
+        if cancel is not None and cancel.is_set():
+            return  # the client left: no scoring, no second try
         first = self._candidate(source, "".join(parts), words)
         chosen, guided = first, False
         if words and first.needs_another(self.engine.info.flag_threshold):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from convert.build import STAMP, adapter_digest
 from server.paths import default_model_dir, embedded_model
 
 pytestmark = pytest.mark.timeout(300)
@@ -138,8 +139,9 @@ def test_build_model_replaces_the_default_model(tmp_path):
     for quant in ("q8_0", "q4_0"):
         proc = run_cli("build-model", "--adapter", str(adapter), "--quant", quant)
         assert proc.returncode == 0, proc.stderr
-        files = sorted(p.name for p in default_model_dir().iterdir())
+        files = sorted(p.name for p in default_model_dir().iterdir() if p.name != STAMP)
         assert len(files) == 2 and files[0].endswith(f"-{quant.upper()}.gguf"), files
+        assert (default_model_dir() / STAMP).read_text().strip() == adapter_digest(adapter)
         assert files[1] == files[0].removesuffix(".gguf") + ".json"
     manifest = json.loads((default_model_dir() / files[1]).read_text())
     assert manifest["contract"] and manifest["stats"]["n_merged"] == 1

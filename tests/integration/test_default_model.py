@@ -29,14 +29,14 @@ def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
     run_sha = hashlib.sha256((ADAPTER / "run.json").read_bytes()).hexdigest()
     assert manifest["training_manifest_sha256"] == run_sha
 
-    with running_server(isolated_home) as server:  # no --model: the resolution order decides
-        health = server.client().get("/health").json()
+    # No --model: the resolution order decides.
+    with running_server(isolated_home) as server, server.client() as c:
+        health = c.get("/health").json()
         assert health["model"]["finetuned"] is True
         assert health["model"]["contract"] == contract.CONTRACT_VERSION
         assert Path(health["model"]["path"]) == model
-        with server.client() as c:
-            flag = c.post("/v1/flag", json={"text": "Old people cannot learn anything."})
-            assert flag.status_code == 200 and flag.json()["label"] in contract.LABELS
+        flag = c.post("/v1/flag", json={"text": "Old people cannot learn anything."})
+        assert flag.status_code == 200 and flag.json()["label"] in contract.LABELS
     assert "fine-tuned: yes" in server.log_text()
 
 
@@ -48,8 +48,8 @@ def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_wh
     a user recognises. A changed adapter makes the built model stale: the next start rebuilds."""
     calibration = json.loads((ADAPTER / "calibration.json").read_text())
     assert paths.finetuned_default_model() is None
-    with running_server(isolated_home, timeout=300) as server:
-        health = server.client().get("/health").json()["model"]
+    with running_server(isolated_home, timeout=300) as server, server.client() as c:
+        health = c.get("/health").json()["model"]
     assert "building the fine-tuned default model" in server.log_text()
     assert health["finetuned"] is True
     assert health["flag_threshold"] == pytest.approx(calibration["threshold"], abs=1e-6)

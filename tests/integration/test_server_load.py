@@ -63,4 +63,5 @@ def test_sixteen_clients_for_a_minute(server):
     # but not climb by more than 64 MiB.
     warm = max(rss[: len(rss) // 4])
     assert max(rss) - warm < 64 * 2**20, [r // 2**20 for r in rss]
-    assert server.client().get("/health").json()["stats"]["queued"] == 0
+    with server.client() as c:
+        assert c.get("/health").json()["stats"]["queued"] == 0
