@@ -14,6 +14,7 @@ __all__ = ["SRLLM_DATA", "build_tiny_llama", "tiny_overrides"]
 def tiny_overrides(base: Path, out: Path, **extra) -> list[str]:
     values = {
         "base_model": f'"{base}"',
+        "init_adapter": '""',  # the default config continues from a SmolLM2 adapter
         "data_dir": f'"{SRLLM_DATA}"',
         "output_dir": f'"{out}"',
         "lora_r": "8",
