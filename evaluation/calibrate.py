@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation import metrics
+from server.contract import Label
 from training import config as train_config
 from training import data as train_data
 
@@ -100,7 +101,7 @@ def calibrate(
 
     try:
         scores = [
-            1.0 - engine.label_probabilities(i.text)[_neutral()]
+            1.0 - engine.label_probabilities(i.text)[Label.NEUTRAL]
             for i in tqdm(items, desc="calibrate: P(biased)", unit="text")
         ]
     finally:
@@ -134,9 +135,3 @@ def choose_at(scores: list[float], gold: list[bool], t: float) -> dict:
         "recall": float(predicted[y].mean()),
         "specificity": float((~predicted[~y]).mean()),
     }
-
-
-def _neutral():
-    from server.contract import Label
-
-    return Label.NEUTRAL
