@@ -50,15 +50,15 @@ lint: setup
 
 # Server benchmark: latency, first token, throughput, RSS, vs in-process and transformers
 bench *ARGS: setup
-    {{py}} -m server.bench {{ARGS}}
+    {{py}} -m srllm.server.bench {{ARGS}}
 
 # Convert benchmark: time, size, speed and perplexity per quant type of the 135M model
 bench-convert *ARGS: setup
-    {{py}} -m convert.bench {{ARGS}}
+    {{py}} -m srllm.convert.bench {{ARGS}}
 
 # Training benchmark: tokens/s and s/epoch vs a plain transformers Trainer
 bench-train *ARGS: setup
-    {{py}} -m training.bench {{ARGS}}
+    {{venv}}/bin/srllm bench-train {{ARGS}}
 
 # Fine-tune with LoRA (default config: CPU-friendly; training/configs/gpu.toml on a GPU)
 train CONFIG="training/configs/default.toml" *ARGS: setup

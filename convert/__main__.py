@@ -1,10 +1,6 @@
-"""python -m convert convert MODEL_DIR --out FILE.gguf ...  |  python -m convert build-model
+"""`python -m srllm.convert ...` is the `srllm` command (one parser: see srllm/cli.py)."""
 
-The `srllm` command without the console script: the same parser and the same one-line errors."""
-
-import sys
-
-from server.cli import main
+from srllm.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

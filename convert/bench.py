@@ -1,6 +1,6 @@
 """Benchmark the convert stage on the 135M default (SmolLM2-135M-Instruct).
 
-    python -m convert.bench [--out artifacts/bench/convert.json] [--threads 2]
+    python -m srllm.convert.bench [--out artifacts/bench/convert.json] [--threads 2]
 
 The Hugging Face source is rebuilt offline from the embedded Q4_1 GGUF (transformers, gguf_file=),
 converted to f16 and quantized to each type. Per type: convert/quantize time, file size, tensors
@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from srllm import paths
+
 QUANTS = ("f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_1")
 # The type llama.cpp aims for per --quant; "other" tensors are mixes or width fallbacks.
 MAIN_TYPE = {"f16": "F16", "q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K", "q4_k_m": "Q4_K"}
 MAIN_TYPE["q4_1"] = "Q4_1"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "srllm" / "infer_50.csv"
 # SmolLM2's real pre-tokenizer (transformers rebuilds a plain ByteLevel one from the GGUF).
 SMOLLM_PRE_TOKENIZER = {
     "type": "Sequence",
@@ -66,7 +67,8 @@ def hf_from_gguf(gguf_path: Path, folder: Path) -> Path:
     return folder
 
 
-def texts(path: Path = DATA) -> list[str]:
+def texts(path: Path | None = None) -> list[str]:
+    path = path or paths.dataset_path("srllm", "infer_50.csv")
     with path.open(newline="", encoding="utf-8") as fh:
         return [
             row["debiased_text"].strip()
@@ -126,7 +128,7 @@ def measure_speed(paths: dict[str, Path], threads: int, rounds: int = 3) -> dict
 def measure(path: Path, threads: int, rows: list[str]) -> dict:
     import llama_cpp
 
-    from convert.ggufio import GGUFFile
+    from srllm.convert.ggufio import GGUFFile
 
     info = {
         "size_mb": round(path.stat().st_size / 1e6, 1),
@@ -164,10 +166,10 @@ def table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from convert.config import ConvertConfig
-    from convert.pipeline import run
-    from convert.quantize import quantize
-    from server.paths import embedded_model
+    from srllm.convert.config import ConvertConfig
+    from srllm.convert.pipeline import run
+    from srllm.convert.quantize import quantize
+    from srllm.paths import embedded_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("artifacts/bench/convert.json"))
@@ -187,11 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         hf = hf_from_gguf(embedded, work / "hf")
         results["hf_export_s"] = round(time.perf_counter() - start, 1)
         f16 = work / "model-f16.gguf"
-        manifest = run(ConvertConfig(out=f16, model_dir=hf, outtype="f16", threads=args.threads))
-        results["convert_f16_s"] = manifest["stats"]["convert_s"]
+        _, manifest = run(ConvertConfig(out=f16, model_dir=hf, outtype="f16", threads=args.threads))
+        results["convert_f16_s"] = manifest.stats["convert_s"]
         for quant in QUANTS:
             path = f16 if quant == "f16" else work / f"model-{quant}.gguf"
-            elapsed = manifest["stats"]["convert_s"]
+            elapsed = manifest.stats["convert_s"]
             if quant != "f16":
                 start = time.perf_counter()
                 quantize(f16, path, quant, args.threads)

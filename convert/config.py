@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from srllm.errors import Code, SrllmError
+
 OUTTYPE_NAMES = ("f16", "bf16", "f32")
 # Measured on the 135M default (see `just bench-convert`): Q8_0 keeps f16 perplexity and reads
 # prompts about twice as fast as Q4_1 on 2 cores; k-quants fall back on 576-wide rows.
@@ -17,6 +19,8 @@ class ConvertConfig:
     model_dir: Path | None = None  # Hugging Face folder to convert, or
     base: Path | None = None  # a GGUF base plus
     adapter: Path | None = None  # a peft LoRA adapter folder to merge into it
+    # The trainer's run.json; None: run.json inside model_dir or the adapter folder, if any
+    training_manifest: Path | None = None
     outtype: str = "f16"
     quant: str | None = None
     verify: bool = False
@@ -25,23 +29,34 @@ class ConvertConfig:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        from convert.quantize import QUANT_TYPES
+        from srllm.convert.quantize import QUANT_TYPES
 
         if self.outtype not in OUTTYPE_NAMES:
-            raise ValueError(
-                f"outtype must be one of {', '.join(OUTTYPE_NAMES)}, not {self.outtype!r}"
+            raise SrllmError(
+                Code.BAD_CONFIG,
+                f"outtype must be one of {', '.join(OUTTYPE_NAMES)}, not {self.outtype!r}",
             )
         if self.quant is not None and self.quant not in QUANT_TYPES:
-            raise ValueError(f"quant must be one of {', '.join(QUANT_TYPES)}, not {self.quant!r}")
+            raise SrllmError(
+                Code.BAD_CONFIG,
+                f"quant must be one of {', '.join(QUANT_TYPES)}, not {self.quant!r}",
+            )
         merging = self.base is not None or self.adapter is not None
         if merging and (self.base is None or self.adapter is None):
-            raise ValueError("base and adapter go together: pass both --base and --adapter")
+            raise SrllmError(
+                Code.BAD_CONFIG, "base and adapter go together: pass both --base and --adapter"
+            )
         if merging == (self.model_dir is not None):
-            raise ValueError("pass either MODEL_DIR or --base with --adapter, not both or neither")
+            raise SrllmError(
+                Code.BAD_CONFIG,
+                "pass either MODEL_DIR or --base with --adapter, not both or neither",
+            )
         if self.verify and merging:
-            raise ValueError("verify compares against a Hugging Face folder: not with --adapter")
+            raise SrllmError(
+                Code.BAD_CONFIG, "verify compares against a Hugging Face folder: not with --adapter"
+            )
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, not {self.threads}")
+            raise SrllmError(Code.BAD_CONFIG, f"threads must be >= 1, not {self.threads}")
 
     @property
     def merging(self) -> bool:

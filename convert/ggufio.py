@@ -15,7 +15,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from convert.errors import ConvertError
+from srllm.errors import Code, SrllmError
 
 T = gguf.GGUFValueType
 _SCALARS = {
@@ -80,20 +80,20 @@ class _Cursor:
 
 
 class GGUFFile:
-    """Open a GGUF: `kv`, `tensors` and `data(tensor)`; errors become one ConvertError line."""
+    """Open a GGUF: `kv`, `tensors` and `data(tensor)`; errors become one SrllmError line."""
 
     def __init__(self, path: Path):
         self.path = path
         if not path.is_file():
-            raise ConvertError(f"GGUF file not found: {path}")
+            raise SrllmError(Code.CONVERT_FAILED, f"GGUF file not found: {path}")
         with path.open("rb") as fh:
             if fh.read(4) != b"GGUF":
-                raise ConvertError(f"not a GGUF file (bad magic): {path}")
+                raise SrllmError(Code.CONVERT_FAILED, f"not a GGUF file (bad magic): {path}")
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             self._parse()
         except (struct.error, ValueError, KeyError, UnicodeDecodeError) as exc:
-            raise ConvertError(f"corrupt GGUF file: {path} ({exc})") from exc
+            raise SrllmError(Code.CONVERT_FAILED, f"corrupt GGUF file: {path} ({exc})") from exc
 
     def _parse(self) -> None:
         cur = _Cursor(self._map)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.errors import ConvertError
-from convert.files import read_json
+from srllm.convert.files import read_json
+from srllm.errors import Code, SrllmError
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F64": np.float64}
 _MAX_HEADER = 100 << 20
@@ -40,19 +40,26 @@ def read_safetensors_header(path: Path) -> dict[str, TensorRef]:
                 raise ValueError("bad header length")
             header = json.loads(fh.read(n))
     except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
-        raise ConvertError(f"not a readable safetensors file: {path} ({exc})") from exc
+        raise SrllmError(
+            Code.CONVERT_FAILED, f"not a readable safetensors file: {path} ({exc})"
+        ) from exc
     refs: dict[str, TensorRef] = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         dtype = info.get("dtype")
         if dtype not in _DTYPES:
-            raise ConvertError(f"unsupported tensor dtype {dtype} for {name} in {path}")
+            raise SrllmError(
+                Code.CONVERT_FAILED, f"unsupported tensor dtype {dtype} for {name} in {path}"
+            )
         begin, end = info["data_offsets"]
         ref = TensorRef(path, dtype, tuple(info["shape"]), 8 + n + begin, 8 + n + end)
         expected = int(np.prod(ref.shape, dtype=np.int64)) * np.dtype(_DTYPES[dtype]).itemsize
         if ref.end > size or ref.end - ref.start != expected:
-            raise ConvertError(f"corrupt or truncated safetensors file: {path} (tensor {name})")
+            raise SrllmError(
+                Code.CONVERT_FAILED,
+                f"corrupt or truncated safetensors file: {path} (tensor {name})",
+            )
         refs[name] = ref
     return refs
 
@@ -83,22 +90,25 @@ def index_tensors(folder: Path, stem: str = "model") -> dict[str, TensorRef]:
             if has_bin
             else ""
         )
-        raise ConvertError(f"no {stem}.safetensors in {folder}{hint}")
+        raise SrllmError(Code.CONVERT_FAILED, f"no {stem}.safetensors in {folder}{hint}")
     refs: dict[str, TensorRef] = {}
     for name in files:
         path = folder / name
         if not path.is_file():
-            raise ConvertError(f"missing safetensors shard: {path}")
+            raise SrllmError(Code.CONVERT_FAILED, f"missing safetensors shard: {path}")
         refs.update(read_safetensors_header(path))
     return refs
 
 
 def load_config(folder: Path) -> dict:
     if not folder.is_dir():
-        raise ConvertError(f"model folder not found: {folder}")
+        raise SrllmError(Code.CONVERT_FAILED, f"model folder not found: {folder}")
     config = read_json(folder / "config.json", "config.json")
     if not config.get("architectures"):
-        raise ConvertError(f"config.json has no 'architectures' entry: {folder / 'config.json'}")
+        raise SrllmError(
+            Code.CONVERT_FAILED,
+            f"config.json has no 'architectures' entry: {folder / 'config.json'}",
+        )
     return config
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from convert.errors import ConvertError
-from convert.files import read_json
-from convert.ggufio import GGUFFile
-from convert.hfmodel import TensorRef, index_tensors, load_f32
-from convert.naming import OutputMeta, write_meta
-from convert.registry import permute_qk
-from convert.writer import PlannedTensor, write_gguf
+from srllm.convert.files import read_json
+from srllm.convert.ggufio import GGUFFile
+from srllm.convert.hfmodel import TensorRef, index_tensors, load_f32
+from srllm.convert.naming import OutputMeta, write_meta
+from srllm.convert.registry import permute_qk
+from srllm.convert.writer import PlannedTensor, write_gguf
+from srllm.errors import Code, SrllmError
 
 _KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<ab>A|B)(?:\.[^.]+)?\.weight$")
 # Keys written fresh for the output; everything else is copied from the base.
@@ -40,7 +40,7 @@ class LoraPair:
 
 def open_base(path: Path) -> GGUFFile:
     if not path.is_file():
-        raise ConvertError(f"base model not found: {path}")
+        raise SrllmError(Code.CONVERT_FAILED, f"base model not found: {path}")
     return GGUFFile(path)
 
 
@@ -54,23 +54,28 @@ def _pattern_value(patterns: dict, module: str, default):
 
 def load_adapter(folder: Path) -> tuple[dict, list[LoraPair]]:
     if not folder.is_dir():
-        raise ConvertError(f"adapter folder not found: {folder}")
+        raise SrllmError(Code.CONVERT_FAILED, f"adapter folder not found: {folder}")
     config = read_json(folder / "adapter_config.json", "adapter_config.json")
     if config.get("peft_type", "LORA") != "LORA":
-        raise ConvertError(f"only LoRA adapters can be merged, not {config.get('peft_type')}")
+        raise SrllmError(
+            Code.CONVERT_FAILED, f"only LoRA adapters can be merged, not {config.get('peft_type')}"
+        )
     if config.get("use_dora") or config.get("fan_in_fan_out"):
-        raise ConvertError("DoRA and fan_in_fan_out adapters are not supported")
+        raise SrllmError(Code.CONVERT_FAILED, "DoRA and fan_in_fan_out adapters are not supported")
     refs = index_tensors(folder, stem="adapter_model")
     halves: dict[str, dict[str, TensorRef]] = {}
     for key, ref in refs.items():
         match = _KEY.match(key)
         if not match:
-            raise ConvertError(f"unsupported adapter tensor {key} (only LoRA A/B of linear layers)")
+            raise SrllmError(
+                Code.CONVERT_FAILED,
+                f"unsupported adapter tensor {key} (only LoRA A/B of linear layers)",
+            )
         halves.setdefault(match["module"], {})[match["ab"]] = ref
     pairs = []
     for module, ab in sorted(halves.items()):
         if set(ab) != {"A", "B"}:
-            raise ConvertError(f"adapter tensor pair incomplete for {module}")
+            raise SrllmError(Code.CONVERT_FAILED, f"adapter tensor pair incomplete for {module}")
         r = int(
             _pattern_value(config.get("rank_pattern"), module, config.get("r", ab["A"].shape[0]))
         )
@@ -78,13 +83,14 @@ def load_adapter(folder: Path) -> tuple[dict, list[LoraPair]]:
             _pattern_value(config.get("alpha_pattern"), module, config.get("lora_alpha", r))
         )
         if ab["A"].shape[0] != r or ab["B"].shape[1] != r:
-            raise ConvertError(
-                f"adapter rank of {module} does not match r={r} in adapter_config.json"
+            raise SrllmError(
+                Code.CONVERT_FAILED,
+                f"adapter rank of {module} does not match r={r} in adapter_config.json",
             )
         scale = alpha / math.sqrt(r) if config.get("use_rslora") else alpha / r
         pairs.append(LoraPair(module, ab["A"], ab["B"], scale))
     if not pairs:
-        raise ConvertError(f"adapter has no LoRA tensors: {folder}")
+        raise SrllmError(Code.CONVERT_FAILED, f"adapter has no LoRA tensors: {folder}")
     return config, pairs
 
 
@@ -93,7 +99,7 @@ def _arch(reader: GGUFFile) -> gguf.MODEL_ARCH:
     for arch, arch_name in gguf.MODEL_ARCH_NAMES.items():
         if arch_name == name:
             return arch
-    raise ConvertError(f"base GGUF has unknown architecture {name!r}")
+    raise SrllmError(Code.CONVERT_FAILED, f"base GGUF has unknown architecture {name!r}")
 
 
 def check_base_name(config: dict, reader: GGUFFile) -> None:
@@ -125,13 +131,17 @@ def plan_merge(reader: GGUFFile, pairs: list[LoraPair]) -> tuple[list[PlannedTen
     for pair in pairs:
         name = names.get_name(pair.module + ".weight", try_suffixes=(".weight",))
         if name is None or name not in base:
-            raise ConvertError(f"adapter targets {pair.module}, which the base model does not have")
+            raise SrllmError(
+                Code.CONVERT_FAILED,
+                f"adapter targets {pair.module}, which the base model does not have",
+            )
         out_in = base[name].shape
         if (pair.b.shape[0], pair.a.shape[1]) != out_in:
-            raise ConvertError(
+            raise SrllmError(
+                Code.CONVERT_FAILED,
                 f"adapter does not fit the base: {pair.module} is "
                 f"{pair.b.shape[0]}x{pair.a.shape[1]}, base tensor {name} is "
-                f"{out_in[0]}x{out_in[1]}"
+                f"{out_in[0]}x{out_in[1]}",
             )
         deltas[name] = pair
     permute = (

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gguf
 
-from server.contract import CONTRACT_VERSION
+from srllm.contract import CONTRACT_VERSION
 
 # The keys server/engine.py reads (not imported: that module loads llama.cpp); a test pins them.
 META_CONTRACT = "srllm.contract"
@@ -89,7 +88,3 @@ def gguf_file_name(meta: OutputMeta, encoding: str) -> str:
 
 def size_label(n_params: int) -> str:
     return gguf.utility.size_label(n_params, 0, 0, 0)
-
-
-def manifest_path(out: Path) -> Path:
-    return out.with_suffix(".json")

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import re
 import time
 from pathlib import Path
 
-from convert.config import DEFAULT_MERGE_QUANT, ConvertConfig
-from convert.errors import ConvertError
-from convert.files import check_disk, read_json, sha256_file, temp_path, write_json_atomic
-from convert.ggufio import GGUFFile
-from convert.naming import OutputMeta, gguf_file_name, manifest_path, size_label
-from server.contract import CONTRACT_VERSION
+from srllm.contract import CONTRACT_VERSION
+from srllm.convert.config import DEFAULT_MERGE_QUANT, ConvertConfig
+from srllm.convert.files import check_disk
+from srllm.convert.ggufio import GGUFFile
+from srllm.convert.naming import OutputMeta, gguf_file_name, size_label
+from srllm.errors import Code, SrllmError
+from srllm.files import sha256_file, temp_path
+from srllm.manifest import ModelManifest, TrainingManifest, training_manifest_beside
 
-RUN_MANIFEST = "run.json"
+log = logging.getLogger("srllm")
 
 
 def _license_from_readme(folder: Path) -> str | None:
@@ -29,14 +32,19 @@ def _license_from_readme(folder: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def _base_from_run(run: dict) -> str | None:
-    """The base model named by a training run.json, wherever the trainer put it."""
-    for scope in (run, run.get("config") or {}, run.get("model") or {}):
-        if isinstance(scope, dict):
-            for key in ("base_model", "base_model_name_or_path", "model_name_or_path", "model"):
-                if isinstance(scope.get(key), str):
-                    return scope[key]
-    return None
+def training_manifest(cfg: ConvertConfig) -> tuple[TrainingManifest | None, Path | None]:
+    """The trainer's run.json, read by path: --training-manifest, else the one the trainer writes
+    into the merged folder or the adapter. Without one the output is not a project fine-tune."""
+    path = cfg.training_manifest or training_manifest_beside(cfg.adapter or cfg.model_dir)
+    if path is None:
+        if cfg.merging:
+            log.warning(
+                "%s has no run.json from `srllm train`: the GGUF is not marked as a srllm "
+                "fine-tune (pass --training-manifest RUN_JSON if it has one elsewhere)",
+                cfg.adapter,
+            )
+        return None, None
+    return TrainingManifest.read(path), path
 
 
 def _base_entry(name: str) -> dict:
@@ -47,27 +55,26 @@ def _base_entry(name: str) -> dict:
     return entry
 
 
-def hf_meta(cfg: ConvertConfig, config: dict, n_params: int) -> tuple[OutputMeta, Path | None]:
+def hf_meta(cfg: ConvertConfig, config: dict, n_params: int) -> OutputMeta:
     folder = cfg.model_dir
-    run_path = folder / RUN_MANIFEST
-    run = read_json(run_path, RUN_MANIFEST) if run_path.is_file() else None
+    run, run_path = training_manifest(cfg)
     source = str(config.get("_name_or_path") or "")
-    base_name = (_base_from_run(run) if run else None) or source
+    base_name = (run.base_name if run else None) or source
     basename = cfg.name or (Path(base_name).name if base_name else folder.name)
-    meta = OutputMeta(
-        name=cfg.name or (f"{basename} srllm" if run else basename),
-        basename=basename,
-        size_label=size_label(n_params),
-        finetune="srllm" if run else None,
-        license=cfg.license
-        or _license_from_readme(folder)
-        or (run or {}).get("license")
-        or "unknown",
-        base_models=[_base_entry(base_name)] if base_name else [],
-        finetuned=run is not None,
-        manifest_sha256=sha256_file(run_path) if run else None,
+    return (
+        OutputMeta(
+            name=cfg.name or (f"{basename} srllm" if run else basename),
+            basename=basename,
+            size_label=size_label(n_params),
+            finetune="srllm" if run else None,
+            license=cfg.license or _license_from_readme(folder) or "unknown",
+            base_models=[_base_entry(base_name)] if base_name else [],
+            finetuned=run is not None,
+            manifest_sha256=sha256_file(run_path) if run_path else None,
+        ),
+        run,
+        run_path,
     )
-    return meta, run_path if run else None
 
 
 CALIBRATION = "calibration.json"
@@ -81,9 +88,9 @@ def calibration(adapter: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ConvertError(f"{path}: not JSON ({exc.msg})") from None
+        raise SrllmError(Code.CONVERT_FAILED, f"{path}: not JSON ({exc.msg})") from None
     if not isinstance(data, dict):
-        raise ConvertError(f"{path}: expected a JSON object")
+        raise SrllmError(Code.CONVERT_FAILED, f"{path}: expected a JSON object")
     return data
 
 
@@ -94,28 +101,31 @@ def calibrated_threshold(adapter: Path) -> float | None:
     if value is None:
         return None
     if not isinstance(value, int | float) or not 0.0 < value < 1.0:
-        raise ConvertError(f"{path}: 'threshold' must be a number in (0, 1)")
+        raise SrllmError(Code.CONVERT_FAILED, f"{path}: 'threshold' must be a number in (0, 1)")
     return float(value)
 
 
-def merge_meta(cfg: ConvertConfig, base: dict) -> tuple[OutputMeta, Path | None]:
-    run_path = cfg.adapter / RUN_MANIFEST
+def merge_meta(cfg: ConvertConfig, base: dict):
+    run, run_path = training_manifest(cfg)
     basename = base.get("basename") or base.get("name") or cfg.base.stem
-    meta = OutputMeta(
-        name=cfg.name or f"{base.get('name') or basename} srllm",
-        basename=basename,
-        size_label=base.get("size_label"),
-        finetune="srllm",
-        license=cfg.license or base.get("license") or "unknown",
-        organization=None,
-        base_models=[
-            {"name": base.get("name") or basename, "organization": base.get("organization")}
-        ],
-        finetuned=True,
-        manifest_sha256=sha256_file(run_path) if run_path.is_file() else None,
-        flag_threshold=calibrated_threshold(cfg.adapter),
+    return (
+        OutputMeta(
+            name=cfg.name or f"{base.get('name') or basename}" + (" srllm" if run else ""),
+            basename=basename,
+            size_label=base.get("size_label"),
+            finetune="srllm" if run else None,
+            license=cfg.license or base.get("license") or "unknown",
+            organization=None,
+            base_models=[
+                {"name": base.get("name") or basename, "organization": base.get("organization")}
+            ],
+            finetuned=run is not None,
+            manifest_sha256=sha256_file(run_path) if run_path else None,
+            flag_threshold=calibrated_threshold(cfg.adapter) if run else None,
+        ),
+        run,
+        run_path,
     )
-    return meta, run_path if run_path.is_file() else None
 
 
 def resolve_out(out: Path, meta: OutputMeta, encoding: str) -> Path:
@@ -124,29 +134,30 @@ def resolve_out(out: Path, meta: OutputMeta, encoding: str) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         return out / gguf_file_name(meta, encoding)
     if not out.parent.is_dir():
-        raise ConvertError(f"output folder does not exist: {out.parent}")
+        raise SrllmError(Code.CONVERT_FAILED, f"output folder does not exist: {out.parent}")
     return out
 
 
-def run(cfg: ConvertConfig) -> dict:
-    """Do the conversion described by cfg; returns the manifest written next to the output."""
-    from convert import merge, quantize, writer
+def run(cfg: ConvertConfig) -> tuple[Path, ModelManifest]:
+    """Do the conversion described by cfg; returns the GGUF and the manifest written beside it."""
+    from srllm.convert import merge, quantize, writer
+    from srllm.convert.verify import verify
 
     started = time.perf_counter()
     if cfg.merging:
         reader = merge.open_base(cfg.base)
         merge.load_adapter(cfg.adapter)  # validate before any disk work
-        meta, run_path = merge_meta(cfg, merge.base_meta(reader))
+        meta, run, run_path = merge_meta(cfg, merge.base_meta(reader))
         quant = cfg.quant or DEFAULT_MERGE_QUANT
         needed = merge.merged_bytes(reader)
     else:
-        from convert.hfmodel import index_tensors, load_config
-        from convert.registry import lookup
+        from srllm.convert.hfmodel import index_tensors, load_config
+        from srllm.convert.registry import lookup
 
         config = load_config(cfg.model_dir)
         lookup(config)
         n_params = writer.param_count(index_tensors(cfg.model_dir))
-        meta, run_path = hf_meta(cfg, config, n_params)
+        meta, run, run_path = hf_meta(cfg, config, n_params)
         quant = cfg.quant
         needed = writer.planned_bytes(cfg.model_dir, cfg.outtype)
     out = resolve_out(cfg.out, meta, quant or cfg.outtype)
@@ -166,33 +177,36 @@ def run(cfg: ConvertConfig) -> dict:
             os.replace(stage1, out)
     done = time.perf_counter()
 
-    manifest = {
-        "output": out.name,
-        "sha256": sha256_file(out),
-        "size_bytes": out.stat().st_size,
-        "encoding": (quant or cfg.outtype).upper(),
-        "tensor_types": GGUFFile(out).tensor_types(),
-        "general.name": meta.name,
-        "license": meta.license,
-        "base_models": meta.base_models,
-        "contract": CONTRACT_VERSION if meta.finetuned else None,
-        "training_manifest": str(run_path) if run_path else None,
-        "training_manifest_sha256": meta.manifest_sha256,
-        "source": {
+    manifest = ModelManifest(
+        output=out.name,
+        sha256=sha256_file(out),
+        size_bytes=out.stat().st_size,
+        encoding=(quant or cfg.outtype).upper(),
+        tensor_types=GGUFFile(out).tensor_types(),
+        name=meta.name,
+        license=meta.license,
+        base_models=meta.base_models,
+        contract=CONTRACT_VERSION if meta.finetuned else None,
+        flag_threshold=meta.flag_threshold,
+        training=None
+        if run is None
+        else {
+            "manifest": str(run_path),
+            "sha256": meta.manifest_sha256,
+            "base_model": run.base_name,
+            "data": run.data_summary(),
+        },
+        source={
             "model_dir": str(cfg.model_dir) if cfg.model_dir else None,
             "base": str(cfg.base) if cfg.base else None,
             "base_sha256": sha256_file(cfg.base) if cfg.base else None,
             "adapter": str(cfg.adapter) if cfg.adapter else None,
         },
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()},
-        "stats": stats
+        config={k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()},
+        stats=stats
         | {"convert_s": round(converted - started, 2), "quantize_s": round(done - converted, 2)},
-        "host": {"python": platform.python_version(), "machine": platform.machine()},
-    }
-    if cfg.verify:
-        from convert.verify import verify
-
-        manifest["verify"] = verify(cfg.model_dir, out, threads=cfg.threads)
-    write_json_atomic(manifest_path(out), manifest)
-    manifest["path"] = str(out)
-    return manifest
+        host={"python": platform.python_version(), "machine": platform.machine()},
+        verify=verify(cfg.model_dir, out, threads=cfg.threads) if cfg.verify else None,
+    )
+    manifest.write(out)
+    return out, manifest

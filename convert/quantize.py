@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from convert.errors import ConvertError
+from srllm.errors import Code, SrllmError
 
 # Names accepted by --quant, onto llama.cpp's llama_ftype values.
 QUANT_TYPES: dict[str, int] = {
@@ -62,4 +62,6 @@ def quantize(src: Path, dst: Path, quant: str, threads: int | None = None) -> No
         )
     if rc != 0:
         tail = [line for line in "".join(log).splitlines() if line.strip()][-1:] or ["no log"]
-        raise ConvertError(f"llama.cpp failed to quantize to {quant} (code {rc}): {tail[0]}")
+        raise SrllmError(
+            Code.CONVERT_FAILED, f"llama.cpp failed to quantize to {quant} (code {rc}): {tail[0]}"
+        )

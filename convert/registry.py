@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import gguf
 import numpy as np
 
-from convert.errors import ConvertError
-from convert.hfmodel import rope_scaling, rope_theta
+from srllm.convert.hfmodel import rope_scaling, rope_theta
+from srllm.errors import Code, SrllmError
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,9 @@ def lookup(config: dict) -> Architecture:
     name = (config.get("architectures") or ["<none>"])[0]
     if name not in ARCHITECTURES:
         supported = ", ".join(sorted(ARCHITECTURES))
-        raise ConvertError(f"unsupported architecture {name}; supported: {supported}")
+        raise SrllmError(
+            Code.CONVERT_FAILED, f"unsupported architecture {name}; supported: {supported}"
+        )
     return ARCHITECTURES[name]
 
 
@@ -81,7 +83,9 @@ class HParams:
                 rope_scaling=rope_scaling(config),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConvertError(f"config.json lacks or mangles a hyper-parameter: {exc}") from exc
+            raise SrllmError(
+                Code.CONVERT_FAILED, f"config.json lacks or mangles a hyper-parameter: {exc}"
+            ) from exc
 
 
 def write_hparams(writer: gguf.GGUFWriter, hp: HParams) -> None:
@@ -106,7 +110,9 @@ def write_hparams(writer: gguf.GGUFWriter, hp: HParams) -> None:
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         writer.add_rope_scaling_factor(float(scaling["factor"]))
     elif kind != "llama3":  # llama3 is carried by the rope_freqs tensor instead
-        raise ConvertError(f"unsupported rope scaling {kind!r} (supported: linear, llama3)")
+        raise SrllmError(
+            Code.CONVERT_FAILED, f"unsupported rope scaling {kind!r} (supported: linear, llama3)"
+        )
 
 
 def llama3_rope_factors(hp: HParams) -> np.ndarray | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gguf
 
-from convert.errors import ConvertError
+from srllm.errors import Code, SrllmError
 
 # The GPT-2 pattern that tokenizers' ByteLevel(use_regex=True) applies.
 _LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
@@ -28,6 +28,9 @@ class Vocab:
     tokens: list[bytes]
     scores: list[float] | None
     types: list[int]
+    # tokenizer.ggml.add_space_prefix: SentencePiece's dummy "▁" before the text. llama.cpp
+    # assumes it for "llama" unless told; a tokenizer.model without it (Yi's) must say so.
+    add_space_prefix: bool | None = None
 
 
 # Every tokenizer.ggml.pre value _pre_tokenizer_name can write; a test checks each against the
@@ -83,8 +86,9 @@ def _bpe(tokenizer: dict, n_vocab: int) -> Vocab:
     }
     known |= _added(tokenizer)
     if max(known) >= n_vocab:
-        raise ConvertError(
-            f"tokenizer has token id {max(known)} but the model's vocab_size is {n_vocab}"
+        raise SrllmError(
+            Code.CONVERT_FAILED,
+            f"tokenizer has token id {max(known)} but the model's vocab_size is {n_vocab}",
         )
     tokens, types = _fill(n_vocab, known)
     return Vocab("gpt2", _pre_tokenizer_name(tokenizer.get("pre_tokenizer")), tokens, None, types)
@@ -94,7 +98,9 @@ def _spm(folder: Path, tokenizer: dict | None, n_vocab: int) -> Vocab:
     try:
         spm = gguf.SentencePieceVocab(folder)
     except (OSError, RuntimeError, ValueError) as exc:
-        raise ConvertError(f"cannot read tokenizer.model in {folder}: {exc}") from exc
+        raise SrllmError(
+            Code.CONVERT_FAILED, f"cannot read tokenizer.model in {folder}: {exc}"
+        ) from exc
     known: dict[int, tuple[bytes, int]] = {}
     scores: dict[int, float] = {}
     for i, (text, score, kind) in enumerate(spm.all_tokens()):
@@ -105,8 +111,10 @@ def _spm(folder: Path, tokenizer: dict | None, n_vocab: int) -> Vocab:
             known[i] = entry
             scores.setdefault(i, -1000.0)
     tokens, types = _fill(n_vocab, known)
+    normalize = getattr(spm.sentencepiece_tokenizer, "Normalize", None)  # sentencepiece >= 0.2
+    prefix = normalize("a").startswith("\u2581") if normalize else None
     return Vocab(
-        "llama", "default", tokens, [scores.get(i, -1000.0) for i in range(n_vocab)], types
+        "llama", "default", tokens, [scores.get(i, -1000.0) for i in range(n_vocab)], types, prefix
     )
 
 
@@ -116,16 +124,19 @@ def load_vocab(folder: Path, n_vocab: int) -> Vocab:
         try:
             tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConvertError(f"tokenizer.json is not valid JSON: {exc}") from exc
+            raise SrllmError(
+                Code.CONVERT_FAILED, f"tokenizer.json is not valid JSON: {exc}"
+            ) from exc
     model = (tokenizer or {}).get("model", {})
     byte_level = model.get("type") == "BPE" and not model.get("byte_fallback")
     if tokenizer and byte_level:
         return _bpe(tokenizer, n_vocab)
     if (folder / "tokenizer.model").is_file():
         return _spm(folder, tokenizer, n_vocab)
-    raise ConvertError(
+    raise SrllmError(
+        Code.CONVERT_FAILED,
         f"no supported tokenizer in {folder}: need a byte-level BPE tokenizer.json "
-        "or a SentencePiece tokenizer.model"
+        "or a SentencePiece tokenizer.model",
     )
 
 
@@ -137,6 +148,8 @@ def write_vocab(writer: gguf.GGUFWriter, folder: Path, vocab: Vocab) -> None:
     if vocab.scores is not None:
         writer.add_token_scores(vocab.scores)
     writer.add_token_types(vocab.types)
+    if vocab.add_space_prefix is not None:
+        writer.add_add_space_prefix(vocab.add_space_prefix)
     special = gguf.SpecialVocab(
         folder, load_merges=vocab.model == "gpt2", n_vocab=len(vocab.tokens)
     )

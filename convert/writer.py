@@ -16,10 +16,9 @@ import gguf
 import numpy as np
 from tqdm import tqdm
 
-from convert.errors import ConvertError
-from convert.hfmodel import TensorRef, index_tensors, load_config, load_f32
-from convert.naming import OutputMeta, write_meta
-from convert.registry import (
+from srllm.convert.hfmodel import TensorRef, index_tensors, load_config, load_f32
+from srllm.convert.naming import OutputMeta, write_meta
+from srllm.convert.registry import (
     Architecture,
     HParams,
     llama3_rope_factors,
@@ -27,7 +26,8 @@ from convert.registry import (
     permute_qk,
     write_hparams,
 )
-from convert.vocab import load_vocab, write_vocab
+from srllm.convert.vocab import load_vocab, write_vocab
+from srllm.errors import Code, SrllmError
 
 OUTTYPES = {
     "f32": (gguf.GGMLQuantizationType.F32, gguf.LlamaFileType.ALL_F32),
@@ -79,7 +79,10 @@ def write_gguf(
         for t in tqdm(tensors, desc=desc, unit="tensor", leave=False):
             data = t.load()
             if tuple(data.shape) != tuple(t.shape):
-                raise ConvertError(f"tensor {t.name} has shape {data.shape}, expected {t.shape}")
+                raise SrllmError(
+                    Code.CONVERT_FAILED,
+                    f"tensor {t.name} has shape {data.shape}, expected {t.shape}",
+                )
             writer.write_tensor_data(encode(data, t.qtype))
     finally:
         writer.close()
@@ -97,7 +100,10 @@ def _plan_hf(
             continue  # llama.cpp reuses token_embd when output.weight is absent
         name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if name is None:
-            raise ConvertError(f"cannot map tensor {hf_name} to a GGUF name for {arch.hf_name}")
+            raise SrllmError(
+                Code.CONVERT_FAILED,
+                f"cannot map tensor {hf_name} to a GGUF name for {arch.hf_name}",
+            )
         n_head = None
         if arch.permute_qk and name.endswith(("attn_q.weight", "attn_q.bias")):
             n_head = hp.n_head

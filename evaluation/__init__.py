@@ -3,7 +3,7 @@
     srllm eval                               # fine-tuned default (if built) + prompting baseline
     srllm eval --limit 3 --out /tmp/eval        # smoke run, every section capped at 3 items
     srllm eval --model A.gguf --model B.gguf    # any GGUFs the server can run
-    .venv/bin/python -m evaluation ...          # the same without the console script
+    python -m srllm.evaluation ...              # the same without the console script
 
 Metrics are defined in evaluation/METRICS.md.
 """

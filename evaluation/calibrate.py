@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation import metrics
-from server.contract import Label
-from training import config as train_config
-from training import data as train_data
+from srllm.contract import Label
+from srllm.evaluation import metrics
+from srllm.training import config as train_config
+from srllm.training import data as train_data
 
 TOXIGEN_PER_SIDE = 80
 HOLISTIC_ITEMS = 120
@@ -43,12 +43,12 @@ class Item:
 
 
 def validation_items(cfg: train_config.TrainConfig) -> list[Item]:
-    rows = train_data.read_rows(Path(cfg.data_dir) / cfg.train_file)
+    rows = train_data.read_rows(cfg.srllm_data() / cfg.train_file)
     _, val_rows = train_data.split_rows(rows, cfg.val_fraction, cfg.seed)
     items = [Item(r.biased_text, True, "srllm-val") for r in val_rows]
     items += [Item(r.debiased_text, False, "srllm-val") for r in val_rows]
     toxic, benign = train_data.toxigen_pools(
-        Path(cfg.extra_dir) / train_data.EXTRA_FILES["toxigen"], cfg.seed
+        cfg.extra_data() / train_data.EXTRA_FILES["toxigen"], cfg.seed
     )
     n_toxic = min(TOXIGEN_PER_SIDE, train_data.held_back(len(toxic)))
     n_benign = min(TOXIGEN_PER_SIDE, train_data.held_back(len(benign)))
@@ -56,7 +56,7 @@ def validation_items(cfg: train_config.TrainConfig) -> list[Item]:
     items += [Item(t, False, "toxigen-tail") for t in benign[len(benign) - n_benign :]]
     holistic = [
         r
-        for r in train_data.jsonl(Path(cfg.extra_dir) / train_data.EXTRA_FILES["holisticbias"])
+        for r in train_data.jsonl(cfg.extra_data() / train_data.EXTRA_FILES["holisticbias"])
         if train_data.holistic_heldout(r["descriptor"]) and r["preference"] != "polarizing"
     ]
     random.Random(f"{cfg.seed}:calibrate").shuffle(holistic)
@@ -92,7 +92,7 @@ def calibrate(
     threads: int | None,
     release: str | None = None,
 ) -> dict:
-    from server.engine import Engine, EngineConfig
+    from srllm.server.engine import Engine, EngineConfig
 
     cfg = train_config.load_config(config)
     items = validation_items(cfg)

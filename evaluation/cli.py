@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evaluation.config import DEFAULT_DATA_ROOT, DEFAULT_OUT, EvalConfig
+from srllm.errors import Code, SrllmError
+from srllm.evaluation.config import DEFAULT_OUT, EvalConfig
 
 
 def _positive(value: str) -> int:
@@ -42,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"output folder, replaced at the end (default {DEFAULT_OUT})",
     )  # fmt: skip
     parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA_ROOT, metavar="DIR",
-        help="the shared data folder holding srllm/ and extra/",
+        "--data", type=Path, default=None, metavar="DIR",
+        help="the data folder holding srllm/ and extra/ (default: SRLLM_DATA, the fetched data, "
+        "or a checkout's ../shared/data)",
     )  # fmt: skip
     parser.add_argument(
         "--base-model", type=Path, default=None, metavar="GGUF",
@@ -78,39 +80,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_calibrate(args: argparse.Namespace) -> int:
     import json
 
-    from evaluation.calibrate import calibrate
-    from server.engine import check_gguf
+    from srllm.evaluation.calibrate import calibrate
+    from srllm.server.engine import check_gguf
 
     check_gguf(args.model)
     if args.adapter is not None and not (args.adapter / "adapter_config.json").is_file():
-        raise SystemExit(f"srllm: error: no adapter at {args.adapter} (adapter_config.json)")
+        raise SrllmError(Code.BAD_INPUT, f"no adapter at {args.adapter} (adapter_config.json)")
     result = calibrate(args.model, args.adapter, args.config, args.threads, args.release)
     print(json.dumps(result, indent=2))
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = EvalConfig(
-            models=tuple(args.model),
-            base_model=args.base_model,
-            out=args.out,
-            data_root=args.data,
-            limit=args.limit,
-            seed=args.seed,
-            n_threads=args.threads,
-            show_progress=not args.quiet,
-        )
-    except ValueError as exc:
-        raise SystemExit(f"srllm: error: {exc}") from None
+    config = EvalConfig(
+        models=tuple(args.model),
+        base_model=args.base_model,
+        out=args.out,
+        data_root=args.data,
+        limit=args.limit,
+        seed=args.seed,
+        n_threads=args.threads,
+        show_progress=not args.quiet,
+    )
+    from srllm.evaluation.pipeline import evaluate  # heavy imports only once we run
 
-    from evaluation.pipeline import evaluate  # heavy imports only once we run
-    from server.errors import SrllmError
-
-    try:
-        out = evaluate(config)
-    except (SrllmError, FileNotFoundError) as exc:
-        raise SystemExit(f"srllm: error: {exc}") from None
+    out = evaluate(config)
     print((out / "metrics.md").read_text(encoding="utf-8"))
     print(f"wrote {out}")
     return 0

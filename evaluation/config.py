@@ -10,12 +10,11 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.defaults import DEFAULT_CTX
+from srllm import paths
+from srllm.defaults import DEFAULT_CTX
+from srllm.errors import Code, SrllmError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# The shared data lives beside the checkout (`../shared/data`), never inside it.
-DEFAULT_DATA_ROOT = REPO_ROOT.parent / "shared" / "data"
-DEFAULT_OUT = REPO_ROOT / "runs" / "eval"
+DEFAULT_OUT = Path("runs") / "eval"
 
 # Fields that count items per section; `limit` caps each of them.
 SECTION_FIELDS = (
@@ -37,7 +36,7 @@ class EvalConfig:
     # The prompting baseline and the reference of perplexity_ratio (None: no ratio).
     base_model: Path | None = None
     out: Path = DEFAULT_OUT
-    data_root: Path = DEFAULT_DATA_ROOT
+    data_root: Path | None = None  # None: the one data lookup (srllm.paths.data_root)
     limit: int | None = None
     # Rows of infer_50.csv rewritten (biased inputs); their human rewrites are neutral inputs.
     rewrite_items: int = 53
@@ -64,29 +63,41 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit must be a positive number of items, got {self.limit}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"limit must be a positive number of items, got {self.limit}"
+            )
         for name in SECTION_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+                raise SrllmError(
+                    Code.BAD_CONFIG, f"{name} must be a non-negative integer, got {value!r}"
+                )
         if self.n_ctx < 512:
-            raise ValueError(f"n_ctx must be at least 512 tokens, got {self.n_ctx}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"n_ctx must be at least 512 tokens, got {self.n_ctx}"
+            )
         if self.n_threads is not None and self.n_threads < 1:
-            raise ValueError(f"n_threads must be at least 1, got {self.n_threads}")
+            raise SrllmError(Code.BAD_CONFIG, f"n_threads must be at least 1, got {self.n_threads}")
         for path in self.models:
             if not Path(path).is_file():
-                raise ValueError(f"models: no such model file: {path}")
+                raise SrllmError(Code.BAD_CONFIG, f"models: no such model file: {path}")
         if self.base_model is not None and not Path(self.base_model).is_file():
-            raise ValueError(f"base_model: no such model file: {self.base_model}")
+            raise SrllmError(Code.BAD_CONFIG, f"base_model: no such model file: {self.base_model}")
         out = Path(self.out)
         # The run replaces `out` at the end: only an earlier evaluation may be replaced.
         if out.exists() and not (
             out.is_dir() and (not any(out.iterdir()) or (out / "metrics.json").is_file())
         ):
-            raise ValueError(f"out must be a new folder or an earlier eval's folder: {out}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"out must be a new folder or an earlier eval's folder: {out}"
+            )
+        if self.data_root is None:
+            object.__setattr__(self, "data_root", paths.data_root())
         if not (self.data_root / "srllm" / "infer_50.csv").is_file():
-            raise ValueError(
-                f"data_root must hold srllm/infer_50.csv; not found under {self.data_root}"
+            raise SrllmError(
+                Code.DATA_MISSING,
+                f"no srllm/infer_50.csv under {self.data_root}: run `srllm data fetch` "
+                "(or pass --data DIR)",
             )
 
     def count(self, name: str) -> int:

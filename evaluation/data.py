@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import ast
 import csv
-import hashlib
 import json
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from server import contract
-from training.data import clean_text  # torch-free; the same cleaning training applies
+from srllm import contract
+from srllm.files import sha256_file
+from srllm.training.data import clean_text  # torch-free; the same cleaning training applies
 
 INFER_FILE = Path("srllm") / "infer_50.csv"
 COUNTERFACTUAL_FILE = Path("srllm") / "counterfactual-inhouse.csv"
@@ -108,10 +108,6 @@ INJECTIONS: tuple[Injection, ...] = (
 )
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def seeded_order(n: int, seed: int) -> list[int]:
     order = list(range(n))
     random.Random(seed).shuffle(order)
@@ -160,7 +156,7 @@ def load_stereoset(data_root: Path, n: int, seed: int) -> list[StereoItem]:
 def data_files(data_root: Path) -> dict[str, str]:
     """sha256 of each data file the evaluation reads, for the manifest."""
     files = (INFER_FILE, COUNTERFACTUAL_FILE, STEREOSET_FILE)
-    return {str(f): sha256(data_root / f) for f in files if (data_root / f).is_file()}
+    return {str(f): sha256_file(data_root / f) for f in files if (data_root / f).is_file()}
 
 
 @dataclass(frozen=True)
@@ -188,7 +184,7 @@ def build_passages(
     (those of one or two sentences) mixed with single neutral sentences (human rewrites of
     other rows, counterfactual originals); one passage in five is all neutral, one in three has
     paragraph breaks. Deterministic per seed."""
-    from server.segment import split_sentences
+    from srllm.server.segment import split_sentences
 
     rng = random.Random(f"{seed}:passages")
     short = [r for r in infer if len(split_sentences(r.text)) <= 2]

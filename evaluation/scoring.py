@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from evaluation import metrics as m
-from evaluation.runner import EvalData, Perplexity, SystemRun
-from server import contract
+from srllm import contract
+from srllm.evaluation import metrics as m
+from srllm.evaluation.runner import EvalData, Perplexity, SystemRun
 
 # The metric names the issue fixes, in table order; more follow them in metrics.json.
 PRIMARY = (

@@ -1,4 +1,6 @@
-"""srllm's local server: the task contract, the llama.cpp engine and the HTTP API.
+"""srllm.server: the llama.cpp engine, the task (flag, rewrite, debias over passages) and the
+HTTP API. The task contract, errors and paths it shares with the other stages live in the core
+package (srllm/).
 
 Importing this package imports neither torch nor transformers (a test checks it).
 """

@@ -1,6 +1,6 @@
 """The Starlette application: `create_app(settings)`; the model is loaded in the lifespan.
 
-Run it with `srllm serve` (see server/cli.py), not by importing a module-level app.
+Run it with `srllm serve` (see srllm/cli.py), not by importing a module-level app.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from server import contract, paths, requests, security, task
-from server.engine import Engine
-from server.errors import SrllmError, TextTooLongError
-from server.middleware import GuardMiddleware, error_body
-from server.openapi import openapi_spec
-from server.runner import ModelRunner
-from server.settings import ServerSettings
+from srllm import contract, paths
+from srllm.errors import Code, SrllmError
+from srllm.server import requests, security, task
+from srllm.server.engine import Engine
+from srllm.server.http_errors import INTERNAL, error_bytes, error_response
+from srllm.server.middleware import GuardMiddleware
+from srllm.server.openapi import openapi_spec
+from srllm.server.runner import ModelRunner
+from srllm.server.settings import ServerSettings
 
 log = logging.getLogger("srllm.server")
 T = TypeVar("T")
@@ -68,7 +70,7 @@ def sse(event: str, data: Any) -> bytes:
 
 
 def sse_error(error: SrllmError) -> bytes:
-    return b"event: error\ndata: " + error_body(error) + b"\n\n"
+    return b"event: error\ndata: " + error_bytes(error) + b"\n\n"
 
 
 # -- payloads ------------------------------------------------------------------------------
@@ -182,7 +184,8 @@ async def chat_completions(request: Request) -> Response:
     engine = runner.engine
     prompt_tokens = engine.count_chat_tokens(messages)
     if prompt_tokens + max_tokens > engine.info.n_ctx:
-        raise TextTooLongError(
+        raise SrllmError(
+            Code.TEXT_TOO_LONG,
             f"messages ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceed the "
             f"context of {engine.info.n_ctx} tokens",
             limit=engine.info.n_ctx,
@@ -224,7 +227,7 @@ async def chat_completions(request: Request) -> Response:
                         yield chunk({"content": delta}, None)
                     finish = reason or finish
             except SrllmError as exc:
-                yield b"data: " + error_body(exc) + b"\n\n"
+                yield b"data: " + error_bytes(exc) + b"\n\n"
                 return
             yield chunk({}, finish)
             yield b"data: [DONE]\n\n"
@@ -271,20 +274,20 @@ async def openapi(request: Request) -> Response:
 
 async def on_srllm_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SrllmError)
-    return JSONResponse(exc.body(), status_code=exc.status)
+    return error_response(exc)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    message = f"{request.method} {request.url.path}: {exc.detail}"
-    return JSONResponse({"error": {"code": code, "message": message}}, exc.status_code)
+    code = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}.get(
+        exc.status_code, Code.BAD_REQUEST
+    )
+    return error_response(SrllmError(code, f"{request.method} {request.url.path}: {exc.detail}"))
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    body = {"error": {"code": "internal_error", "message": "internal error; see the server log"}}
-    return JSONResponse(body, status_code=500)
+    return error_response(INTERNAL)
 
 
 # -- the app -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Server benchmark: HTTP vs in-process llama-cpp-python vs transformers, in one run.
 
     just bench                       # 20 texts of infer_50.csv
-    python -m server.bench --limit 50 --json bench.json
+    python -m srllm.server.bench --limit 50 --json bench.json
 
 Each HTTP call is paired with the same call made in-process through the engine, interleaved
 text by text so machine noise hits both alike; the ratio is the server's overhead. The result
@@ -23,11 +23,9 @@ from pathlib import Path
 
 import psutil
 
-from server import contract, paths, task
-from server.engine import Engine, EngineConfig
-
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "srllm" / "infer_50.csv"
+from srllm import contract, paths
+from srllm.server import task
+from srllm.server.engine import Engine, EngineConfig
 
 
 def load_texts(path: Path, limit: int) -> list[str]:
@@ -38,8 +36,8 @@ def load_texts(path: Path, limit: int) -> list[str]:
 def load_passages(path: Path, limit: int) -> list[str]:
     """3-sentence passages: a one-sentence biased text of the file between two one-sentence
     neutral ones (human rewrites of other rows), what a paragraph selection looks like."""
-    from server.segment import split_sentences
-    from training.data import clean_text
+    from srllm.server.segment import split_sentences
+    from srllm.training.data import clean_text
 
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -62,7 +60,7 @@ class Server:
     """`srllm serve` in a subprocess, cache off, on a free port."""
 
     def __init__(self, model: Path, threads: int | None):
-        from server.launch import running_server
+        from srllm.server.launch import running_server
 
         home = Path(os.environ.get("TMPDIR", "/tmp")) / f"srllm-bench-{os.getpid()}"
         home.mkdir(parents=True, exist_ok=True)
@@ -163,7 +161,7 @@ def run(args: argparse.Namespace) -> dict:
     model = paths.resolve_model(args.model)
     texts = load_texts(args.data, args.limit)
     words = statistics.median(len(t.split()) for t in texts)
-    engine = Engine(EngineConfig(model_path=model, n_ctx=4096, n_threads=args.threads))
+    engine = Engine(EngineConfig(model_path=model, n_threads=args.threads))
     server = Server(model, args.threads)
     results: dict = {"model": engine.info.name, "texts": len(texts), "median_words": words}
     try:
@@ -228,9 +226,7 @@ def run(args: argparse.Namespace) -> dict:
 def prompt_lookup_ratio(engine: Engine, model: Path, texts: list[str], threads) -> dict:
     """Rewrite tokens/s with llama.cpp's prompt-lookup drafting vs without, interleaved text by
     text on the same texts; greedy decoding must give the same output."""
-    drafted = Engine(
-        EngineConfig(model_path=model, n_ctx=4096, n_threads=threads, prompt_lookup=10)
-    )
+    drafted = Engine(EngineConfig(model_path=model, n_threads=threads, prompt_lookup=10))
     plain_s = draft_s = 0.0
     tokens = same = 0
     try:
@@ -296,9 +292,9 @@ def table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m srllm.server.bench", description=__doc__)
     parser.add_argument("--model", type=Path, help="GGUF (default: the default model)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, help="CSV (default: srllm/infer_50.csv)")
     parser.add_argument("--limit", type=int, default=20, help="texts from the data file")
     parser.add_argument("--threads", type=int, help="CPU threads for both sides")
     parser.add_argument("--transformers-limit", type=int, default=5)
@@ -306,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prompt-lookup", action="store_true")
     parser.add_argument("--json", type=Path, default=Path("bench-server.json"))
     args = parser.parse_args(argv)
+    args.data = args.data or paths.dataset_path("srllm", "infer_50.csv")
     if not args.data.is_file():
         print(f"srllm: error: data file not found: {args.data}", file=sys.stderr)
         return 1

@@ -19,9 +19,10 @@ import llama_cpp
 import numpy as np
 from llama_cpp import llama_chat_format
 
-from server import contract, paths
-from server.defaults import DEFAULT_CTX
-from server.errors import GenerationCancelled, ModelLoadError, ModelOutputError, TextTooLongError
+from srllm import contract, paths
+from srllm.defaults import DEFAULT_CTX
+from srllm.errors import Code, SrllmError
+from srllm.manifest import ModelManifest
 
 log = logging.getLogger("srllm.engine")
 
@@ -59,6 +60,8 @@ class ModelInfo:
     n_gpu_layers: int
     gpu_offload: bool
     flag_threshold: float
+    # From the manifest `srllm convert` wrote beside the GGUF: which run and data made it.
+    training: dict | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -67,10 +70,12 @@ class ModelInfo:
 def check_gguf(path: Path) -> None:
     """Fail early, with one clear line, on a missing file or one that is not a GGUF."""
     if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
+        raise SrllmError(Code.MODEL_MISSING, f"model file not found: {path}", path=str(path))
     with path.open("rb") as fh:
         if fh.read(4) != GGUF_MAGIC:
-            raise ValueError(f"not a GGUF model file (bad magic): {path}")
+            raise SrllmError(
+                Code.MODEL_LOAD_FAILED, f"not a GGUF model file (bad magic): {path}", path=str(path)
+            )
 
 
 # How hard the flagged words are pushed down in a guided rewrite: enough that a synonym wins
@@ -83,7 +88,9 @@ def _chat_formatter(meta: dict, llm: llama_cpp.Llama):
     chat handler renders it."""
     template = meta.get("tokenizer.chat_template")
     if not template:
-        raise ModelLoadError("the model has no chat template (tokenizer.chat_template)")
+        raise SrllmError(
+            Code.MODEL_LOAD_FAILED, "the model has no chat template (tokenizer.chat_template)"
+        )
 
     def token_text(key: str) -> str:
         token_id = int(meta.get(key, -1))
@@ -148,6 +155,7 @@ class Engine:
         if threshold is None:
             threshold = float(meta.get(META_FLAG_THRESHOLD, DEFAULT_FLAG_THRESHOLD))
         finetuned = META_CONTRACT in meta
+        manifest = ModelManifest.for_model(config.model_path)
         name = meta.get("general.name") or config.model_path.stem
         if not finetuned and paths.is_embedded(config.model_path):
             name = f"{paths.EMBEDDED_DISPLAY_NAME} (not fine-tuned)"
@@ -162,6 +170,7 @@ class Engine:
             n_gpu_layers=n_gpu_layers,
             gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
             flag_threshold=threshold,
+            training=manifest.training if manifest else None,
         )
 
     # -- sizes -------------------------------------------------------------------------------
@@ -177,7 +186,8 @@ class Engine:
     def check_length(self, text: str) -> int:
         n = self.count_tokens(text)
         if n > self.max_text_tokens():
-            raise TextTooLongError(
+            raise SrllmError(
+                Code.TEXT_TOO_LONG,
                 f"text is {n} tokens; this model accepts at most {self.max_text_tokens()} "
                 f"(context {self.info.n_ctx})",
                 limit=self.max_text_tokens(),
@@ -313,13 +323,15 @@ class Engine:
                 )
             )
             if cancel is not None and cancel.is_set():
-                raise GenerationCancelled("generation cancelled")
+                raise SrllmError(Code.CANCELLED, "generation cancelled")
             try:
                 return dataclasses.replace(contract.parse_flag(raw), p_biased=p_biased)
             except contract.FlagParseError as exc:
                 log.warning("flag output did not parse (attempt %d): %s", attempt + 1, exc)
                 last_error = exc
-        raise ModelOutputError(f"the model did not produce a valid flag: {last_error}")
+        raise SrllmError(
+            Code.MODEL_OUTPUT_INVALID, f"the model did not produce a valid flag: {last_error}"
+        )
 
     def rewrite_budget(self, text: str) -> int:
         return min(2 * self.count_tokens(text) + 32, self.info.n_ctx // 2)

@@ -49,7 +49,7 @@ def running_server(
 ) -> Iterator[RunningServer]:
     port = free_port()
     env = {**os.environ, "SRLLM_HOME": str(home), "SRLLM_TOKEN": token}
-    cmd = [sys.executable, "-m", "server", "serve", "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "srllm", "serve", "--port", str(port), *args]
     if model is not None:
         cmd += ["--model", str(model)]
     log = home / f"server-{port}.log"

@@ -6,38 +6,21 @@ the standard JSON error body, and CORS headers are added for allowed extension o
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import security
-from server.errors import (
-    BodyTooLargeError,
-    ForbiddenError,
-    SrllmError,
-    UnauthorizedError,
-)
-from server.settings import ServerSettings
+from srllm.errors import Code, SrllmError
+from srllm.server import security
+from srllm.server.http_errors import error_bytes, error_headers, status_of
+from srllm.server.settings import ServerSettings
 
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
 
 
-def error_body(error: SrllmError) -> bytes:
-    return json.dumps(error.body()).encode()
-
-
 async def send_error(send: Send, error: SrllmError, extra_headers: list | None = None) -> None:
-    body = error_body(error)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *(extra_headers or []),
-    ]
-    if isinstance(error, UnauthorizedError):
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = [*error_headers(error), *(extra_headers or [])]
+    await send({"type": "http.response.start", "status": status_of(error), "headers": headers})
+    await send({"type": "http.response.body", "body": error_bytes(error)})
 
 
 def _cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
@@ -62,13 +45,17 @@ class GuardMiddleware:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if not security.host_allowed(headers.get("host"), self.settings.extra_hosts):
-            await send_error(send, ForbiddenError("Host header is not a loopback address"))
+            await send_error(
+                send, SrllmError(Code.FORBIDDEN, "Host header is not a loopback address")
+            )
             return
         origin = headers.get("origin")
         cors: list = []
         if origin is not None:
             if not security.origin_allowed(origin, self.settings.allowed_origins):
-                await send_error(send, ForbiddenError(f"origin not allowed: {origin[:100]}"))
+                await send_error(
+                    send, SrllmError(Code.FORBIDDEN, f"origin not allowed: {origin[:100]}")
+                )
                 return
             cors = _cors_headers(origin)
             if scope["method"] == "OPTIONS":  # preflight: answered here, no token needed
@@ -79,7 +66,11 @@ class GuardMiddleware:
         limit = self.settings.max_body_bytes
         if length is not None and length.isdigit() and int(length) > limit:
             await send_error(
-                send, BodyTooLargeError(f"body over {limit} bytes", limit=limit, unit="bytes"), cors
+                send,
+                SrllmError(
+                    Code.BODY_TOO_LARGE, f"body over {limit} bytes", limit=limit, unit="bytes"
+                ),
+                cors,
             )
             return
         if scope["path"].startswith("/v1/") and not security.token_matches(
@@ -87,9 +78,10 @@ class GuardMiddleware:
         ):
             await send_error(
                 send,
-                UnauthorizedError(
+                SrllmError(
+                    Code.UNAUTHORIZED,
                     "missing or wrong token: send 'Authorization: Bearer <token>' "
-                    "with the value `srllm token` prints"
+                    "with the value `srllm token` prints",
                 ),
                 cors,
             )
@@ -104,7 +96,9 @@ class GuardMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLargeError(f"body over {limit} bytes", limit=limit, unit="bytes")
+                    raise SrllmError(
+                        Code.BODY_TOO_LARGE, f"body over {limit} bytes", limit=limit, unit="bytes"
+                    )
             return message
 
         async def send_with_cors(message: Message) -> None:

@@ -6,8 +6,9 @@ that the server's answers conform to it.
 
 from __future__ import annotations
 
-from server import contract
-from server.settings import ServerSettings
+from srllm import contract
+from srllm.errors import Code
+from srllm.server.settings import ServerSettings
 
 _TEXT_REQUEST = {
     "type": "object",
@@ -36,7 +37,10 @@ _ERROR = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string", "enum": [code.value for code in Code]},
+                "message": {"type": "string"},
+            },
         }
     },
 }

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.errors import BadRequestError, TextTooLongError, ValidationError
+from srllm.errors import Code, SrllmError
 
 
 async def read_object(request: Request) -> dict[str, Any]:
@@ -15,25 +15,30 @@ async def read_object(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+        raise SrllmError(Code.BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
     except RecursionError:
-        raise BadRequestError("body is not valid JSON: nested too deeply") from None
+        raise SrllmError(Code.BAD_REQUEST, "body is not valid JSON: nested too deeply") from None
+    except ValueError:  # an integer past int's 4300-digit conversion limit
+        raise SrllmError(
+            Code.BAD_REQUEST, "body is not valid JSON: a number has too many digits"
+        ) from None
     if not isinstance(data, dict):
-        raise ValidationError("body must be a JSON object")
+        raise SrllmError(Code.INVALID_REQUEST, "body must be a JSON object")
     return data
 
 
 def text_field(data: dict[str, Any], max_chars: int) -> str:
     text = data.get("text")
     if text is None:
-        raise ValidationError("field 'text' is required")
+        raise SrllmError(Code.INVALID_REQUEST, "field 'text' is required")
     if not isinstance(text, str):
-        raise ValidationError("field 'text' must be a string")
+        raise SrllmError(Code.INVALID_REQUEST, "field 'text' must be a string")
     if not text.strip():
-        raise ValidationError("field 'text' must not be empty")
+        raise SrllmError(Code.INVALID_REQUEST, "field 'text' must not be empty")
     _encodable(text, "text")
     if len(text) > max_chars:
-        raise TextTooLongError(
+        raise SrllmError(
+            Code.TEXT_TOO_LONG,
             f"text is {len(text)} characters; the limit is {max_chars} characters",
             limit=max_chars,
             unit="characters",
@@ -46,15 +51,16 @@ def _encodable(value: str, name: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValidationError(
-            f"field '{name}' contains an unpaired surrogate at character {exc.start}"
+        raise SrllmError(
+            Code.INVALID_REQUEST,
+            f"field '{name}' contains an unpaired surrogate at character {exc.start}",
         ) from None
 
 
 def bool_field(data: dict[str, Any], name: str, default: bool) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise ValidationError(f"field '{name}' must be true or false")
+        raise SrllmError(Code.INVALID_REQUEST, f"field '{name}' must be true or false")
     return value
 
 
@@ -67,23 +73,27 @@ def number_field(
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
         kind = "an integer" if integer else "a number"
-        raise ValidationError(f"field '{name}' must be {kind} from {low} to {high}")
+        raise SrllmError(
+            Code.INVALID_REQUEST, f"field '{name}' must be {kind} from {low} to {high}"
+        )
     return value
 
 
 def chat_messages(data: dict[str, Any]) -> list[dict[str, str]]:
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise ValidationError("field 'messages' must be a non-empty list")
+        raise SrllmError(Code.INVALID_REQUEST, "field 'messages' must be a non-empty list")
     result = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
-            raise ValidationError(f"messages[{i}] must be an object")
+            raise SrllmError(Code.INVALID_REQUEST, f"messages[{i}] must be an object")
         role, content = message.get("role"), message.get("content")
         if role not in ("system", "user", "assistant"):
-            raise ValidationError(f"messages[{i}].role must be system, user or assistant")
+            raise SrllmError(
+                Code.INVALID_REQUEST, f"messages[{i}].role must be system, user or assistant"
+            )
         if not isinstance(content, str):
-            raise ValidationError(f"messages[{i}].content must be a string")
+            raise SrllmError(Code.INVALID_REQUEST, f"messages[{i}].content must be a string")
         _encodable(content, f"messages[{i}].content")
         result.append({"role": role, "content": content})
     return result
@@ -94,7 +104,12 @@ def stop_field(data: dict[str, Any]) -> list[str] | None:
     if stop is None:
         return None
     if isinstance(stop, str):
-        return [stop]
+        stop = [stop]  # "" would stop every generation before its first token
     if isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop):
+        for i, s in enumerate(stop):
+            _encodable(s, f"stop[{i}]")  # llama_cpp encodes each stop string as UTF-8
         return stop
-    raise ValidationError("field 'stop' must be a string or a list of up to 4 strings")
+    raise SrllmError(
+        Code.INVALID_REQUEST,
+        "field 'stop' must be a non-empty string or a list of up to 4 non-empty strings",
+    )

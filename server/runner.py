@@ -13,9 +13,9 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
-from server import task
-from server.engine import Engine
-from server.errors import GenerationCancelled
+from srllm.errors import Code, SrllmError
+from srllm.server import task
+from srllm.server.engine import Engine
 
 T = TypeVar("T")
 _DONE = object()
@@ -104,5 +104,5 @@ class ModelRunner:
             if isinstance(event, task.Done):
                 payload = event.payload
         if payload is None:
-            raise GenerationCancelled("generation cancelled")
+            raise SrllmError(Code.CANCELLED, "generation cancelled")
         return payload

@@ -8,8 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
-from server import paths
-from server.settings import LOOPBACK_HOSTS, check_token
+from srllm import paths
+from srllm.server.settings import LOOPBACK_HOSTS, check_token
 
 EXTENSION_SCHEMES = ("chrome-extension://", "moz-extension://")
 

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from server.defaults import DEFAULT_CTX
-from server.engine import EngineConfig
+from srllm.defaults import DEFAULT_CTX
+from srllm.errors import Code, SrllmError
+from srllm.server.engine import EngineConfig
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -17,15 +18,11 @@ MAX_BODY_BYTES = 64 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
-class SettingsError(ValueError):
-    """A setting has a value we cannot use; the message names the setting."""
-
-
 @dataclass(frozen=True)
 class ServerSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    model: Path | None = None  # None: resolved by server.paths.resolve_model
+    model: Path | None = None  # None: resolved by srllm.paths.resolve_model
     n_gpu_layers: int | None = None
     threads: int | None = None
     ctx: int = DEFAULT_CTX
@@ -38,19 +35,24 @@ class ServerSettings:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise SettingsError(f"port must be between 1 and 65535, got {self.port}")
+            raise SrllmError(Code.BAD_CONFIG, f"port must be between 1 and 65535, got {self.port}")
         if self.ctx < 512:
-            raise SettingsError(f"ctx must be at least 512 tokens, got {self.ctx}")
+            raise SrllmError(Code.BAD_CONFIG, f"ctx must be at least 512 tokens, got {self.ctx}")
         if self.threads is not None and self.threads < 1:
-            raise SettingsError(f"threads must be at least 1, got {self.threads}")
+            raise SrllmError(Code.BAD_CONFIG, f"threads must be at least 1, got {self.threads}")
         if self.n_gpu_layers is not None and self.n_gpu_layers < -1:
-            raise SettingsError(
-                f"n_gpu_layers must be -1 (all), 0 or more, got {self.n_gpu_layers}"
+            raise SrllmError(
+                Code.BAD_CONFIG,
+                f"n_gpu_layers must be -1 (all), 0 or more, got {self.n_gpu_layers}",
             )
         if self.max_text_chars < 1:
-            raise SettingsError(f"max_text_chars must be positive, got {self.max_text_chars}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"max_text_chars must be positive, got {self.max_text_chars}"
+            )
         if self.cache_size < 0:
-            raise SettingsError(f"cache_size must be 0 or more, got {self.cache_size}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"cache_size must be 0 or more, got {self.cache_size}"
+            )
         if self.token is not None:
             check_token(self.token)
 
@@ -77,8 +79,9 @@ MIN_TOKEN_CHARS = 16
 def check_token(token: str) -> None:
     """The one rule for a token from SRLLM_TOKEN: `serve` and `token` refuse the same ones."""
     if len(token) < MIN_TOKEN_CHARS:
-        raise SettingsError(
-            f"SRLLM_TOKEN is {len(token)} characters; a token needs at least {MIN_TOKEN_CHARS}"
+        raise SrllmError(
+            Code.BAD_CONFIG,
+            f"SRLLM_TOKEN is {len(token)} characters; a token needs at least {MIN_TOKEN_CHARS}",
         )
 
 
@@ -100,8 +103,8 @@ def from_env(environ: dict[str, str] | None = None) -> ServerSettings:
             try:
                 values[f.name] = _CASTS[f.name](raw)
             except ValueError as exc:
-                raise SettingsError(
-                    f"SRLLM_{f.name.upper()} must be a number, got {raw!r}"
+                raise SrllmError(
+                    Code.BAD_CONFIG, f"SRLLM_{f.name.upper()} must be a number, got {raw!r}"
                 ) from exc
         else:
             values[f.name] = raw

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from server import contract, lexicon, preserve
-from server.contract import Flag, Label
-from server.segment import Segment, reassemble, split_sentences
+from srllm import contract
+from srllm.contract import Flag, Label
+from srllm.server import lexicon, preserve
+from srllm.server.segment import Segment, reassemble, split_sentences
 
 SEVERITY = {Label.NEUTRAL: 0, Label.SLIGHTLY_BIASED: 1, Label.HIGHLY_BIASED: 2}
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
-from server import contract
+from srllm import contract
 
 
 class StandInInfo(SimpleNamespace):

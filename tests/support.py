@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.launch import TOKEN, RunningServer, free_port, running_server
+from srllm.server.launch import TOKEN, RunningServer, free_port, running_server
 
 __all__ = ["TOKEN", "RunningServer", "build_default_model", "free_port", "running_server"]
 
@@ -15,10 +15,25 @@ __all__ = ["TOKEN", "RunningServer", "build_default_model", "free_port", "runnin
 def build_default_model(home: Path) -> None:
     """`srllm build-model` into `home`: the repo's adapter merged into the embedded GGUF."""
     built = subprocess.run(
-        [sys.executable, "-m", "server", "build-model"],
+        [sys.executable, "-m", "srllm", "build-model"],
         capture_output=True,
         text=True,
         env={**os.environ, "SRLLM_HOME": str(home)},
         timeout=600,
     )
     assert built.returncode == 0, built.stderr
+
+
+def write_training_manifest(folder: Path, base_model: str) -> Path:
+    """A run.json of the trainer's typed shape, for tests of what convert does with one (the
+    real trainer's own hand-off is tests/integration/test_stage_handoff.py)."""
+    from srllm.contract import CONTRACT_VERSION
+    from srllm.manifest import TrainingManifest
+
+    manifest = TrainingManifest(
+        contract_version=CONTRACT_VERSION,
+        base_model={"base_model": base_model},
+        config={}, data={}, metrics={}, outputs={}, git={}, device={},
+        wall_time_s=0.0, created="2026-12-02T00:00:00Z",
+    )  # fmt: skip
+    return manifest.write(folder)[0]

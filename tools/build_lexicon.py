@@ -1,7 +1,7 @@
 """Build server/lexicon.json: the high-precision subset of retext-equality's rules (MIT, the rules
 behind the alex linter) that the server uses to find known terms and suggest alternatives.
 
-    python tools/build_lexicon.py [--data ../shared/data/extra]
+    python tools/build_lexicon.py [--data DIR]   # default: the extra/ folder of srllm's data lookup
 
 Only rules whose terms are demeaning or dispreferred in almost every use are kept: alex also
 flags words with common neutral senses ("master", "special", "crazy weather", "just"), which
@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from srllm import paths
 
 SOURCE = "inclusive_language_rules/retext_equality_rules_flat.jsonl"
 OUT = Path(__file__).resolve().parents[1] / "server" / "lexicon.json"
@@ -77,9 +79,11 @@ def build(data: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/extra"))
+    parser.add_argument(
+        "--data", type=Path, help="the extra/ data folder (default: srllm's lookup)"
+    )
     args = parser.parse_args()
-    lexicon = build(args.data)
+    lexicon = build(args.data or paths.dataset_path("extra"))
     tmp = OUT.with_suffix(".tmp")
     tmp.write_text(json.dumps(lexicon, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(OUT)

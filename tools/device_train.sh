@@ -23,7 +23,7 @@ shift || true
 case "$stage" in
 pack)
     [ -f "$dev/base.gguf.part-01" ] || ../shared/device/pack.sh
-    # platformdirs (server.paths) may be missing there; pure Python, any version >= 4.
+    # platformdirs (srllm.paths) may be missing there; pure Python, any version >= 4.
     python3 -m pip download -q --no-deps --only-binary=:all: -d "$dev/wheels" "platformdirs>=4"
     rm -rf "$dev/data"
     mkdir -p "$dev/data/srllm" "$dev/data/extra"
@@ -41,7 +41,12 @@ stage1)
     # Quick on purpose: the second call must reach a machine that is still warm.
     test -f "$dev/base.gguf.part-00"
     python3 -m pip install -q --no-index --no-deps --target "$dev/site" "$dev"/wheels/*.whl
-    PYTHONPATH="$dev/site:$PWD" python3 -c "import gguf, platformdirs, peft, training.train"
+    # The project is not pip-installed there: lay out the `srllm` package as pyproject's
+    # package-dir does (the core, with each stage folder linked in under it).
+    rm -rf "$dev/pkg" && mkdir -p "$dev/pkg/srllm"
+    cp srllm/*.py srllm/*.json "$dev/pkg/srllm/" 2>/dev/null || cp srllm/*.py "$dev/pkg/srllm/"
+    for stage in server training convert evaluation; do ln -s "$PWD/$stage" "$dev/pkg/srllm/$stage"; done
+    PYTHONPATH="$dev/site:$dev/pkg" python3 -c "import gguf, platformdirs, peft, srllm.training.train"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
     ;;
 stage2)
@@ -49,12 +54,12 @@ stage2)
     cat "$dev/base.gguf.part-00" "$dev/base.gguf.part-01" > "$dev/base.gguf"
     echo "$(cat "$dev/base.gguf.sha256")  $dev/base.gguf" | sha256sum -c --quiet
     export SRLLM_EMBEDDED_GGUF="$PWD/$dev/base.gguf" SRLLM_HOME="$PWD/$dev/home"
-    export PYTHONPATH="$dev/site:$PWD" HF_HUB_OFFLINE=1
+    export PYTHONPATH="$dev/site:$dev/pkg" HF_HUB_OFFLINE=1
     (nvidia-smi || echo "no nvidia-smi") > "$out/nvidia-smi.txt" 2>&1
     data=(data_dir="$dev/data/srllm" extra_dir="$dev/data/extra")
     rm -rf "$dev/run"
     status=0
-    timeout 330 python3 -m training train --config training/configs/gpu.toml "${data[@]}" \
+    timeout 330 python3 -m srllm.training train --config training/configs/gpu.toml "${data[@]}" \
         output_dir="$dev/run" time_budget_min=4 save_every=0 log_every=5 "$@" \
         > "$out/train.log" 2>&1 || status=$?
     tail -5 "$out/train.log"
@@ -62,7 +67,7 @@ stage2)
         cp "$dev/run/run.json" "$out/"
         cp -r "$dev/run/adapter" "$out/adapter"
     fi
-    timeout 150 python3 -m training bench-train --config training/configs/gpu.toml \
+    timeout 150 python3 -m srllm.training bench-train --config training/configs/gpu.toml \
         --steps "${BENCH_STEPS:-20}" --json "$out/bench-train.json" "${data[@]}" "$@" \
         > "$out/bench-train.log" 2>&1 || status=$?
     tail -8 "$out/bench-train.log"

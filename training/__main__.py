@@ -1,5 +1,6 @@
-"""python -m training train --config training/configs/default.toml [key=value ...]"""
+"""`python -m srllm.training ...` is the `srllm` command (one parser: see srllm/cli.py)."""
 
-from training.cli import main
+from srllm.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from server.contract import Task
-from training.data import Example
+from srllm.contract import Task
+from srllm.training.data import Example
 
 IGNORE = -100
 

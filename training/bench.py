@@ -1,11 +1,14 @@
-"""`just bench-train`: our training loop vs a plain transformers Trainer, same data, same run.
+"""`srllm bench-train`: our training step vs a plain transformers Trainer, same data, same run.
 
     srllm bench-train --config training/configs/default.toml --steps 6 [--json out.json]
 
-Both train the same LoRA on the same tokenised examples with the same batch size for `steps`
-optimiser steps (after one untimed warm-up step). tokens/s counts real (non-padding) tokens of
-the examples; s/epoch = seconds per step x steps per epoch. The baseline is what a plain setup
-does: every prompt token goes through the model (and the lm_head) for every example.
+Both train the same LoRA on the same tokenised examples with the same batch size and gradient
+accumulation for `steps` optimiser steps (after one untimed warm-up step). Ours is
+`train.train_step` itself, the step `srllm train` runs (collation with the loss weights,
+autocast, accumulation, clipping, the LR schedule, AdamW), on the first epoch's batches in
+training order. tokens/s counts real (non-padding) tokens of the examples; s/epoch = seconds per
+step x optimiser steps per epoch. The baseline is what a plain setup does: every prompt token
+goes through the model (and the lm_head) for every example.
 """
 
 from __future__ import annotations
@@ -16,30 +19,30 @@ from pathlib import Path
 
 import torch
 
-from training import batching
-from training.config import TrainConfig
+from srllm.errors import Code, SrllmError
+from srllm.training import batching, train
+from srllm.training.config import TrainConfig
 
 
-def _ours(p, cfg: TrainConfig, steps: int) -> dict:
-    loss_module = batching.ResponseLoss(p.model)
-    params = [x for x in p.model.parameters() if x.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr)
-    batches = batching.make_batches(p.train, cfg.batch_size, cfg.seed)
-    pad = p.tokenizer.pad_token_id
+def _ours(loop: train.Loop, steps: int) -> dict:
+    accum = loop.cfg.grad_accum
+    batches = train.epoch_batches(loop, 0)
+    if (steps + 1) * accum > loop.usable_batches:
+        raise SrllmError(
+            Code.BAD_INPUT,
+            f"--steps {steps}: at most {loop.steps_per_epoch - 1} (one epoch, less a warm-up step)",
+        )
+    loop.p.model.train()
     seconds, tokens = 0.0, 0
-    p.model.train()
     for i in range(steps + 1):
-        batch = batching.collate([p.train[j] for j in batches[i]], pad, cfg.share_prefix)
         start = time.perf_counter()
-        loss, count = loss_module(**{k: v.to(p.device) for k, v in batch.items()})
-        (loss / count).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if p.device.type == "cuda":
+        # Through the module attribute: the function `srllm train` calls, whatever it is now.
+        result = train.train_step(loop, batches[i * accum : (i + 1) * accum])
+        if loop.p.device.type == "cuda":
             torch.cuda.synchronize()
         if i:  # step 0 warms up kernels and allocators
             seconds += time.perf_counter() - start
-            tokens += int(batch["attention_mask"].sum())
+            tokens += result.tokens
     return {"seconds": seconds, "tokens": tokens, "steps": steps}
 
 
@@ -47,10 +50,9 @@ def _trainer(p, cfg: TrainConfig, steps: int, workdir: Path) -> dict:
     """transformers.Trainer on the same examples: padding collator, full-sequence loss path."""
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from training import model as model_io
-    from training.train import add_lora
+    from srllm.training import model as model_io
 
-    model = add_lora(model_io.load_model(p.base_source, p.dtype), cfg)  # the same LoRA as ours
+    model = train.add_lora(model_io.load_model(p.base_source, p.dtype), cfg)  # the same LoRA
     examples = [{"input_ids": f.input_ids, "labels": f.labels} for f in p.train]
     pad = p.tokenizer.pad_token_id
     counted: list[int] = []
@@ -87,6 +89,7 @@ def _trainer(p, cfg: TrainConfig, steps: int, workdir: Path) -> dict:
     args = TrainingArguments(
         output_dir=str(workdir),
         per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
         max_steps=steps + 1,
         learning_rate=cfg.lr,
         save_strategy="no",
@@ -102,10 +105,12 @@ def _trainer(p, cfg: TrainConfig, steps: int, workdir: Path) -> dict:
         model=model, args=args, train_dataset=examples, data_collator=collate, callbacks=[clock]
     )
     trainer.train()
-    # The collator ran once per step (no prefetch with 0 workers): drop the warm-up step.
+    # The collator ran once per micro-batch, grad_accum per step (a batch fetched ahead is left
+    # out): drop the warm-up step.
+    accum = cfg.grad_accum
     return {
         "seconds": sum(clock.times[1:]),
-        "tokens": sum(counted[1 : steps + 1]),
+        "tokens": sum(counted[accum : (steps + 1) * accum]),
         "steps": len(clock.times) - 1,
     }
 
@@ -113,12 +118,11 @@ def _trainer(p, cfg: TrainConfig, steps: int, workdir: Path) -> dict:
 def run_bench(cfg: TrainConfig, steps: int, json_out: str | None = None) -> dict:
     import tempfile
 
-    from training.train import prepare
-
-    p = prepare(cfg)
-    per_epoch = len(batching.make_batches(p.train, cfg.batch_size, cfg.seed))
-    rows = {f"srllm (share_prefix={cfg.share_prefix})": _ours(p, cfg, steps)}
-    del p.model
+    p = train.prepare(cfg)
+    loop = train.make_loop(p)
+    per_epoch = loop.steps_per_epoch
+    rows = {f"srllm (share_prefix={loop.cfg.share_prefix})": _ours(loop, steps)}
+    del loop, p.model  # free our model before the baseline loads its own
     with tempfile.TemporaryDirectory() as workdir:
         rows["transformers Trainer"] = _trainer(p, cfg, steps, Path(workdir))
     device = torch.cuda.get_device_name(0) if p.device.type == "cuda" else "cpu"
@@ -126,6 +130,7 @@ def run_bench(cfg: TrainConfig, steps: int, json_out: str | None = None) -> dict
         "device": device,
         "threads": torch.get_num_threads(),
         "batch_size": cfg.batch_size,
+        "grad_accum": cfg.grad_accum,
         "steps_timed": steps,
         "steps_per_epoch": per_epoch,
         "results": {},

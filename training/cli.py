@@ -1,16 +1,21 @@
-"""`srllm train` and `srllm bench-train`: argument parsing only; the work is imported lazily.
+"""`srllm train`, `srllm bench-train`, `srllm merge` and `srllm sample`: argument parsing only;
+the work (torch, transformers, peft) is imported when a command runs.
 
 srllm train --config training/configs/default.toml [key=value ...]
 srllm bench-train --config training/configs/default.toml [--steps 6]
+srllm merge --base embedded --adapter runs/default/adapter --out merged/
+srllm sample --model runs/default/merged --n 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sys
+from pathlib import Path
 
-from server.errors import SrllmError
+from srllm import paths
+from srllm.errors import Code, SrllmError
 
 DEFAULT_CONFIG = "training/configs/default.toml"
 
@@ -19,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="LoRA fine-tune on the SR-LLM task contract")
     train.add_argument("--config", default=DEFAULT_CONFIG, help="TOML config file")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-    train.set_defaults(func=_train)
+    train.set_defaults(func=_train, on_interrupt="; resume with the same command")
 
     bench = subparsers.add_parser(
-        "bench-train", help="tokens/s of our training loop vs a plain transformers Trainer"
+        "bench-train", help="tokens/s of our training step vs a plain transformers Trainer"
     )
     bench.add_argument("--config", default=DEFAULT_CONFIG, help="TOML config file")
     bench.add_argument("--steps", type=int, default=6, help="optimiser steps timed per loop")
@@ -30,81 +35,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     bench.set_defaults(func=_bench)
 
+    merge = subparsers.add_parser(
+        "merge", help="merge a LoRA adapter into its Hugging Face base model (torch)"
+    )
+    merge.add_argument("--base", required=True, help="base HF folder or id, or 'embedded'")
+    merge.add_argument("--adapter", required=True, type=Path, help="peft LoRA adapter folder")
+    merge.add_argument("--out", required=True, type=Path, help="output folder")
+    merge.set_defaults(func=_merge)
+
+    sample = subparsers.add_parser(
+        "sample", help="greedy flag + rewrite of held-out sentences by a merged HF model"
+    )
+    sample.add_argument("--model", required=True, help="merged HF model folder")
+    sample.add_argument("--data", type=Path, default=None, help="CSV (default: infer_50.csv)")
+    sample.add_argument("--n", type=int, default=3, help="how many rows")
+    sample.set_defaults(func=_sample)
+
 
 def _train(args: argparse.Namespace) -> int:
-    from training.config import load_config
+    from srllm.training.config import load_config
 
-    try:
-        cfg = load_config(args.config, args.overrides)
-        from training.train import run
+    cfg = load_config(args.config, args.overrides)
+    from srllm.training.train import run
 
-        path = run(cfg)
-    except SrllmError as exc:
-        print(f"srllm: error: {exc.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("srllm: interrupted; resume with the same command", file=sys.stderr)
-        return 130
+    path = run(cfg)
     if os.environ.get("RANK", "0") == "0":  # one line under torchrun/accelerate, not one per rank
         print(f"wrote {path}")
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from training.config import load_config
+    from srllm.training.config import load_config
 
-    try:
-        cfg = load_config(args.config, args.overrides)
-        if args.steps < 1:
-            raise SystemExit("srllm: error: --steps must be >= 1")
-        from training.bench import run_bench
+    if args.steps < 1:
+        raise SrllmError(Code.BAD_INPUT, "--steps must be >= 1")
+    cfg = load_config(args.config, args.overrides)
+    from srllm.training.bench import run_bench
 
-        run_bench(cfg, args.steps, args.json_out or None)
-    except SrllmError as exc:
-        print(f"srllm: error: {exc.message}", file=sys.stderr)
-        return 2
+    run_bench(cfg, args.steps, args.json_out or None)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    merge = sub.add_parser("merge", help="merge a LoRA adapter into its base model")
-    merge.add_argument("--base", required=True, help="base HF folder or id, or 'embedded'")
-    merge.add_argument("--adapter", required=True)
-    merge.add_argument("--out", required=True)
-    merge.set_defaults(func=_merge)
-    peek = sub.add_parser("sample", help="greedy flag + rewrite of held-out sentences")
-    peek.add_argument("--model", required=True, help="merged HF model folder")
-    peek.add_argument("--data", default="../shared/data/srllm/infer_50.csv")
-    peek.add_argument("--n", type=int, default=3)
-    peek.set_defaults(func=_sample)
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 def _merge(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from srllm.training.merge import merge_adapter
+    from srllm.training.model import resolve_base
 
-    from training.merge import merge_adapter
-    from training.model import resolve_base
-
-    try:
-        source, _ = resolve_base(args.base)
-        print(f"wrote {merge_adapter(source, Path(args.adapter), Path(args.out))}")
-    except SrllmError as exc:
-        print(f"srllm: error: {exc.message}", file=sys.stderr)
-        return 2
+    source, _ = resolve_base(args.base)
+    print(f"wrote {merge_adapter(source, args.adapter, args.out)}")
     return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
+    from srllm.training.sample import sample
 
-    from training.sample import sample
-
-    for result in sample(args.model, Path(args.data), args.n):
+    data = args.data or paths.dataset_path("srllm", "infer_50.csv")
+    for result in sample(args.model, data, args.n):
         print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from server.errors import SrllmError
+from srllm import paths
+from srllm.errors import Code, SrllmError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -31,26 +32,24 @@ def split_source(item: str, default_cap: int) -> tuple[str, int]:
     if not sep:
         return name, default_cap
     if not cap.isdigit():
-        raise ConfigError(f"config field 'extra_sources': {item!r}: expected name or name:N")
+        raise SrllmError(
+            Code.BAD_CONFIG, f"config field 'extra_sources': {item!r}: expected name or name:N"
+        )
     return name, int(cap)
-
-
-class ConfigError(SrllmError):
-    status = 400
-    code = "bad_config"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     # Model
     base_model: str = EMBEDDED  # "embedded", an HF model id (cached offline) or a local folder
-    # Data (relative paths resolve against the working directory: run from the repo root)
-    data_dir: str = "../shared/data/srllm"
+    # Data: "" = the datasets found by the one data lookup (srllm.paths.data_root: SRLLM_DATA,
+    # `srllm data fetch`, a checkout's ../shared/data); a path = that folder
+    data_dir: str = ""
     train_file: str = "train_500.csv"
     heldout_files: tuple[str, ...] = ("infer_50.csv", "counterfactual-inhouse.csv")
     val_fraction: float = 0.1
     neutral_examples: bool = True  # human rewrites as neutral flag + unchanged rewrite examples
-    extra_dir: str = "../shared/data/extra"
+    extra_dir: str = ""
     # Any of EXTRA_SOURCES, each optionally "name:N" with its own cap; empty = the SR-LLM-only run
     extra_sources: tuple[str, ...] = ()
     extra_max_pairs: int = 500  # per source without its own cap (toxigen: half toxic, half benign)
@@ -92,6 +91,14 @@ class TrainConfig:
     resume: bool = True  # continue from the newest checkpoint in output_dir if there is one
     merge: bool = True  # also write the merged HF model under output_dir/merged
     log_every: int = 10
+
+    def srllm_data(self) -> Path:
+        """The SR-LLM dataset folder (train_500.csv and the held-out files)."""
+        return Path(self.data_dir) if self.data_dir else paths.dataset_path("srllm")
+
+    def extra_data(self) -> Path:
+        """The extra public datasets (extra_sources read from here)."""
+        return Path(self.extra_dir) if self.extra_dir else paths.dataset_path("extra")
 
     def __post_init__(self) -> None:
         _require(self.base_model.strip() != "", "base_model", "a model id, a folder or 'embedded'")
@@ -135,7 +142,7 @@ class TrainConfig:
 
 def _require(ok: bool, name: str, expected: str) -> None:
     if not ok:
-        raise ConfigError(f"config field {name!r}: expected {expected}")
+        raise SrllmError(Code.BAD_CONFIG, f"config field {name!r}: expected {expected}")
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
@@ -143,23 +150,33 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     wanted = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     if kind is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"config field {name!r}: expected {wanted[bool]}, got {value!r}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"config field {name!r}: expected {wanted[bool]}, got {value!r}"
+            )
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"config field {name!r}: expected {wanted[int]}, got {value!r}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"config field {name!r}: expected {wanted[int]}, got {value!r}"
+            )
         return value
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"config field {name!r}: expected {wanted[float]}, got {value!r}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"config field {name!r}: expected {wanted[float]}, got {value!r}"
+            )
         return float(value)
     if kind is str:
         if not isinstance(value, str):
-            raise ConfigError(f"config field {name!r}: expected {wanted[str]}, got {value!r}")
+            raise SrllmError(
+                Code.BAD_CONFIG, f"config field {name!r}: expected {wanted[str]}, got {value!r}"
+            )
         return value
     # tuple[str, ...]
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"config field {name!r}: expected a list of strings, got {value!r}")
+        raise SrllmError(
+            Code.BAD_CONFIG, f"config field {name!r}: expected a list of strings, got {value!r}"
+        )
     return tuple(value)
 
 
@@ -167,7 +184,7 @@ def _parse_override(item: str) -> tuple[str, Any]:
     """`key=value`: value is read as TOML (numbers, true/false, [lists], "strings"), else text."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {item!r}: expected key=value")
+        raise SrllmError(Code.BAD_CONFIG, f"override {item!r}: expected key=value")
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -185,17 +202,20 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+            raise SrllmError(Code.BAD_CONFIG, f"config file {path} does not exist")
         try:
             values.update(tomllib.loads(path.read_text(encoding="utf-8")))
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path}: invalid TOML: {exc}") from exc
+            raise SrllmError(Code.BAD_CONFIG, f"config file {path}: invalid TOML: {exc}") from exc
     values.update(dict(_parse_override(o) for o in overrides or []))
     hints = get_type_hints(TrainConfig)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     for key in values:
         if key not in known:
-            raise ConfigError(f"config field {key!r}: unknown (known: {', '.join(sorted(known))})")
+            raise SrllmError(
+                Code.BAD_CONFIG,
+                f"config field {key!r}: unknown (known: {', '.join(sorted(known))})",
+            )
     kinds = {name: _kind(hints[name]) for name in known}
     return TrainConfig(**{k: _coerce(k, kinds[k], v) for k, v in values.items()})
 

@@ -22,17 +22,13 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from server import contract
-from server.contract import Flag, Label, Task
-from server.errors import SrllmError
-from training.config import split_source
+from srllm import contract
+from srllm.contract import Flag, Label, Task
+from srllm.errors import Code, SrllmError
+from srllm.files import sha256_file
+from srllm.training.config import split_source
 
 REQUIRED_COLUMNS = ("biased_text", "dimension", "biased_words", "aspect", "label", "debiased_text")
-
-
-class DataError(SrllmError):
-    status = 400
-    code = "bad_data"
 
 
 @dataclass(frozen=True)
@@ -99,13 +95,15 @@ def parse_biased_words(raw: str, where: str) -> list[str]:
     try:
         value = ast.literal_eval(raw)  # literals only: never evaluates code
     except (ValueError, SyntaxError) as exc:
-        raise DataError(
-            f"{where}, column 'biased_words': not a list literal: {raw[:60]!r}"
+        raise SrllmError(
+            Code.DATA_INVALID, f"{where}, column 'biased_words': not a list literal: {raw[:60]!r}"
         ) from exc
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise DataError(f"{where}, column 'biased_words': expected a list of strings")
+        raise SrllmError(
+            Code.DATA_INVALID, f"{where}, column 'biased_words': expected a list of strings"
+        )
     return [v.strip() for v in value if v.strip()]
 
 
@@ -123,7 +121,7 @@ def read_rows(path: Path) -> list[Row]:
     """Validate the schema and clean every row; errors name the file, row and column."""
     rows = [_row(record, where) for where, record in csv_records(path, REQUIRED_COLUMNS)]
     if not rows:
-        raise DataError(f"{path}: no data rows")
+        raise SrllmError(Code.DATA_INVALID, f"{path}: no data rows")
     return rows
 
 
@@ -131,12 +129,12 @@ def csv_records(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[
     """(where, record) per data row of a CSV that must have `columns`; `where` names the file,
     row and line for error messages."""
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise SrllmError(Code.DATA_INVALID, f"{path}: file not found")
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+            raise SrllmError(Code.DATA_INVALID, f"{path}: missing column(s) {', '.join(missing)}")
         for number, record in enumerate(reader, start=1):
             yield f"{path.name}: row {number} (line {reader.line_num})", record
 
@@ -145,13 +143,15 @@ def _row(record: dict[str, str | None], where: str) -> Row:
     def cell(column: str, required: bool = True) -> str:
         value = (record.get(column) or "").strip()
         if required and not value:
-            raise DataError(f"{where}, column {column!r}: empty")
+            raise SrllmError(Code.DATA_INVALID, f"{where}, column {column!r}: empty")
         return value
 
     label_key = cell("label").lower()
     if label_key not in contract.DATA_LABEL_TO_LABEL:
         known = ", ".join(contract.DATA_LABEL_TO_LABEL)
-        raise DataError(f"{where}, column 'label': {cell('label')!r} is not one of {known}")
+        raise SrllmError(
+            Code.DATA_INVALID, f"{where}, column 'label': {cell('label')!r} is not one of {known}"
+        )
     biased = clean_text(cell("biased_text"))
     words = parse_biased_words(cell("biased_words", required=False), where)
     label = contract.DATA_LABEL_TO_LABEL[label_key]
@@ -238,6 +238,17 @@ def held_back(n: int) -> int:
     return min(TOXIGEN_HELD_BACK, n // 4)
 
 
+def _present(path: Path) -> Path:
+    """A data file that must be there, or the error that says how to get it."""
+    if not path.is_file():
+        raise SrllmError(
+            Code.DATA_MISSING,
+            f"data file not found: {path}: run `srllm data fetch` (or set extra_dir/data_dir)",
+            path=str(path),
+        )
+    return path
+
+
 def extra_examples(
     extra_dir: Path, sources: Iterable[str], max_pairs: int, seed: int
 ) -> list[Example]:
@@ -246,7 +257,7 @@ def extra_examples(
     examples: list[Example] = []
     for item in sources:
         source, cap = split_source(item, max_pairs)
-        path = extra_dir / EXTRA_FILES[source] if source in EXTRA_FILES else None
+        path = _present(extra_dir / EXTRA_FILES[source]) if source in EXTRA_FILES else None
         if source == "neutral_rewriter_gender":
             # Only the WinoBias+ part carries a licence that allows training (see its SOURCE.md).
             pairs = [
@@ -266,7 +277,7 @@ def extra_examples(
             examples += holisticbias_examples(path, cap, seed)
             continue
         else:
-            raise DataError(f"unknown extra source {source!r}")
+            raise SrllmError(Code.DATA_INVALID, f"unknown extra source {source!r}")
         random.Random(f"{seed}:{source}").shuffle(pairs)
         for number, (src, ref) in enumerate(pairs[:cap], start=1):
             src, ref = clean_text(src), clean_text(ref)
@@ -392,7 +403,9 @@ def toxigen_pools(path: Path, seed: int) -> tuple[list[tuple[str, Label, str]], 
         try:
             score = float(record["toxicity_human"])
         except (TypeError, ValueError):
-            raise DataError(f"{where}, column 'toxicity_human': not a number") from None
+            raise SrllmError(
+                Code.DATA_INVALID, f"{where}, column 'toxicity_human': not a number"
+            ) from None
         category = TOXIGEN_CATEGORIES.get(record["target_group"] or "")
         if not text or category is None:
             continue
@@ -432,14 +445,16 @@ def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
 
 def jsonl(path: Path) -> list[dict]:
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise SrllmError(Code.DATA_INVALID, f"{path}: file not found")
     out = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {number}: not JSON ({exc.msg})") from exc
+                raise SrllmError(
+                    Code.DATA_INVALID, f"{path}: line {number}: not JSON ({exc.msg})"
+                ) from exc
     return out
 
 
@@ -462,7 +477,10 @@ def check_no_leak(examples: Iterable[Example], heldout: set[str]) -> None:
     for ex in examples:
         for text in (ex.text, ex.target):
             if contract.normalise(text) in heldout:
-                raise DataError(f"{ex.source}: example text equals a held-out text: {text[:60]!r}")
+                raise SrllmError(
+                    Code.DATA_INVALID,
+                    f"{ex.source}: example text equals a held-out text: {text[:60]!r}",
+                )
 
 
 @dataclass(frozen=True)
@@ -472,26 +490,20 @@ class Dataset:
     files: dict[str, str]  # path -> sha256 of every file read
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
-    data_dir = Path(cfg.data_dir)
+    data_dir = cfg.srllm_data()
     train_path = data_dir / cfg.train_file
     rows = read_rows(train_path)
     train_rows, val_rows = split_rows(rows, cfg.val_fraction, cfg.seed)
     train = [ex for row in train_rows for ex in row_examples(row, cfg.neutral_examples)]
     train *= cfg.srllm_repeat  # the paper's own pairs, kept a fair share beside large extra sets
     val = [ex for row in val_rows for ex in row_examples(row, cfg.neutral_examples)]
-    files = {str(train_path): sha256(train_path)}
+    files = {str(train_path): sha256_file(train_path)}
     if cfg.extra_sources:
-        train += extra_examples(
-            Path(cfg.extra_dir), cfg.extra_sources, cfg.extra_max_pairs, cfg.seed
-        )
+        train += extra_examples(cfg.extra_data(), cfg.extra_sources, cfg.extra_max_pairs, cfg.seed)
         for item in cfg.extra_sources:
-            path = Path(cfg.extra_dir) / EXTRA_FILES[split_source(item, 0)[0]]
-            files[str(path)] = sha256(path)
+            path = cfg.extra_data() / EXTRA_FILES[split_source(item, 0)[0]]
+            files[str(path)] = sha256_file(path)
     heldout_paths = [data_dir / name for name in cfg.heldout_files]
     check_no_leak(train + val, heldout_texts(heldout_paths))
     return Dataset(train=train, val=val, files=files)

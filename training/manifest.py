@@ -1,28 +1,16 @@
-"""run.json: what was trained, on what, from what, how it went. Written last, atomically."""
+"""Builds the training run's run.json (srllm.manifest.TrainingManifest). Written last, atomically,
+into the run folder and into the adapter and merged folders, where convert reads it by path."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 import time
 from pathlib import Path
 
-from server import contract
-
-REQUIRED_KEYS = (
-    "contract_version",
-    "config",
-    "data",
-    "base_model",
-    "git",
-    "metrics",
-    "outputs",
-    "wall_time_s",
-    "device",
-    "created",
-)
+from srllm import contract
+from srllm.manifest import TrainingManifest
 
 
 def git_info(root: Path) -> dict:
@@ -80,10 +68,10 @@ def write(
     from collections import Counter
 
     kinds = Counter(ex.kind for ex in prepared.dataset.train)
-    record = {
-        "contract_version": contract.CONTRACT_VERSION,
-        "config": cfg.to_dict(),
-        "data": {
+    record = TrainingManifest(
+        contract_version=contract.CONTRACT_VERSION,
+        config=cfg.to_dict(),
+        data={
             "files_sha256": prepared.dataset.files,
             "train_examples": len(prepared.train),
             "val_examples": len(prepared.val),
@@ -91,9 +79,9 @@ def write(
             "dropped_too_long": metrics.dropped_too_long,
             "heldout_files_never_trained": list(cfg.heldout_files),
         },
-        "base_model": prepared.base_identity,
-        "git": git_info(Path(__file__).resolve().parent.parent),
-        "metrics": {
+        base_model=prepared.base_identity,
+        git=git_info(Path(__file__).resolve().parent.parent),
+        metrics={
             "steps": metrics.steps,
             "steps_per_epoch": metrics.steps_per_epoch,
             "epochs_completed": metrics.steps // max(1, metrics.steps_per_epoch),
@@ -108,17 +96,16 @@ def write(
             "replica_spread": metrics.replica_spread,
             "loss_log": metrics.loss_log,
         },
-        "outputs": {
+        outputs={
             "adapter": str(adapter_dir),
             "adapter_bytes": dir_size(adapter_dir),
             "merged": str(merged_dir) if merged_dir else None,
         },
-        "wall_time_s": round(wall, 1),
-        "device": device_info(prepared.device, prepared.dtype, prepared.dist.world),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    path = output_dir / "run.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+        wall_time_s=round(wall, 1),
+        device=device_info(prepared.device, prepared.dtype, prepared.dist.world),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    # Beside the outputs too: `srllm convert runs/X/merged` and `--adapter runs/X/adapter` find
+    # the run by path, with no guessing.
+    folders = [output_dir, adapter_dir, *([merged_dir] if merged_dir else [])]
+    return record.write(*folders)[0]

@@ -1,6 +1,6 @@
 """Merge a LoRA adapter into its base model: a plain HF folder any tool can load or convert.
 
-    python -m training merge --base <hf folder or id> --adapter runs/default/adapter --out merged/
+    srllm merge --base <hf folder or id> --adapter runs/default/adapter --out merged/
 
 End-of-training checklist: merged in fp32 (then saved in the base dtype), tokenizer and chat
 template saved next to it, eos_token_id aligned with the end-of-turn token in both config and
@@ -17,7 +17,7 @@ def merge_adapter(base_source: str, adapter_dir: Path, out_dir: Path) -> Path:
     import torch
     from peft import PeftModel
 
-    from training import model as model_io
+    from srllm.training import model as model_io
 
     tokenizer = model_io.load_tokenizer(base_source)
     base = model_io.load_model(base_source, torch.float32)

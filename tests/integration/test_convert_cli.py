@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from convert.build import STAMP, adapter_digest
-from server.paths import default_model_dir, embedded_model
+from srllm.convert.build import STAMP, adapter_digest
+from srllm.files import sha256_file
+from srllm.paths import default_model_dir, embedded_model
+from tests.support import write_training_manifest
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -44,7 +46,7 @@ def write_adapter(folder: Path, dim_in: int, dim_out: int, r: int = 2) -> Path:
         f"{prefix}.lora_B.weight": rng.normal(0, 0.02, (dim_out, r)).astype(np.float32),
     }
     save_file(tensors, str(folder / "adapter_model.safetensors"))
-    (folder / "run.json").write_text(json.dumps({"base_model": config["base_model_name_or_path"]}))
+    write_training_manifest(folder, config["base_model_name_or_path"])
     return folder
 
 
@@ -124,7 +126,7 @@ def test_model_dir_and_base_together_is_a_usage_error(tmp_path, out_dir):
         str(out_dir / "m.gguf"),
     )
     assert_one_line_error(proc, "either MODEL_DIR or --base")
-    assert proc.returncode == 2
+    assert proc.returncode == 1
 
 
 def test_build_model_without_adapter_fails_clearly(tmp_path):
@@ -145,4 +147,4 @@ def test_build_model_replaces_the_default_model(tmp_path):
         assert files[1] == files[0].removesuffix(".gguf") + ".json"
     manifest = json.loads((default_model_dir() / files[1]).read_text())
     assert manifest["contract"] and manifest["stats"]["n_merged"] == 1
-    assert manifest["training_manifest_sha256"] is not None
+    assert manifest["training"]["sha256"] == sha256_file(adapter / "run.json")

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convert import merge, registry
-from convert.__main__ import main as cli
-from convert.files import sha256_file
-from convert.ggufio import GGUFFile
-from convert.verify import compare, llama_logits
+from srllm.cli import main as cli
+from srllm.convert import merge, registry
+from srllm.convert.ggufio import GGUFFile
+from srllm.convert.verify import compare, llama_logits
+from srllm.files import sha256_file
 from tests.integration.convert_tiny import build_tiny, build_tiny_llama
+from tests.support import write_training_manifest
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning"),
@@ -163,11 +164,12 @@ def test_plain_convert_metadata_and_manifest(ggufs, tiny_dir):
 
 
 def test_run_json_marks_a_finetune_and_names_the_file(tiny_dir, tmp_path):
-    from server.contract import CONTRACT_VERSION
+    from srllm.contract import CONTRACT_VERSION
 
     src = tmp_path / "run-model"
     shutil.copytree(tiny_dir, src)
-    (src / "run.json").write_text(json.dumps({"base_model": "HuggingFaceTB/SmolLM2-135M-Instruct"}))
+    # The naming rule only (the trainer's real run.json: tests/integration/test_stage_handoff.py)
+    write_training_manifest(src, "HuggingFaceTB/SmolLM2-135M-Instruct")
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     assert cli(["convert", str(src), "--out", str(out_dir), "--license", "apache-2.0"]) == 0
@@ -202,7 +204,7 @@ def peft_model(tiny_dir, tmp_path_factory):
                 p.mul_(0.5)
     folder = tmp_path_factory.mktemp("adapter") / "adapter"
     model.save_pretrained(folder)
-    (folder / "run.json").write_text(json.dumps({"base_model": str(tiny_dir)}))
+    write_training_manifest(folder, str(tiny_dir))
     return model, folder
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server import contract, paths
+from srllm import contract, paths
 from tests.support import build_default_model, running_server
 
 ADAPTER = Path(__file__).resolve().parents[2] / "training" / "adapters" / "default"
@@ -27,7 +27,7 @@ def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
     assert model is not None and model.suffix == ".gguf"
     manifest = json.loads(model.with_suffix(".json").read_text())
     run_sha = hashlib.sha256((ADAPTER / "run.json").read_bytes()).hexdigest()
-    assert manifest["training_manifest_sha256"] == run_sha
+    assert manifest["training"]["sha256"] == run_sha
 
     # No --model: the resolution order decides.
     with running_server(isolated_home) as server, server.client() as c:
@@ -55,7 +55,7 @@ def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_wh
     assert health["flag_threshold"] == pytest.approx(calibration["threshold"], abs=1e-6)
     assert health["name"] == f"SmolLM2-135M-Instruct, srllm fine-tune {calibration['release']}"
 
-    from convert.build import STAMP
+    from srllm.convert.build import STAMP
 
     with running_server(isolated_home, timeout=300) as again:  # current: no rebuild
         pass

@@ -10,24 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.config import DEFAULT_DATA_ROOT
-from evaluation.scoring import PRIMARY
+from srllm.evaluation.scoring import PRIMARY
+from srllm.paths import data_root
 
 ROOT = Path(__file__).resolve().parents[2]
 # One smoke run: ~25 generations of the 135M model; minutes when the cores are shared.
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(1800),
-    pytest.mark.skipif(
-        not (DEFAULT_DATA_ROOT / "srllm").is_dir(), reason="SR-LLM data not present"
-    ),
+    pytest.mark.skipif(not (data_root() / "srllm").is_dir(), reason="SR-LLM data not present"),
 ]
 
 
 def srllm(*args: str, home: Path, timeout: float = 1500) -> subprocess.CompletedProcess:
     env = {**os.environ, "SRLLM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "server", "eval", *args],
+        [sys.executable, "-m", "srllm", "eval", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.likelihood import Likelihood
+from srllm.evaluation.likelihood import Likelihood
 
 
 @pytest.fixture(scope="module")

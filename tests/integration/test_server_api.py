@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from server import contract
+from srllm import contract
 
 BIASED = "Old people are useless with computers and should not be hired."
 

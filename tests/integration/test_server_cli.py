@@ -14,7 +14,7 @@ def srllm(*args, input=None, home=None):
     if home is not None:
         env["SRLLM_HOME"] = str(home)
     return subprocess.run(
-        [sys.executable, "-m", "server", *args],
+        [sys.executable, "-m", "srllm", *args],
         capture_output=True,
         text=True,
         input=input,

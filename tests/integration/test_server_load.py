@@ -3,13 +3,14 @@
 import csv
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "srllm" / "infer_50.csv"
+from srllm.paths import data_root
+
+DATA = data_root() / "srllm" / "infer_50.csv"
 CLIENTS = 16
 SECONDS = 60
 

@@ -6,7 +6,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from server.openapi import openapi_spec
+from srllm.server.openapi import openapi_spec
 
 schema = schemathesis.openapi.from_dict(openapi_spec())
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server import contract
+from srllm import contract
 from tests.support import running_server
 
 

@@ -12,8 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from srllm.training.train import REPLICA_TOLERANCE  # noqa: E402
 from tests.integration.training_tiny import SRLLM_DATA, build_tiny_llama, tiny_overrides  # noqa: E402
-from training.train import REPLICA_TOLERANCE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

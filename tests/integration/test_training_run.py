@@ -7,11 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from server import contract  # noqa: E402
+from srllm import contract  # noqa: E402
+from srllm.files import sha256_file  # noqa: E402
+from srllm.manifest import TrainingManifest  # noqa: E402
+from srllm.training import batching, data  # noqa: E402
+from srllm.training.config import LLAMA_LINEAR, load_config  # noqa: E402
 from tests.integration.training_tiny import SRLLM_DATA, build_tiny_llama, tiny_overrides  # noqa: E402
-from training import batching, data  # noqa: E402
-from training.config import LLAMA_LINEAR, load_config  # noqa: E402
-from training.manifest import REQUIRED_KEYS  # noqa: E402
 
 pytestmark = [
     pytest.mark.skipif(not SRLLM_DATA.is_dir(), reason="SR-LLM data not present"),
@@ -29,7 +30,7 @@ def tiny_base(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(tiny_base, tmp_path_factory):
     """One real run (8 steps) shared by the tests below."""
-    from training.train import run
+    from srllm.training.train import run
 
     out = tmp_path_factory.mktemp("run")
     cfg = load_config(None, tiny_overrides(tiny_base, out))
@@ -127,10 +128,10 @@ def test_the_loss_goes_down(trained):
 
 def test_the_manifest_is_complete(trained):
     out, manifest = trained
-    assert set(REQUIRED_KEYS) <= set(manifest)
+    TrainingManifest.read(out / "run.json")  # every field there, of its type
     assert manifest["contract_version"] == contract.CONTRACT_VERSION
     assert manifest["config"]["max_steps"] == 8
-    sha = data.sha256(SRLLM_DATA / "train_500.csv")
+    sha = sha256_file(SRLLM_DATA / "train_500.csv")
     assert manifest["data"]["files_sha256"] == {str(SRLLM_DATA / "train_500.csv"): sha}
     assert manifest["metrics"]["steps"] == 8
     per_epoch = manifest["metrics"]["steps_per_epoch"]
@@ -187,7 +188,7 @@ def test_the_adapter_reloads_and_the_merged_model_gives_the_same_logits(trained,
 
 
 def test_a_run_resumes_from_its_newest_checkpoint(tiny_base, tmp_path, capsys):
-    from training.train import run
+    from srllm.training.train import run
 
     first = load_config(
         None, tiny_overrides(tiny_base, tmp_path, max_steps=2, save_every=2, merge="false")
@@ -196,19 +197,83 @@ def test_a_run_resumes_from_its_newest_checkpoint(tiny_base, tmp_path, capsys):
     assert (tmp_path / "checkpoints" / "step-2").is_dir()
     second = load_config(None, tiny_overrides(tiny_base, tmp_path, max_steps=4, merge="false"))
     manifest = json.loads(run(second).read_text())
-    assert "resumed from" in capsys.readouterr().out
+    assert "checkpoints/step-2 (step 2)" in capsys.readouterr().out
     assert manifest["metrics"]["steps"] == 4
-    assert [step for step, _ in manifest["metrics"]["loss_log"]][:2] == [1, 2]
+    assert [step for step, _ in manifest["metrics"]["loss_log"]] == [1, 2, 3, 4]
+    assert manifest["metrics"]["val_loss_start"] is not None  # kept from the first run
 
 
-def test_bench_train_compares_both_loops_on_the_same_data(tiny_base, tmp_path, capsys):
-    from training.bench import run_bench
+class Killed(Exception):
+    pass
 
-    cfg = load_config(None, tiny_overrides(tiny_base, tmp_path, batch_size=2))
+
+def test_a_run_killed_after_a_checkpoint_and_rerun_ends_as_if_never_stopped(
+    tiny_base, tmp_path, monkeypatch, capsys
+):
+    """Same weights and losses, to the bit: the position, the epoch's running loss, AdamW's state
+    and the dropout generator all come back."""
+    from safetensors.torch import load_file
+
+    from srllm.training import checkpoint
+    from srllm.training.train import run
+
+    def config(out):
+        extra = {"max_steps": 4, "save_every": 2, "merge": "false", "lora_dropout": 0.1}
+        return load_config(None, tiny_overrides(tiny_base, out, **extra))
+
+    whole = json.loads(run(config(tmp_path / "whole")).read_text())["metrics"]
+
+    save = checkpoint.save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        save(*args, **kwargs)
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint, "save_checkpoint", save_then_die)
+        with pytest.raises(Killed):
+            run(config(tmp_path / "cut"))
+    assert [p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()] == ["step-2"]
+    resumed = json.loads(run(config(tmp_path / "cut")).read_text())["metrics"]
+    assert "(step 2)" in capsys.readouterr().out
+    for key in ("steps", "loss_log", "train_loss", "val_loss", "val_loss_start", "tokens_trained"):
+        assert resumed[key] == whole[key], key
+    a = load_file(tmp_path / "whole" / "adapter" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "cut" / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bench_train_times_the_step_srllm_train_runs(tiny_base, tmp_path, capsys, monkeypatch):
+    from srllm.training import train
+    from srllm.training.bench import run_bench
+
+    # Both the training loop and the bench must go through train.train_step: a spy there sees
+    # every step of each (a re-implemented step in either would bypass it).
+    seen: list[tuple[str, int]] = []
+    real_step = train.train_step
+
+    def spy(loop, batches):
+        seen.append((loop.cfg.output_dir, len(batches)))
+        return real_step(loop, batches)
+
+    monkeypatch.setattr(train, "train_step", spy)
+    extra = {"grad_accum": 2, "batch_size": 2, "label_weight": 3.0, "merge": "false"}
+    run_dir, bench_dir = tmp_path / "run", tmp_path / "bench"
+    train.run(load_config(None, tiny_overrides(tiny_base, run_dir, max_steps=1, **extra)))
+    assert seen == [(str(run_dir), 2)]
+    seen.clear()
+
+    cfg = load_config(None, tiny_overrides(tiny_base, bench_dir, **extra))
     out = tmp_path / "bench.json"
     report = run_bench(cfg, steps=2, json_out=str(out))
+    assert seen == [(str(bench_dir), 2)] * 3  # a warm-up step, then two timed ones
     assert json.loads(out.read_text()) == report
-    assert len(report["results"]) == 2
+    assert report["grad_accum"] == 2 and report["steps_timed"] == 2
+    assert report["steps_per_epoch"] > 2
+    assert list(report["results"]) == ["srllm (share_prefix=True)", "transformers Trainer"]
     for row in report["results"].values():
-        assert row["tokens_per_s"] > 0 and row["s_per_epoch"] > 0
-    assert "transformers Trainer" in capsys.readouterr().out
+        assert row["tokens_per_s"] > 0 and row["s_per_step"] > 0 and row["s_per_epoch"] > 0
+    assert report["speedup"] > 0
+    printed = capsys.readouterr().out
+    assert "transformers Trainer" in printed and "speed-up over the Trainer baseline" in printed

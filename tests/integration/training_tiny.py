@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from srllm.paths import data_root
 from tests.integration.convert_tiny import build_tiny_llama
 
-SRLLM_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "srllm"
+SRLLM_DATA = data_root() / "srllm"
 
 __all__ = ["SRLLM_DATA", "build_tiny_llama", "tiny_overrides"]
 

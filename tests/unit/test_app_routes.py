@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from server.app import create_app
-from server.settings import ServerSettings
+from srllm.server.app import create_app
+from srllm.server.settings import ServerSettings
 from tests.standin import ScriptedEngine, biased
 
 TOKEN = "unit-test-token-0123456789abcdef"
@@ -113,9 +113,9 @@ def test_debias_stream_sends_the_flag_before_any_delta(client):
 
 def test_an_error_inside_a_stream_becomes_an_error_event(client, engine):
     def broken(*args, **kwargs):
-        from server.errors import ModelOutputError
+        from srllm.errors import Code, SrllmError
 
-        raise ModelOutputError("the model did not produce a valid flag")
+        raise SrllmError(Code.MODEL_OUTPUT_INVALID, "the model did not produce a valid flag")
 
     engine.flag = broken
     r = client.post("/v1/debias", json={"text": "Something else entirely.", "stream": True})
@@ -159,3 +159,40 @@ def test_a_413_carries_its_limit_as_a_field(client):
         error["limit"] == ServerSettings().max_text_chars
         and str(error["limit"]) in error["message"]
     )
+
+
+def test_a_bug_is_a_500_that_leaks_nothing(engine):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret detail at /home/someone/model.gguf")
+
+    engine.flag = broken
+    app = create_app(
+        ServerSettings(), TOKEN, model_path=Path("stand-in.gguf"), engine_factory=lambda _: engine
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(
+        app, base_url="http://127.0.0.1:8765", headers=headers, raise_server_exceptions=False
+    ) as c:
+        r = c.post("/v1/flag", json={"text": "Something else entirely."})
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": {"code": "internal_error", "message": "internal error; see the server log"}
+    }
+
+
+def test_every_error_code_has_one_http_status_and_one_body_shape(client):
+    from srllm.errors import Code, SrllmError
+    from srllm.server.http_errors import STATUS, error_response
+
+    assert set(STATUS) == set(Code)
+    unknown = client.get("/v1/nothing-here")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    wrong = client.get("/v1/flag")
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    denied = client.post("/v1/flag", json={"text": "x"}, headers={"Authorization": "Bearer no"})
+    assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+    response = error_response(SrllmError(Code.TEXT_TOO_LONG, "too long", limit=3))
+    assert response.status_code == 413
+    assert json.loads(response.body) == {
+        "error": {"code": "text_too_long", "message": "too long", "limit": 3}
+    }

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from server import contract
-from server.contract import Label
+from srllm import contract
+from srllm.contract import Label
 
 
 def test_every_sr_llm_aspect_and_dimension_maps_into_the_taxonomy():

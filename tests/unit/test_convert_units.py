@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convert import naming
-from convert.config import ConvertConfig
-from convert.errors import ConvertError
-from convert.hfmodel import load_f32, read_safetensors_header
-from convert.registry import HParams, llama3_rope_factors, lookup, permute_qk
-from convert.vocab import _pre_tokenizer_name
+from srllm.convert import naming
+from srllm.convert.config import ConvertConfig
+from srllm.convert.hfmodel import load_f32, read_safetensors_header
+from srllm.convert.registry import HParams, llama3_rope_factors, lookup, permute_qk
+from srllm.convert.vocab import _pre_tokenizer_name
+from srllm.errors import SrllmError
 
 
 def rope_half(x: np.ndarray, pos: int, base: float = 10000.0) -> np.ndarray:
@@ -104,9 +104,7 @@ def test_unknown_pre_tokenizer_warns_and_falls_back(capsys):
 
 
 def test_registry_rejects_unknown_architecture_listing_the_known_ones():
-    with pytest.raises(
-        ConvertError, match="LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"
-    ):
+    with pytest.raises(SrllmError, match="LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM"):
         lookup({"architectures": ["FalconForCausalLM"]})
     assert lookup({"architectures": ["Qwen2ForCausalLM"]}).permute_qk is False
 
@@ -122,7 +120,7 @@ def test_registry_rejects_unknown_architecture_listing_the_known_ones():
     ],
 )
 def test_config_validation_names_the_field(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SrllmError, match=message):
         ConvertConfig(out=Path("o.gguf"), **kwargs)
 
 
@@ -136,7 +134,7 @@ def test_file_name_follows_the_gguf_convention():
 
 
 def test_metadata_keys_are_the_ones_the_server_reads():
-    engine = pytest.importorskip("server.engine")
+    engine = pytest.importorskip("srllm.server.engine")
     assert naming.META_CONTRACT == engine.META_CONTRACT
     assert naming.META_MANIFEST_SHA == engine.META_MANIFEST_SHA
 
@@ -162,7 +160,7 @@ def test_truncated_safetensors_is_a_clear_error(tmp_path):
     write_safetensors(
         tmp_path / "m.safetensors", "w", "F32", [4], np.ones(4, np.float32).tobytes()[:8]
     )
-    with pytest.raises(ConvertError, match="truncated"):
+    with pytest.raises(SrllmError, match="truncated"):
         read_safetensors_header(tmp_path / "m.safetensors")
 
 
@@ -188,8 +186,8 @@ def test_llama3_rope_factors_span_one_to_factor():
 
 
 def test_ggufio_reads_the_embedded_model():
-    from convert.ggufio import GGUFFile
-    from server.paths import embedded_model
+    from srllm.convert.ggufio import GGUFFile
+    from srllm.paths import embedded_model
 
     path = embedded_model()
     if path is None:
@@ -205,18 +203,16 @@ def test_ggufio_reads_the_embedded_model():
 def test_too_little_disk_is_one_clear_error(tmp_path, monkeypatch):
     import shutil
 
-    from convert import files
+    from srllm.convert import files
 
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10, 10, 5_000_000))
-    with pytest.raises(
-        ConvertError, match=r"not enough disk space .* need about 300 MB, 5 MB free"
-    ):
+    with pytest.raises(SrllmError, match=r"not enough disk space .* need about 300 MB, 5 MB free"):
         files.check_disk(tmp_path, 300_000_000)
     files.check_disk(tmp_path, 1_000_000)  # enough: no error
 
 
 def test_temp_path_leaves_nothing_behind_on_error(tmp_path):
-    from convert.files import temp_path
+    from srllm.files import temp_path
 
     final = tmp_path / "model.gguf"
     with pytest.raises(KeyboardInterrupt), temp_path(final) as tmp:
@@ -231,8 +227,8 @@ def _loads_with_pre_tokenizer(name: str, folder) -> bool:
     import gguf
     import llama_cpp
 
-    from convert.ggufio import GGUFFile
-    from server.paths import embedded_model
+    from srllm.convert.ggufio import GGUFFile
+    from srllm.paths import embedded_model
 
     reader = GGUFFile(embedded_model())
     path = folder / f"vocab-{name}.gguf"
@@ -257,7 +253,7 @@ def test_every_pre_tokenizer_name_the_converter_writes_is_one_llama_cpp_accepts(
     import inspect
     import re
 
-    from convert import vocab
+    from srllm.convert import vocab
 
     written = set(re.findall(r'return "([^"]+)"', inspect.getsource(vocab._pre_tokenizer_name)))
     assert written == set(vocab.PRE_TOKENIZER_NAMES)

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation import data, metrics, runner, scoring
-from evaluation.config import DEFAULT_DATA_ROOT, EvalConfig
+from srllm.errors import SrllmError
+from srllm.evaluation import data, metrics, runner, scoring
+from srllm.evaluation.config import EvalConfig
+from srllm.paths import data_root
 
 needs_data = pytest.mark.skipif(
-    not (DEFAULT_DATA_ROOT / data.INFER_FILE).is_file(), reason="shared data not present"
+    not (data_root() / data.INFER_FILE).is_file(), reason="shared data not present"
 )
 
 
@@ -43,14 +45,14 @@ def test_biased_word_removal_pools_items_and_skips_absent_words():
 
 @needs_data
 def test_infer_inputs_are_cleaned_of_tokenizer_artefacts():
-    rows = data.load_infer(DEFAULT_DATA_ROOT)
+    rows = data.load_infer(data_root())
     assert len(rows) == 53
     assert not any(" n't" in r.text or " ," in r.text or "``" in r.text for r in rows)
 
 
 @needs_data
 def test_human_reference_removes_66_of_99_annotated_words():
-    rows = data.load_infer(DEFAULT_DATA_ROOT)
+    rows = data.load_infer(data_root())
     counts = [metrics.biased_word_counts(r.text, r.reference, r.biased_words) for r in rows]
     assert sum(p for p, _ in counts) == 99
     assert sum(r for _, r in counts) == 66
@@ -73,7 +75,7 @@ def test_meaning_kept_is_mean_cosine():
 
 
 def test_meaning_kept_with_minilm_ranks_paraphrase_above_unrelated():
-    from evaluation.embed import embed
+    from srllm.evaluation.embed import embed
 
     source = "Women are too emotional to be good leaders."
     same = metrics.meaning_kept([source], [source], embed)
@@ -222,15 +224,15 @@ def test_speed():
 
 @needs_data
 def test_config_names_the_bad_field(tmp_path: Path):
-    with pytest.raises(ValueError, match="limit"):
+    with pytest.raises(SrllmError, match="limit"):
         EvalConfig(limit=0, out=tmp_path / "o")
-    with pytest.raises(ValueError, match="stereoset_items"):
+    with pytest.raises(SrllmError, match="stereoset_items"):
         EvalConfig(stereoset_items=-1, out=tmp_path / "o")
-    with pytest.raises(ValueError, match="models"):
+    with pytest.raises(SrllmError, match="models"):
         EvalConfig(models=(tmp_path / "missing.gguf",), out=tmp_path / "o")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="out"):
+    with pytest.raises(SrllmError, match="out"):
         EvalConfig(out=tmp_path / "busy")
 
 
@@ -268,7 +270,7 @@ def _ones_embed(texts: list[str]) -> np.ndarray:
 
 def test_score_assembles_model_metrics_from_outputs():
     """scoring.score on a hand-built model run: every named metric from known outputs."""
-    from server.contract import Flag, Label
+    from srllm.contract import Flag, Label
 
     row = data.InferRow(
         "Women are too emotional.", "People feel things.", ("emotional",), Label.HIGHLY_BIASED
@@ -354,9 +356,9 @@ def test_part_output_replaces_only_the_rewritten_sentences():
 
 
 def test_passages_are_built_from_held_out_sentences_deterministically():
-    from server.segment import split_sentences
+    from srllm.server.segment import split_sentences
 
-    infer = data.load_infer(DEFAULT_DATA_ROOT)
+    infer = data.load_infer(data_root())
     pool = [r.reference for r in infer]
     first = data.build_passages(infer, pool, 10, seed=0)
     assert first == data.build_passages(infer, pool, 10, seed=0)
@@ -373,7 +375,7 @@ def test_passages_are_built_from_held_out_sentences_deterministically():
 
 
 def test_the_threshold_is_chosen_for_recall_and_specificity_at_a_specificity_floor():
-    from evaluation.calibrate import choose_threshold
+    from srllm.evaluation.calibrate import choose_threshold
 
     scores = [0.95, 0.9, 0.4, 0.35, 0.3, 0.1, 0.05, 0.02, 0.01, 0.01, 0.01, 0.01]
     gold = [True, True, True, True, False, False, False, False, False, False, False, False]

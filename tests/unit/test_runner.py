@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from server import task
-from server.errors import GenerationCancelled
-from server.runner import ModelRunner
+from srllm.errors import SrllmError
+from srllm.server import task
+from srllm.server.runner import ModelRunner
 from tests.standin import ScriptedEngine, biased
 
 LONG = "Women are too emotional to lead."
@@ -108,5 +108,5 @@ def test_a_cancelled_call_is_reported_as_cancelled_not_as_bad_model_output():
         cancel.set()
         await runner.run(LONG, "rewrite", cancel)
 
-    with pytest.raises(GenerationCancelled):
+    with pytest.raises(SrllmError):
         run(main)

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from server import security
+from srllm.server import security
 
 
 @pytest.mark.parametrize(
@@ -80,12 +80,13 @@ def test_env_token_overrides_the_stored_one(monkeypatch):
 
 
 def test_a_short_token_from_the_environment_is_refused_by_token_as_by_serve(monkeypatch, tmp_path):
-    from server.settings import SettingsError, from_env
+    from srllm.errors import SrllmError
+    from srllm.server.settings import from_env
 
     monkeypatch.setenv("SRLLM_TOKEN", "short")
-    with pytest.raises(SettingsError, match="at least 16"):
+    with pytest.raises(SrllmError, match="at least 16"):
         security.load_or_create_token(tmp_path / "token")
-    with pytest.raises(SettingsError, match="at least 16"):
+    with pytest.raises(SrllmError, match="at least 16"):
         from_env()
     monkeypatch.setenv("SRLLM_TOKEN", "x" * 16)
     assert security.load_or_create_token(tmp_path / "token") == "x" * 16

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.segment import reassemble, split_sentences
+from srllm.server.segment import reassemble, split_sentences
 
 
 def texts(text: str) -> list[str]:

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from server import paths
-from server.settings import ServerSettings, SettingsError, from_env
+from srllm import paths
+from srllm.errors import SrllmError
+from srllm.server.settings import ServerSettings, from_env
 
 
 def test_defaults_bind_loopback_on_8765():
@@ -31,12 +32,12 @@ def test_env_then_flags_override_defaults():
     ],
 )
 def test_bad_values_name_the_setting(kwargs, field):
-    with pytest.raises(SettingsError, match=field):
+    with pytest.raises(SrllmError, match=field):
         ServerSettings(**kwargs)
 
 
 def test_non_numeric_env_value_names_the_variable():
-    with pytest.raises(SettingsError, match="SRLLM_PORT"):
+    with pytest.raises(SrllmError, match="SRLLM_PORT"):
         from_env({"SRLLM_PORT": "eighty"})
 
 
@@ -59,5 +60,5 @@ def test_the_embedded_model_can_be_named_by_path(isolated_home, monkeypatch, tmp
     assert paths.embedded_model() == copy
     assert paths.resolve_model(None) == copy
     monkeypatch.setenv("SRLLM_EMBEDDED_GGUF", str(tmp_path / "missing.gguf"))
-    with pytest.raises(FileNotFoundError, match="SRLLM_EMBEDDED_GGUF"):
+    with pytest.raises(SrllmError, match="SRLLM_EMBEDDED_GGUF"):
         paths.embedded_model()

@@ -1,6 +1,6 @@
 """The passage task (server.task) around a scripted engine: exact labels, offsets, bytes."""
 
-from server import task
+from srllm.server import task
 from tests.standin import ScriptedEngine, biased
 
 OLD = "Old people are slow and useless with technology."

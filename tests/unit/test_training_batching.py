@@ -2,8 +2,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from training import batching  # noqa: E402
-from training.train import _progress, lr_scale  # noqa: E402
+from srllm.training import batching  # noqa: E402
+from srllm.training.train import _progress, lr_scale  # noqa: E402
 
 IGN = batching.IGNORE
 
@@ -64,8 +64,8 @@ class CharTokenizer:
 
 
 def test_the_verdict_of_a_flag_gets_the_label_weight_and_nothing_else_does():
-    from server import contract
-    from training.data import Example
+    from srllm import contract
+    from srllm.training.data import Example
 
     flag = contract.Flag(contract.Label.SLIGHTLY_BIASED, ["age"], ["old"], "x").to_json()
     flag_ex = Example(contract.Task.FLAG, "Old men.", flag, "flag_biased", "t")
@@ -96,8 +96,8 @@ def test_edited_positions_mark_replacements_insertions_and_the_token_after_a_del
 
 
 def test_a_rewrite_weights_its_edits_and_an_unchanged_rewrite_weights_nothing():
-    from server import contract
-    from training.data import Example
+    from srllm import contract
+    from srllm.training.data import Example
 
     tok = CharTokenizer()
     changed = Example(contract.Task.REWRITE, "Old men.", "Older men.", "rewrite_biased", "t")

@@ -3,13 +3,8 @@ import sys
 
 import pytest
 
-from training.config import (
-    LLAMA_LINEAR,
-    ConfigError,
-    TrainConfig,
-    load_config,
-    shipped_configs,
-)
+from srllm.errors import SrllmError
+from srllm.training.config import LLAMA_LINEAR, TrainConfig, load_config, shipped_configs
 
 
 def test_every_shipped_config_loads_validates_and_starts_with_its_run_command():
@@ -68,7 +63,7 @@ def test_default_config_stays_a_small_standard_lora_adapter():
     ],
 )
 def test_a_bad_value_fails_with_a_message_naming_the_field(override, field):
-    with pytest.raises(ConfigError, match=repr(field)):
+    with pytest.raises(SrllmError, match=repr(field)):
         load_config(None, [override])
 
 
@@ -84,7 +79,7 @@ def test_overrides_take_toml_values_and_bare_lists(tmp_path):
 def test_a_bad_toml_file_names_the_file(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text("lr = = 1\n")
-    with pytest.raises(ConfigError, match="broken.toml"):
+    with pytest.raises(SrllmError, match="broken.toml"):
         load_config(path)
 
 
@@ -102,15 +97,15 @@ def test_the_cli_reports_a_bad_config_in_one_line_without_a_traceback():
         capture_output=True,
         text=True,
     )
-    assert out.returncode == 2
+    assert out.returncode == 1
     assert "srllm: error:" in out.stderr and "'lora_alpha'" in out.stderr
     assert "Traceback" not in out.stderr
 
 
 def test_importing_training_and_its_cli_stays_light():
     code = (
-        "import sys, argparse, training, training.cli, training.config, training.data;"
-        "p = argparse.ArgumentParser(); training.cli.register(p.add_subparsers());"
+        "import sys, argparse, srllm.training.cli, srllm.training.config, srllm.training.data;"
+        "p = argparse.ArgumentParser(); srllm.training.cli.register(p.add_subparsers());"
         "print(','.join(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -3,11 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from server import contract
-from training import data
-from training.config import load_config
+from srllm import contract
+from srllm.errors import SrllmError
+from srllm.paths import data_root
+from srllm.training import data
+from srllm.training.config import load_config
 
-SRLLM = Path(__file__).resolve().parents[3] / "shared" / "data" / "srllm"
+SRLLM = data_root() / "srllm"
 EXTRA = SRLLM.parent / "extra"
 needs_data = pytest.mark.skipif(not SRLLM.is_dir(), reason="SR-LLM data not present")
 HEADER = ["biased_text", "dimension", "biased_words", "aspect", "label", "debiased_text"]
@@ -52,7 +54,7 @@ def test_biased_words_parse_as_a_literal_and_never_run_code():
         "incoherence",
     ]
     assert data.parse_biased_words("", "f: row 1") == []
-    with pytest.raises(data.DataError, match="row 7.*biased_words"):
+    with pytest.raises(SrllmError, match="row 7.*biased_words"):
         data.parse_biased_words("__import__('os').system('true')", "f: row 7")
 
 
@@ -62,7 +64,7 @@ def test_only_words_that_occur_in_the_text_are_kept_as_written_there():
 
 def test_a_missing_column_names_the_file(tmp_path):
     path = write_csv(tmp_path / "t.csv", [GOOD[:5]], header=HEADER[:5])
-    with pytest.raises(data.DataError, match=r"t\.csv.*debiased_text"):
+    with pytest.raises(SrllmError, match=r"t\.csv.*debiased_text"):
         data.read_rows(path)
 
 
@@ -79,7 +81,7 @@ def test_a_bad_cell_names_file_row_and_column(tmp_path, column, value, message):
     bad = list(GOOD)
     bad[column] = value
     path = write_csv(tmp_path / "t.csv", [GOOD, GOOD, bad])
-    with pytest.raises(data.DataError, match=rf"t\.csv: row 3 .*{message}"):
+    with pytest.raises(SrllmError, match=rf"t\.csv: row 3 .*{message}"):
         data.read_rows(path)
 
 
@@ -117,7 +119,7 @@ def test_the_split_is_seeded_disjoint_and_complete(tmp_path):
 
 def test_a_leak_of_held_out_text_is_refused():
     example = data.Example(contract.Task.REWRITE, "A held-out sentence here.", "x", "k", "s")
-    with pytest.raises(data.DataError, match="held-out"):
+    with pytest.raises(SrllmError, match="held-out"):
         data.check_no_leak([example], {contract.normalise("a held-out  sentence here.")})
 
 
@@ -201,21 +203,21 @@ def test_toxigen_rows_become_balanced_flags_by_human_toxicity(tmp_path):
 
 def test_toxigen_bad_score_names_the_row(tmp_path):
     path = write_csv(tmp_path / "t.csv", [["x", "women", "high"]], header=TOXIGEN_HEADER)
-    with pytest.raises(data.DataError, match=r"t\.csv: row 1 \(line 2\), column 'toxicity_human'"):
+    with pytest.raises(SrllmError, match=r"t\.csv: row 1 \(line 2\), column 'toxicity_human'"):
         data.toxigen_examples(path, max_texts=10, seed=0)
     missing = write_csv(tmp_path / "m.csv", [["x", "women"]], header=["text", "target_group"])
-    with pytest.raises(data.DataError, match="missing column"):
+    with pytest.raises(SrllmError, match="missing column"):
         data.toxigen_examples(missing, max_texts=10, seed=0)
 
 
 def test_an_extra_source_can_carry_its_own_cap():
-    from training.config import ConfigError, load_config, split_source
+    from srllm.training.config import load_config, split_source
 
     assert split_source("toxigen:1600", 500) == ("toxigen", 1600)
     assert split_source("wnc", 500) == ("wnc", 500)
-    with pytest.raises(ConfigError, match="extra_sources"):
+    with pytest.raises(SrllmError, match="extra_sources"):
         load_config(None, ['extra_sources=["toxigen:lots"]'])
-    with pytest.raises(ConfigError, match="extra_sources"):
+    with pytest.raises(SrllmError, match="extra_sources"):
         load_config(None, ['extra_sources=["wikipedia:10"]'])
 
 

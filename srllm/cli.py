@@ -5,9 +5,13 @@
     srllm flag TEXT | srllm rewrite TEXT | srllm debias TEXT
                 (in-process; TEXT '-' reads stdin; --json)
     srllm token
-    srllm convert ... | srllm build-model | srllm train ... | srllm eval ...   (other stages)
+    srllm convert ... | srllm build-model          (srllm.convert)
+    srllm train ... | srllm bench-train | srllm merge | srllm sample   (srllm.training)
+    srllm eval ... | srllm calibrate              (srllm.evaluation)
+    srllm data fetch [--from DIR]
 
-User mistakes end in one line on stderr (`srllm: error: ...`) and a non-zero exit.
+`python -m srllm` and `python -m srllm.<stage>` run this same parser. User mistakes end in one
+line on stderr (`srllm: error: ...`) and exit 1; bugs keep their traceback.
 """
 
 from __future__ import annotations
@@ -19,23 +23,24 @@ import logging
 import sys
 from pathlib import Path
 
-from server import paths
-from server.errors import SrllmError
+from srllm import paths
+from srllm.defaults import DEFAULT_CTX
+from srllm.errors import Code, SrllmError
 
 # Stage packages register their own subcommands; their cli modules import heavy libraries
 # (torch, gguf) only when the command runs.
-STAGE_CLIS = ("convert.cli", "training.cli", "evaluation.cli")
+STAGE_CLIS = ("srllm.convert.cli", "srllm.training.cli", "srllm.evaluation.cli", "srllm.data")
 
 
 def _engine_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, help="GGUF file (default: fine-tuned, else embedded)")
     parser.add_argument("--n-gpu-layers", type=int, help="layers to offload (-1 all; default auto)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: llama.cpp's choice)")
-    parser.add_argument("--ctx", type=int, help="context size in tokens (default 4096)")
+    parser.add_argument("--ctx", type=int, help=f"context size in tokens (default {DEFAULT_CTX})")
 
 
 def _settings(args: argparse.Namespace):
-    from server.settings import from_env
+    from srllm.server.settings import from_env
 
     return from_env().with_overrides(
         host=getattr(args, "host", None),
@@ -50,9 +55,9 @@ def _settings(args: argparse.Namespace):
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server import security
-    from server.app import create_app
-    from server.engine import check_gguf
+    from srllm.server import security
+    from srllm.server.app import create_app
+    from srllm.server.engine import check_gguf
 
     settings = _settings(args)
     if settings.model is None:
@@ -75,9 +80,9 @@ def _ensure_finetuned_default() -> None:
     a few seconds). Without those, or the adapter, the untuned model serves and says so."""
     log = logging.getLogger("srllm")
     try:
-        from convert.build import build_model, default_model_is_current
-        from convert.cli import DEFAULT_ADAPTER
-        from convert.config import DEFAULT_MERGE_QUANT
+        from srllm.convert.build import build_model, default_model_is_current
+        from srllm.convert.cli import DEFAULT_ADAPTER
+        from srllm.convert.config import DEFAULT_MERGE_QUANT
     except ImportError as exc:
         log.warning("cannot build the fine-tuned default (%s): the untuned model serves", exc)
         return
@@ -92,20 +97,23 @@ def _ensure_finetuned_default() -> None:
 def _read_text(value: str) -> str:
     text = sys.stdin.read() if value == "-" else value
     if not text.strip():
-        raise SrllmError("no text given (pass TEXT, or '-' to read standard input)")
+        raise SrllmError(Code.BAD_INPUT, "no text given (pass TEXT, or '-' to read standard input)")
     return text
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    from server import task
-    from server.engine import Engine
+    from srllm.server import task
+    from srllm.server.engine import Engine
 
     settings = _settings(args)
     text = _read_text(args.text)
     if settings.model is None:
         _ensure_finetuned_default()
     if len(text) > settings.max_text_chars:
-        raise SrllmError(f"text is {len(text)} characters; the limit is {settings.max_text_chars}")
+        raise SrllmError(
+            Code.TEXT_TOO_LONG,
+            f"text is {len(text)} characters; the limit is {settings.max_text_chars}",
+        )
     engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
     try:
         engine.check_length(text)
@@ -133,7 +141,7 @@ def _print_human(command: str, result: dict) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from server import security
+    from srllm.server import security
 
     print(security.load_or_create_token())
     return 0
@@ -176,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The one map from errors to exit codes, for every subcommand: a user's mistake (an SrllmError)
+# is one line on stderr; anything else is a bug and keeps its traceback.
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="srllm: %(message)s", stream=sys.stderr)
     parser = build_parser()
@@ -183,9 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("srllm: interrupted", file=sys.stderr)
-        return 130
-    except (SrllmError, FileNotFoundError, ValueError, OSError) as exc:
-        message = exc.message if isinstance(exc, SrllmError) else str(exc)
-        print(f"srllm: error: {message}", file=sys.stderr)
-        return 1
+        print(f"srllm: interrupted{getattr(args, 'on_interrupt', '')}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SrllmError as exc:
+        print(f"srllm: error: {exc.message}", file=sys.stderr)
+        return EXIT_USER_ERROR

