@@ -261,6 +261,20 @@ def auc(scores: Sequence[float], gold: Sequence[bool]) -> float | None:
     return wins / (len(pos) * len(neg))
 
 
+def precision_recall(
+    scores: Sequence[float], gold: Sequence[bool], threshold: float
+) -> dict[str, float | None]:
+    """Precision and recall of "biased" (score >= threshold) against the gold labels."""
+    pairs = list(zip(scores, gold, strict=True))
+    tp = sum(s >= threshold and g for s, g in pairs)
+    predicted = sum(s >= threshold for s, _ in pairs)
+    positive = sum(g for _, g in pairs)
+    return {
+        "precision": tp / predicted if predicted else None,
+        "recall": tp / positive if positive else None,
+    }
+
+
 def label_agreement(gold: Sequence[str], predicted: Sequence[str | None]) -> float | None:
     """Share of annotated items whose predicted label (slightly/highly biased) matches."""
     return rate(g == p for g, p in zip(gold, predicted, strict=True))

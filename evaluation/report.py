@@ -14,6 +14,12 @@ EXTRA = (
     "flag_recall",
     "flag_specificity",
     "flag_auc",
+    "scan_auc",
+    "scan_precision",
+    "scan_recall",
+    "scan_passage_auc",
+    "scan_passage_precision",
+    "scan_passage_recall",
     "residual_bias",
     "unchanged_biased_rate",
     "highlight_survival",
@@ -56,6 +62,8 @@ GOALS = (
     ("passage_neutral_identical", ">=", 0.98),
     ("passage_highlight_survival", "<=", 0.10),
     ("passage_unchanged_biased", "<=", 0.05),
+    ("scan_auc", ">=", 0.94),
+    ("scan_passage_auc", ">=", 0.94),
 )
 
 

@@ -106,6 +106,8 @@ class FlagResult:
     flag: contract.Flag | None  # None: no valid flag even after the engine's retry
     seconds: float = 0.0
     tokens: int = 0
+    # Each sentence's P(biased), as the flag answer gives it: the scan's score of the sentence.
+    sentence_p: tuple[float, ...] = ()
 
     @property
     def verdict(self) -> bool | None:
@@ -190,8 +192,10 @@ class _Timed:
 
     def flag(self, text: str) -> FlagResult:
         start = time.perf_counter()
+        sentence_p: tuple[float, ...] = ()
         try:
             payload = task.collect(self.task.run(text, task.Mode.FLAG))
+            sentence_p = tuple(s["p_biased"] for s in payload["sentences"])
             flag = contract.Flag(
                 contract.Label(payload["label"]),
                 payload["categories"],
@@ -204,7 +208,7 @@ class _Timed:
         seconds = time.perf_counter() - start
         self.bar.update()
         tokens = self.engine.count_tokens(flag.to_json()) if flag is not None else 0
-        return FlagResult(text, flag, seconds, tokens)
+        return FlagResult(text, flag, seconds, tokens, sentence_p)
 
     def residual(self, rewrite: Rewrite) -> Rewrite:
         """Flag a changed rewrite again: is what the user would get still biased?"""

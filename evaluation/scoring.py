@@ -38,6 +38,7 @@ def score(
     out |= _flag_metrics(run, d)
     out |= _knowledge_metrics(run, base_ppl)
     out |= _passage_metrics(run, embed)
+    out |= _scan_metrics(run)
     calls = [r for r in run.rewrites + run.neutral] + [rw for _, rw in run.injections]
     flags = [f for pair in run.flags for f in pair]
     flags += [f for orig, var in run.counterfactual for f in (orig, *var.values())]
@@ -145,6 +146,39 @@ def _passage_metrics(run: SystemRun, embed) -> dict:
         "passage_unchanged_biased": unchanged / flagged if flagged else None,
         "passage_seconds_p50": seconds[len(seconds) // 2],
     }  # fmt: skip
+
+
+def _scan_metrics(run: SystemRun) -> dict:
+    """The scan's score of a sentence is its P(biased) at the flag prompt's label position,
+    the very number the flag answers give per sentence (server/scan.py; the batched engine
+    path reproduces it exactly, tests/integration/test_scan_model.py), so it is read from the
+    flag and passage sections here rather than computed twice. A text's score is its highest
+    sentence score; labels at the model's flag threshold."""
+    threshold = run.info.get("flag_threshold")
+    if not run.is_model or threshold is None:
+        return {}
+    out: dict = {}
+    pairs = [(b, h) for b, h in run.flags if b.sentence_p and h.sentence_p]
+    if pairs:
+        scores = [max(b.sentence_p) for b, _ in pairs] + [max(h.sentence_p) for _, h in pairs]
+        gold = [True] * len(pairs) + [False] * len(pairs)
+        pr = m.precision_recall(scores, gold, threshold)
+        out["scan_auc"] = m.auc(scores, gold)
+        out["scan_precision"], out["scan_recall"] = pr["precision"], pr["recall"]
+    scores, gold = [], []
+    for p in run.passages:
+        sentences = p.payload["flag"]["sentences"]
+        for part in p.item.parts:
+            inside = [s["p_biased"] for s in sentences if part.start <= s["start"] < part.end]
+            if inside and None not in inside:
+                scores.append(max(inside))
+                gold.append(part.biased)
+    if scores:
+        pr = m.precision_recall(scores, gold, threshold)
+        out["scan_passage_auc"] = m.auc(scores, gold)
+        out["scan_passage_precision"] = pr["precision"]
+        out["scan_passage_recall"] = pr["recall"]
+    return out
 
 
 def _flag_metrics(run: SystemRun, d: EvalData) -> dict:

@@ -4,16 +4,20 @@
 // lives in the closure of its port, which the content script opens and closes.
 
 import { MSG, PORT_NAME, dispatch, makeMessage } from "./lib/protocol.js";
-import { STORAGE_KEY, isFlagged, migrateSettings } from "./lib/settings.js";
+import { STORAGE_KEY, isFlagged, migrateSettings, validateSettings } from "./lib/settings.js";
+import { askHost, pairingFrom } from "./lib/native.js";
 import { highlightSegments, codePointLength } from "./lib/offsets.js";
 import { createSseParser, eventJson } from "./lib/sse.js";
 import { truncate } from "./lib/truncate.js";
 import * as failures from "./lib/errors.js";
+import { focusedFrameId } from "./lib/frames.js";
+import { restrictStorageAccess } from "./lib/storage.js";
 
 const MENU_ID = "srllm-check-selection";
 const COMMAND = "check-selection";
 const STATUS_TIMEOUT_MS = 4000;
 const PROBLEM_KEY = (tabId) => `problem:${tabId}`;
+const WELCOME_PAGE = "welcome/welcome.html";
 
 // ---- settings --------------------------------------------------------------------------
 
@@ -71,6 +75,75 @@ function request(settings, path, { method = "GET", body, signal, stream = false 
   });
 }
 
+// ---- pairing through the native host -------------------------------------------------------
+
+class HostError extends Error {
+  name = "HostError";
+}
+
+function connectNative(name) {
+  return chrome.runtime.connectNative(name);
+}
+
+const hostOptions = (extra = {}) => ({ lastError: () => chrome.runtime.lastError, ...extra });
+
+/** The origin the server should accept: chrome-extension://<id> or moz-extension://<uuid>. */
+function extensionOrigin() {
+  return chrome.runtime.getURL("").replace(/\/$/, "");
+}
+
+/**
+ * Ask the native host for the server (it starts one when none answers) and save the URL and
+ * token it hands over: {ok: true, settings, started} or {ok: false, state, message}.
+ */
+async function pairWithHost() {
+  const reply = await askHost(connectNative, { type: "connect", origin: extensionOrigin() }, hostOptions());
+  const pairing = pairingFrom(reply);
+  if (!pairing.ok) return pairing;
+  const current = await loadSettings();
+  const settings = validateSettings({ ...current, serverUrl: pairing.serverUrl, token: pairing.token });
+  await chrome.storage.local.set({ [STORAGE_KEY]: settings });
+  return { ok: true, settings, started: pairing.started };
+}
+
+/** Whether the host is installed, without starting anything. */
+async function hostStatus() {
+  const reply = await askHost(connectNative, { type: "status" }, hostOptions({ timeoutMs: 10_000 }));
+  if (reply?.type === "status")
+    return { state: "found", version: reply.version ?? null, running: Boolean(reply.running) };
+  if (reply?.type === "unavailable") return { state: reply.state, message: reply.message };
+  return { state: "failed", message: String(reply?.message ?? "no answer") };
+}
+
+/**
+ * request(), and when no token is saved, nothing answers or the token is refused: pair through
+ * the native host once (it starts the server if needed) and send again with what it handed
+ * over. Without the host the first outcome stands, so the manual setup works as before; a host
+ * that is there but failed says why (HostError). `timer` (the idle timeout) pauses meanwhile:
+ * a cold start loads the model.
+ */
+async function requestPaired(settings, path, options, timer) {
+  let outcome = null;
+  if (settings.token) {
+    try {
+      const response = await request(settings, path, options);
+      if (response.status !== 401) return response;
+      outcome = response;
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      outcome = error;
+    }
+  }
+  timer?.stop();
+  const paired = await pairWithHost();
+  timer?.touch();
+  if (paired.ok) return request(paired.settings, path, options);
+  if (paired.state !== "missing") throw new HostError(paired.message);
+  if (outcome === null) return request(settings, path, options); // no token: the server says so
+  if (outcome instanceof Response) return outcome;
+  throw outcome;
+}
+
 async function errorBody(response) {
   try {
     return await response.json();
@@ -115,12 +188,13 @@ async function streamRequest(path, { text }, { port, cancel }, extra = {}) {
   const fail = (failure) =>
     safePost(port, MSG.CHECK_ERROR, { retry: failure.kind !== "too_long", ...failure });
   try {
-    const response = await request(settings, path, {
+    const options = {
       method: "POST",
       body: { text, stream: true, ...extra },
       signal: timer.signal,
       stream: true,
-    });
+    };
+    const response = await requestPaired(settings, path, options, timer);
     timer.touch();
     if (!response.ok) {
       const failure = failures.fromHttpError(response.status, await errorBody(response));
@@ -133,6 +207,12 @@ async function streamRequest(path, { text }, { port, cancel }, extra = {}) {
     if (timer.timedOut()) fail(failures.timedOut(settings.timeoutSeconds));
     else if (error instanceof SyntaxError)
       fail({ kind: "server_error", title: "Server error", message: error.message });
+    else if (error instanceof HostError)
+      fail({
+        kind: "server_error",
+        title: "The srllm server did not start",
+        message: truncate(error.message, 300),
+      });
     else fail({ ...failures.serverDown(settings.serverUrl), retry: true });
   } finally {
     timer.stop();
@@ -282,31 +362,30 @@ async function activeTabId() {
 
 // ---- status for the popup and options ----------------------------------------------------
 
-async function getStatus({ tabId } = {}) {
-  const settings = await loadSettings();
-  const status = {
+/** Reachable? paired? which model? for `settings`; fills `status` in place. */
+async function probeServer(settings, status) {
+  Object.assign(status, {
     serverUrl: settings.serverUrl,
+    hasToken: Boolean(settings.token),
     reachable: false,
     paired: false,
-    hasToken: Boolean(settings.token),
     model: null,
+    finetuned: null,
     limits: null,
-    problem: null,
     error: null,
-  };
-  if (Number.isInteger(tabId))
-    status.problem = (await chrome.storage.session.get(PROBLEM_KEY(tabId)))[PROBLEM_KEY(tabId)] ?? null;
+  });
   try {
     const health = await request(settings, "/health", { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
     if (!health.ok) {
       status.error = failures.fromHttpError(health.status, await errorBody(health)).message;
-      return status;
+      return;
     }
     const body = await health.json();
     status.reachable = true;
     status.model = typeof body?.model?.name === "string" ? body.model.name : null;
+    status.finetuned = typeof body?.model?.finetuned === "boolean" ? body.model.finetuned : null;
     status.limits = body?.limits ?? null;
-    if (!settings.token) return status;
+    if (!settings.token) return;
     const models = await request(settings, "/v1/models", { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
     status.paired = models.ok;
     if (!models.ok && models.status !== 401)
@@ -315,6 +394,43 @@ async function getStatus({ tabId } = {}) {
     if (!status.reachable)
       status.error = error?.name === "TimeoutError" ? "The server did not answer in time." : null;
   }
+}
+
+/**
+ * Status for the popup, options and welcome pages. `settings` ({serverUrl, token}, e.g. the
+ * options form's) are tested instead of the saved ones, without saving them. `probeHost` adds
+ * whether the native host is installed; `pair` also pairs through it (starting the server)
+ * when the saved settings do not work.
+ */
+async function getStatus({ tabId, settings: form, probeHost = false, pair = false } = {}) {
+  let settings = await loadSettings();
+  const status = { problem: null, host: null };
+  if (Number.isInteger(tabId))
+    status.problem = (await chrome.storage.session.get(PROBLEM_KEY(tabId)))[PROBLEM_KEY(tabId)] ?? null;
+  if (form && typeof form === "object") {
+    try {
+      settings = validateSettings({ ...settings, serverUrl: form.serverUrl, token: form.token ?? "" });
+    } catch (error) {
+      return {
+        ...status,
+        invalid: true,
+        serverUrl: String(form.serverUrl ?? ""),
+        reachable: false,
+        paired: false,
+        error: error.message,
+      };
+    }
+  }
+  await probeServer(settings, status);
+  if (pair && !status.paired) {
+    const paired = await pairWithHost();
+    status.host = paired.ok
+      ? { state: "paired", started: paired.started }
+      : { state: paired.state, message: paired.message };
+    if (paired.ok) await probeServer(paired.settings, status);
+  } else if (probeHost || pair) {
+    status.host = await hostStatus();
+  }
   return status;
 }
 
@@ -322,7 +438,8 @@ const messageHandlers = {
   [MSG.STATUS_GET]: (data) => getStatus(data),
   [MSG.CHECK_ACTIVE_TAB]: async (data) => {
     const tabId = Number.isInteger(data.tabId) ? data.tabId : await activeTabId();
-    return tabId === undefined ? { ok: false, kind: "restricted" } : checkSelectionInTab(tabId, 0);
+    if (tabId === undefined) return { ok: false, kind: "restricted" };
+    return checkSelectionInTab(tabId, await focusedFrameId(chrome.scripting, tabId));
   },
   [MSG.OPTIONS_OPEN]: async () => {
     await chrome.runtime.openOptionsPage();
@@ -346,8 +463,13 @@ async function setUp() {
   chrome.contextMenus.create({ id: MENU_ID, title: "Check for bias", contexts: ["selection"] });
 }
 
-chrome.runtime.onInstalled.addListener(() => setUp());
+chrome.runtime.onInstalled.addListener(async ({ reason }) => {
+  await setUp();
+  // First run: the page that says what to run once and shows when everything works.
+  if (reason === "install") await chrome.tabs.create({ url: chrome.runtime.getURL(WELCOME_PAGE) });
+});
 chrome.runtime.onStartup.addListener(() => setUp());
+restrictStorageAccess(chrome.storage); // every start: the token stays out of content scripts
 
 chrome.contextMenus.onClicked.addListener((info, tab) => {
   if (info.menuItemId === MENU_ID && tab?.id !== undefined) checkSelectionInTab(tab.id, info.frameId ?? 0);
@@ -356,7 +478,7 @@ chrome.contextMenus.onClicked.addListener((info, tab) => {
 chrome.commands.onCommand.addListener(async (command, tab) => {
   if (command !== COMMAND) return;
   const tabId = tab?.id ?? (await activeTabId());
-  if (tabId !== undefined) checkSelectionInTab(tabId, 0);
+  if (tabId !== undefined) checkSelectionInTab(tabId, await focusedFrameId(chrome.scripting, tabId));
 });
 
 // The same entry point, reachable from the worker's console (and from the end-to-end tests,

@@ -5,6 +5,8 @@ Run:  python3 extension/build.py            (what `just extension` runs)
 
 The source tree has one manifest for both browsers (`background` names `service_worker` and
 `scripts`); each package keeps only the key its browser reads, so neither store warns. The
+Chrome package keeps `key` (the public key that fixes the unpacked extension's ID, which the
+native messaging host's manifest allows). The
 unpacked trees are kept next to the zips (dist/chrome, dist/firefox) for `web-ext lint` and
 for loading by hand. Outputs are written to temporary names and renamed; build.json comes last.
 Standard library only.
@@ -31,6 +33,7 @@ SHIPPED = [
     "lib",
     "options",
     "popup",
+    "welcome",
     "icons",
 ]
 SHIPPED_SUFFIXES = {".js", ".json", ".html", ".css", ".png"}
@@ -58,6 +61,7 @@ def browser_manifest(manifest: dict, browser: str) -> dict:
         out.pop("browser_specific_settings", None)
     else:
         background.pop("service_worker", None)
+        out.pop("key", None)  # Chrome's: it fixes the unpacked extension's ID; Firefox uses gecko.id
     return out
 
 

@@ -3,6 +3,8 @@
 //
 // Rule: every string that came from the page, the model or the server goes in through
 // textContent / createTextNode; no HTML parsing anywhere (the CSS below is a constant of ours).
+// The page cannot reach into the card: its shadow root is closed, and its buttons act only on
+// the user's own clicks (event.isTrusted), never on script-made ones.
 // test/card.test.mjs renders it against a recording fake document.
 (() => {
   "use strict";
@@ -77,15 +79,17 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
   let counter = 0;
 
   /**
-   * Build a card. `actions` holds callbacks: onReplace, onCopy, onDismiss, onRetry, onOptions,
-   * onRewriteAnyway.
-   * Returns {host, ...methods}; the caller positions and attaches `host`.
+   * Build a card. `actions` holds callbacks: onReplace, onUndo, onCopy, onDismiss, onRetry,
+   * onOptions, onRewriteAnyway. `editable`: the selection can be replaced; `readOnlyField`: it
+   * is in a field srllm cannot edit (an email field), which the finished card says.
+   * Returns {host, root, ...methods}; the caller positions and attaches `host`. `root` is the
+   * closed shadow root, for the content script's own (isolated) world only.
    */
-  function createCard(doc, actions, { editable = false } = {}) {
+  function createCard(doc, actions, { editable = false, readOnlyField = false } = {}) {
     const id = `srllm-card-${++counter}`;
     // A custom tag: page rules for div/section/etc. never match the host.
     const host = el(doc, "srllm-card", { "data-srllm": "card" });
-    const root = host.attachShadow({ mode: "open" });
+    const root = host.attachShadow({ mode: "closed" });
     const style = el(doc, "style", {}, CSS);
     const card = el(doc, "section", {
       class: "card",
@@ -125,7 +129,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       if (primary) b.setAttribute("class", "primary");
       b.addEventListener("click", (event) => {
         event.stopPropagation();
-        handler();
+        if (event.isTrusted) handler(); // a mouse click or Enter/Space, not a script's click()
       });
       return b;
     };
@@ -136,6 +140,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       () => actions.onReplace(),
       true,
     );
+    const undoButton = button("Undo", "undo", "Put the original text back", () => actions.onUndo());
     const copyButton = button("Copy", "copy", "Copy the rewrite", () => actions.onCopy());
     const anywayButton = button("Rewrite anyway", "rewrite-anyway", "Suggest a neutral rewrite anyway", () =>
       actions.onRewriteAnyway(),
@@ -143,9 +148,17 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     const retryButton = button("Retry", "retry", "Check the selection again", () => actions.onRetry());
     const optionsButton = button("Options", "options", "Open srllm options", () => actions.onOptions());
     const dismissButton = button("Dismiss", "dismiss", "Close the srllm card", () => actions.onDismiss());
-    const optional = [replaceButton, copyButton, anywayButton, retryButton, optionsButton];
+    const optional = [replaceButton, undoButton, copyButton, anywayButton, retryButton, optionsButton];
     for (const b of optional) b.hidden = true;
-    buttons.append(replaceButton, copyButton, anywayButton, retryButton, optionsButton, dismissButton);
+    buttons.append(
+      replaceButton,
+      undoButton,
+      copyButton,
+      anywayButton,
+      retryButton,
+      optionsButton,
+      dismissButton,
+    );
 
     card.append(
       head,
@@ -162,7 +175,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     );
     root.append(style, card);
     card.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
+      if (event.key === "Escape" && event.isTrusted) {
         event.stopPropagation();
         actions.onDismiss();
       }
@@ -251,7 +264,9 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         if (typeof finalText === "string" && changed) {
           replaceButton.hidden = !editable;
           copyButton.hidden = false;
-          status.textContent = "Rewrite ready.";
+          status.textContent = readOnlyField
+            ? "Rewrite ready. srllm cannot edit this kind of field: Copy the rewrite and paste it."
+            : "Rewrite ready.";
         } else if (typeof finalText === "string") {
           status.textContent = "The model left the text unchanged.";
         } else {
@@ -266,6 +281,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         rewriteLabel.hidden = true;
         rewrite.hidden = true;
         replaceButton.hidden = true;
+        undoButton.hidden = true;
         copyButton.hidden = true;
         title.textContent = failure.title;
         message.textContent = failure.message;
@@ -288,6 +304,13 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       },
       setStatus(text) {
         status.textContent = text;
+      },
+      /** After Replace or Undo: which of Replace and Undo to offer, and what happened. */
+      showEdit({ replace = false, undo = false, message }) {
+        replaceButton.hidden = !(replace && editable);
+        undoButton.hidden = !undo;
+        copyButton.hidden = false;
+        status.textContent = message;
       },
       destroy() {
         host.remove();

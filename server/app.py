@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from srllm import contract, paths
 from srllm.errors import Code, SrllmError
-from srllm.server import requests, security, task
+from srllm.server import requests, scan, security, task
 from srllm.server.engine import Engine
 from srllm.server.http_errors import INTERNAL, error_bytes, error_response
 from srllm.server.middleware import GuardMiddleware
@@ -152,6 +152,58 @@ async def debias(request: Request) -> Response:
 
 
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def scan_route(request: Request) -> Response:
+    """/v1/scan: every sentence's bias score and label (server/scan.py), as one JSON answer or
+    as events: `start`, one `sentence` per sentence in order, `done` with the JSON answer."""
+    data = await requests.read_object(request)
+    settings = _settings(request)
+    pairs, segmented = requests.scan_items(
+        data, settings.max_scan_chars, settings.max_scan_segments
+    )
+    streamed = requests.bool_field(data, "stream", False)
+    runner = _runner(request)
+    scanner = _scanner(request)
+    items = [scan.Item(text, sid) for sid, text in pairs]
+    work = await asyncio.to_thread(scan.plan, items, segmented, runner.engine)
+
+    def run(cancel: threading.Event):
+        return scanner.run(work, cancel)
+
+    if not streamed:
+
+        async def whole(cancel: threading.Event) -> dict:
+            payload = None  # read to the end, so a finished scan is not counted as cancelled
+            async for event in runner.iterate(run, cancel):
+                if isinstance(event, scan.Finished):
+                    payload = event.payload
+            if payload is None:
+                raise SrllmError(Code.CANCELLED, "scan cancelled")
+            return payload
+
+        return JSONResponse(await cancellable(request, whole))
+
+    async def events() -> AsyncIterator[bytes]:
+        cancel = threading.Event()
+        names = {scan.Started: "start", scan.Scored: "sentence", scan.Finished: "done"}
+        try:
+            async for event in runner.iterate(run, cancel):
+                yield sse(names[type(event)], event.payload)
+        except SrllmError as exc:
+            yield sse_error(exc)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def _scanner(request: Request) -> scan.Scanner:
+    """One scanner per app on the runner's engine, with its own per-sentence score cache (off
+    when the result cache is off)."""
+    state = request.app.state
+    if getattr(state, "scanner", None) is None:
+        size = scan.CACHE_SIZE if _settings(request).cache_size else 0
+        state.scanner = scan.Scanner(_runner(request).engine, task.Cache(size))
+    return state.scanner
 
 
 async def models(request: Request) -> Response:
@@ -328,6 +380,7 @@ def create_app(
         Route("/v1/flag", flag, methods=["POST"]),
         Route("/v1/rewrite", rewrite, methods=["POST"]),
         Route("/v1/debias", debias, methods=["POST"]),
+        Route("/v1/scan", scan_route, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     ]

@@ -2,6 +2,7 @@
 
     just bench                       # 20 texts of infer_50.csv
     python -m srllm.server.bench --limit 50 --json bench.json
+    python -m srllm.server.bench --scan-only   # only the 1,000-word /v1/scan row
 
 Each HTTP call is paired with the same call made in-process through the engine, interleaved
 text by text so machine noise hits both alike; the ratio is the server's overhead. The result
@@ -49,6 +50,29 @@ def load_passages(path: Path, limit: int) -> list[str]:
         f"{neutral[i % len(neutral)]} {b} {neutral[(i + 1) % len(neutral)]}"
         for i, b in enumerate(biased[:limit])
     ]
+
+
+def load_article(path: Path, words: int = 1000) -> str:
+    """A deterministic article of at least `words` words from the file's sentences: the biased
+    text of one row, then the human rewrite of the next, and so on (cleaned as training cleans
+    them), five sentences to a paragraph, paragraphs between blank lines."""
+    from srllm.server.segment import split_sentences
+    from srllm.training.data import clean_text
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    sentences: list[str] = []
+    count = 0
+    for i in range(2 * len(rows)):
+        row = rows[i % len(rows)]
+        text = clean_text(row["biased_text"]) if i % 2 == 0 else row["debiased_text"].strip()
+        for segment in split_sentences(text):
+            sentences.append(segment.text)
+            count += len(segment.text.split())
+        if count >= words:
+            break
+    paragraphs = [" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5)]
+    return "\n\n".join(paragraphs)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -104,6 +128,53 @@ def in_process_first_token(engine: Engine, text: str) -> float:
         if isinstance(event, task.Delta):
             return time.perf_counter() - start
     raise RuntimeError("no token")
+
+
+def scan_row(server: Server, engine: Engine, article: str, repeats: int = 3) -> dict:
+    """The issue's goal: a 1,000-word article through /v1/scan (no cache), against the same
+    sentences sent one by one to /v1/flag in the same run; and, in-process, the scan's batched
+    scoring against one forward pass per sentence (prefix reuse alone)."""
+    from srllm.server import scan
+    from srllm.server.segment import split_sentences
+
+    sentences = [s.text for s in split_sentences(article)]
+
+    def http_scan() -> float:
+        start = time.perf_counter()
+        r = server.client.post("/v1/scan", json={"text": article})
+        r.raise_for_status()
+        assert len(r.json()["sentences"]) == len(sentences)
+        return time.perf_counter() - start
+
+    def local_scan() -> float:
+        start = time.perf_counter()
+        work = scan.plan([scan.Item(article)], False, engine)
+        scan.collect(scan.Scanner(engine, task.Cache(0)).run(work))
+        return time.perf_counter() - start
+
+    first_http, first_local = http_scan(), local_scan()  # each makes its batch context
+    http, local = [], []
+    for _ in range(repeats):
+        http.append(http_scan())
+        local.append(local_scan())
+    start = time.perf_counter()
+    for sentence in sentences:
+        engine.label_probabilities(sentence)
+    one_by_one = time.perf_counter() - start
+    flag_s = sum(server.call("/v1/flag", sentence) for sentence in sentences)
+    scan_s = statistics.median(http)
+    return {
+        "words": len(article.split()),
+        "sentences": len(sentences),
+        "scan_http_s": scan_s,
+        "scan_http_first_s": first_http,
+        "scan_inproc_s": statistics.median(local),
+        "scan_inproc_first_s": first_local,
+        "one_pass_per_sentence_inproc_s": one_by_one,
+        "flag_sequential_http_s": flag_s,
+        "flag_over_scan": flag_s / scan_s,
+        "batching_gain": one_by_one / statistics.median(local),
+    }
 
 
 def throughput(server: Server, texts: list[str], clients: int) -> float:
@@ -168,6 +239,11 @@ def run(args: argparse.Namespace) -> dict:
         for text in texts[:2]:  # warm both: page in weights, evaluate the shared prefix
             in_process(engine, "/v1/debias", text)
             server.call("/v1/debias", text)
+        if not args.no_scan:
+            results["scan"] = scan_row(server, engine, load_article(args.data))
+        if args.scan_only:
+            results["server_peak_rss_mib"] = server.process.memory_info().rss / 2**20
+            return results
         rows = {}
         passages = load_passages(args.data, args.limit)
         for route, items in (
@@ -205,6 +281,8 @@ def run(args: argparse.Namespace) -> dict:
         results["bench_peak_rss_mib"] = psutil.Process().memory_info().rss / 2**20
     finally:
         server.close()
+        if args.scan_only:
+            engine.close()
     if not args.no_transformers:
         subset = texts[: args.transformers_limit]
         hf = transformers_rewrite(engine, subset, model)
@@ -253,10 +331,32 @@ def prompt_lookup_ratio(engine: Engine, model: Path, texts: list[str], threads) 
     }
 
 
+def scan_table(row: dict) -> list[str]:
+    return [
+        "",
+        f"| scan {row['words']:,}-word article ({row['sentences']} sentences) | seconds | ratio |",
+        "|---|---:|---:|",
+        f"| /v1/scan (goal <= 3 s; first call after start {row['scan_http_first_s']:.2f} s) | "
+        f"{row['scan_http_s']:.2f} | 1.00 |",
+        f"| /v1/flag, sentence by sentence, sequential | {row['flag_sequential_http_s']:.2f} | "
+        f"{row['flag_over_scan']:.1f}x |",
+        f"| in-process scan, batched | {row['scan_inproc_s']:.2f} | |",
+        f"| in-process, one forward pass per sentence (prefix reuse only) | "
+        f"{row['one_pass_per_sentence_inproc_s']:.2f} | {row['batching_gain']:.1f}x |",
+    ]
+
+
 def table(results: dict) -> str:
     lines = [
         f"model: {results['model']}  texts: {results['texts']} "
         f"(median {results['median_words']} words)",
+    ]
+    if "scan" in results:
+        lines += scan_table(results["scan"])
+    if "latency_s" not in results:
+        lines.append(f"\npeak RSS: server {results['server_peak_rss_mib']:.0f} MiB")
+        return "\n".join(lines)
+    lines += [
         "",
         "| call | HTTP p50 s | HTTP p95 s | in-process p50 s | in-process p95 s | ratio |",
         "|---|---|---|---|---|---|",
@@ -300,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transformers-limit", type=int, default=5)
     parser.add_argument("--no-transformers", action="store_true")
     parser.add_argument("--no-prompt-lookup", action="store_true")
+    parser.add_argument("--no-scan", action="store_true", help="skip the 1,000-word scan row")
+    parser.add_argument("--scan-only", action="store_true", help="only the scan row")
     parser.add_argument("--json", type=Path, default=Path("bench-server.json"))
     args = parser.parse_args(argv)
     args.data = args.data or paths.dataset_path("srllm", "infer_50.csv")

@@ -151,6 +151,7 @@ class Engine:
         meta = self._llm.metadata
         self._format = _chat_formatter(meta, self._llm)
         self._label_prefix, self._label_first = self._label_tokens()
+        self._scorer: _BatchScorer | None = None
         threshold = config.flag_threshold
         if threshold is None:
             threshold = float(meta.get(META_FLAG_THRESHOLD, DEFAULT_FLAG_THRESHOLD))
@@ -239,13 +240,59 @@ class Engine:
     def label_probabilities(self, text: str) -> dict[contract.Label, float]:
         """P(verdict) from one forward pass over the prompt and the answer up to the verdict,
         normalised over the three verdicts' first tokens."""
-        logits = self._next_logits(
-            self.prompt_tokens(contract.Task.FLAG, text) + self._label_prefix
-        )
-        picked = np.array([logits[self._label_first[label]] for label in contract.Label])
-        weights = np.exp(picked - picked.max())
+        logits = self._next_logits(self._scored_tokens(text))
+        return self._verdicts([logits[self._label_first[label]] for label in contract.Label])
+
+    def _scored_tokens(self, text: str) -> list[int]:
+        """The flag prompt and the answer up to the verdict: the label position is its end."""
+        return self.prompt_tokens(contract.Task.FLAG, text) + self._label_prefix
+
+    @staticmethod
+    def _verdicts(picked: list[float]) -> dict[contract.Label, float]:
+        values = np.array(picked, dtype=np.float32)
+        weights = np.exp(values - values.max())
         probs = weights / weights.sum()
         return {label: float(p) for label, p in zip(contract.Label, probs, strict=True)}
+
+    def label_probabilities_many(
+        self, texts: list[str], cancel: threading.Event | None = None
+    ) -> list[dict[contract.Label, float]]:
+        """label_probabilities of every text, the same numbers, batched: several texts share one
+        llama_decode in a second context (see _BatchScorer), shortest with shortest. A text
+        whose prompt does not start with the shared prefix, or is too long for a stream, is
+        read in the main context instead. Stops between two batches once cancel is set."""
+        out: list[dict[contract.Label, float] | None] = [None] * len(texts)
+        scorer = self._batch_scorer()
+        batched: list[tuple[int, list[int]]] = []
+        for i, text in enumerate(texts):
+            tokens = self._scored_tokens(text)
+            suffix = scorer.suffix(tokens)
+            if suffix is None:
+                if cancel is not None and cancel.is_set():
+                    raise SrllmError(Code.CANCELLED, "scoring cancelled")
+                logits = self._next_logits(tokens)
+                out[i] = self._verdicts([logits[self._label_first[x]] for x in contract.Label])
+            else:
+                batched.append((i, suffix))
+        batched.sort(key=lambda item: len(item[1]))  # equal lengths fill llama.cpp's ubatches
+        for group in scorer.groups(batched):
+            if cancel is not None and cancel.is_set():
+                raise SrllmError(Code.CANCELLED, "scoring cancelled")
+            ids = [self._label_first[x] for x in contract.Label]
+            for (i, _), picked in zip(group, scorer.score([s for _, s in group], ids), strict=True):
+                out[i] = self._verdicts(picked)
+        assert all(p is not None for p in out)
+        return out  # type: ignore[return-value]
+
+    def _batch_scorer(self) -> _BatchScorer:
+        """Made on first use (a scan), so a server that never scans never pays its memory."""
+        if self._scorer is None:
+            probe = [self.prompt_tokens(contract.Task.FLAG, t) for t in ("Hello.", "Bonjour !")]
+            common = 0
+            while probe[0][common] == probe[1][common]:
+                common += 1
+            self._scorer = _BatchScorer(self._llm, probe[0][:common])
+        return self._scorer
 
     def warm_up(self) -> None:
         """Evaluate the fixed system prompt once, so the first request reads only its own text."""
@@ -402,4 +449,117 @@ class Engine:
         return len(self.chat_tokens(messages))
 
     def close(self) -> None:
+        if self._scorer is not None:
+            self._scorer.close()
         self._llm.close()
+
+
+# Batched label scoring, for the scan: how many sequences share one llama_decode, how many KV
+# cells each has (the shared prefix, ~280 tokens, and one sentence), and the most tokens one
+# decode reads. A sentence longer than a stream holds is read in the main context.
+SCAN_STREAMS = 8
+SCAN_STREAM_CELLS = 512
+SCAN_BATCH_TOKENS = 512
+
+
+class _BatchScorer:
+    """A second llama.cpp context on the same weights for scoring many prompts at once.
+
+    llama-cpp-python's Llama evaluates one sequence (its context is made with n_seq_max 1; only
+    its embedding mode batches sequences), so this drives llama.cpp's batch API directly: the
+    shared prompt prefix is evaluated once into every stream and kept; each decode then reads up
+    to SCAN_STREAMS prompt suffixes, one per sequence, and takes the logits at each one's last
+    token. Every sequence has its own KV stream (kv_unified off): with llama.cpp's unified
+    cache, the logits of a sequence depend on the other sequences in the same batch (llama.cpp
+    issue 24962; up to 0.06 in P(biased) here), while separate streams give exactly the numbers
+    of the one-sequence path (tests/integration/test_scan_model.py)."""
+
+    def __init__(self, llm: llama_cpp.Llama, prefix: list[int]):
+        from llama_cpp import _internals
+
+        params = llama_cpp.llama_context_params.from_buffer_copy(llm.context_params)
+        params.n_seq_max = SCAN_STREAMS
+        params.kv_unified = False
+        params.n_ctx = SCAN_STREAMS * SCAN_STREAM_CELLS
+        params.n_batch = params.n_ubatch = SCAN_BATCH_TOKENS
+        self._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        self._batch = _internals.LlamaBatch(
+            n_tokens=SCAN_BATCH_TOKENS, embd=0, n_seq_max=1, verbose=False
+        )
+        self.prefix = prefix
+        self.capacity = SCAN_STREAM_CELLS - len(prefix)  # suffix tokens one stream holds
+        self.pad = min(len(prefix), 32)  # prefix tokens a shorter suffix may re-read
+        for start in range(0, len(prefix), SCAN_BATCH_TOKENS):
+            self._decode([(prefix[start : start + SCAN_BATCH_TOKENS], start, 0)])
+        for seq in range(1, SCAN_STREAMS):
+            self._ctx.kv_cache_seq_cp(0, seq, -1, -1)
+
+    def suffix(self, tokens: list[int]) -> list[int] | None:
+        """What follows the shared prefix, or None when this prompt cannot be batched."""
+        n = len(self.prefix)
+        if tokens[:n] != self.prefix or not 0 < len(tokens) - n <= self.capacity:
+            return None
+        return tokens[n:]
+
+    def groups(self, items: list[tuple[int, list[int]]]) -> Iterator[list[tuple[int, list[int]]]]:
+        """Runs of consecutive suffixes (sorted by length) that one decode reads as one ubatch:
+        at most SCAN_STREAMS of them, each padded to the longest (see score), within
+        SCAN_BATCH_TOKENS."""
+        group: list[tuple[int, list[int]]] = []
+        for item in items:
+            width = max(len(item[1]), *(len(s) for _, s in group)) if group else len(item[1])
+            shortest = min(len(item[1]), *(len(s) for _, s in group)) if group else width
+            fits = (len(group) + 1) * width <= SCAN_BATCH_TOKENS
+            if group and (len(group) == SCAN_STREAMS or not fits or width - shortest > self.pad):
+                yield group
+                group = []
+            group.append(item)
+        if group:
+            yield group
+
+    def score(self, suffixes: list[list[int]], token_ids: list[int]) -> list[list[float]]:
+        """The logits of token_ids after each suffix, as if each were read after the prefix
+        alone. Every sequence of one decode gets the same number of tokens: a shorter suffix
+        re-reads the last tokens of the prefix before it. Otherwise llama.cpp splits the batch
+        into ubatches of equal tokens per sequence, and a sequence finished in a ubatch of one
+        token per sequence gets other logits (its one-row kernels round differently: up to
+        0.24 in a logit here, as when the one-sequence path reads a single last token)."""
+        width = max(len(s) for s in suffixes)
+        runs = []
+        for seq, suffix in enumerate(suffixes):
+            start = len(self.prefix) - (width - len(suffix))
+            self._ctx.kv_cache_seq_rm(seq, start, -1)
+            runs.append((self.prefix[start:] + suffix, start, seq))
+        rows = self._decode(runs)
+        picked = []
+        for row in rows:
+            logits = llama_cpp.llama_get_logits_ith(self._ctx.ctx, row)
+            picked.append([float(logits[t]) for t in token_ids])
+        for seq in range(len(suffixes)):
+            self._ctx.kv_cache_seq_rm(seq, len(self.prefix), -1)  # the prefix stays
+        return picked
+
+    def _decode(self, items: list[tuple[list[int], int, int]]) -> list[int]:
+        """One llama_decode of (tokens, first position, sequence) runs; logits are kept for
+        each run's last token, whose batch rows are returned."""
+        batch = self._batch.batch
+        batch.n_tokens = 0
+        rows = []
+        for tokens, position, seq in items:
+            for j, token in enumerate(tokens):
+                k = batch.n_tokens
+                batch.token[k] = token
+                batch.pos[k] = position + j
+                batch.n_seq_id[k] = 1
+                batch.seq_id[k][0] = seq
+                batch.logits[k] = j == len(tokens) - 1
+                batch.n_tokens += 1
+            rows.append(batch.n_tokens - 1)
+        status = llama_cpp.llama_decode(self._ctx.ctx, batch)
+        if status != 0:
+            raise RuntimeError(f"llama_decode failed with status {status} in the scan context")
+        return rows
+
+    def close(self) -> None:
+        self._batch.close()
+        self._ctx.close()

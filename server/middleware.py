@@ -52,7 +52,9 @@ class GuardMiddleware:
         origin = headers.get("origin")
         cors: list = []
         if origin is not None:
-            if not security.origin_allowed(origin, self.settings.allowed_origins):
+            if not security.origin_allowed(
+                origin, self.settings.allowed_origins, self.settings.extension_origins
+            ):
                 await send_error(
                     send, SrllmError(Code.FORBIDDEN, f"origin not allowed: {origin[:100]}")
                 )
@@ -63,7 +65,7 @@ class GuardMiddleware:
                 await send({"type": "http.response.body", "body": b""})
                 return
         length = headers.get("content-length")
-        limit = self.settings.max_body_bytes
+        limit = self.settings.body_limit(scope["path"])
         if length is not None and length.isdigit() and int(length) > limit:
             await send_error(
                 send,

@@ -133,6 +133,96 @@ _DEBIAS = {
     },
 }
 
+_SCAN_REQUEST = {
+    "type": "object",
+    "description": "Exactly one of `text` and `segments`.",
+    "oneOf": [{"required": ["text"]}, {"required": ["segments"]}],
+    "properties": {
+        "text": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": ServerSettings.max_scan_chars,
+            "pattern": r"\S",
+            "description": "The document to scan (not only white space).",
+        },
+        "segments": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": ServerSettings.max_scan_segments,
+            "description": "Parts of a document (paragraphs, cells), each with an id the "
+            "answer's sentences carry; ids are unique; the texts together hold at most "
+            f"{ServerSettings.max_scan_chars} characters.",
+            "items": {
+                "type": "object",
+                "required": ["id", "text"],
+                "properties": {
+                    "id": {"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]},
+                    "text": {"type": "string"},
+                },
+            },
+        },
+        "stream": {
+            "type": "boolean",
+            "default": False,
+            "description": "Server-sent events: `start`, one `sentence` per sentence in "
+            "order, `done` with the JSON answer.",
+        },
+    },
+}
+
+_SCAN_THRESHOLDS = {
+    "type": "object",
+    "required": ["biased", "review"],
+    "description": "A sentence is `biased` at score >= biased (the model's calibrated flag "
+    "threshold), `review` at score >= review (0.15 below it), `neutral` below.",
+    "properties": {
+        "biased": {"type": "number", "minimum": 0, "maximum": 1},
+        "review": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+
+_SCAN_SENTENCE = {
+    "type": "object",
+    "required": ["index", "start", "end", "score", "label"],
+    "properties": {
+        **_POSITION,
+        "id": {
+            "oneOf": [{"type": "string"}, {"type": "integer"}],
+            "description": "The segment's id (segments only); start and end are then offsets "
+            "into that segment's text.",
+        },
+        "score": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "P(biased) at the label position of the flag prompt, as p_biased "
+            "of /v1/flag.",
+        },
+        "label": {"type": "string", "enum": ["biased", "review", "neutral"]},
+    },
+}
+
+_SCAN = {
+    "type": "object",
+    "required": ["model", "thresholds", "counts", "scored", "sentences"],
+    "properties": {
+        "model": {"type": "string"},
+        "thresholds": _SCAN_THRESHOLDS,
+        "counts": {
+            "type": "object",
+            "required": ["biased", "review", "neutral"],
+            "properties": {k: {"type": "integer"} for k in ("biased", "review", "neutral")},
+        },
+        "scored": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Sentences the model read in this call; the rest came from the "
+            "cache, were repeats, or had no letters.",
+        },
+        "sentences": {"type": "array", "items": _SCAN_SENTENCE},
+    },
+}
+
 _CHAT_REQUEST = {
     "type": "object",
     "required": ["messages"],
@@ -241,6 +331,34 @@ def openapi_spec() -> dict:
             "/v1/flag": _task_route("Flag biased text", "Flag", streams=False),
             "/v1/rewrite": _task_route("Rewrite text neutrally", "Rewrite", streams=True),
             "/v1/debias": _task_route("Flag, and rewrite when biased", "Debias", streams=True),
+            "/v1/scan": {
+                "post": {
+                    "summary": "Score every sentence of a long text (one forward pass each)",
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ScanRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "every sentence's score and label",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Scan"}
+                                },
+                                "text/event-stream": {
+                                    "schema": _sse(["start", "sentence", "done", "error"])
+                                },
+                            },
+                        },
+                        **_errors(400, 401, 403, 413, 422),
+                    },
+                }
+            },
             "/v1/models": {
                 "get": {
                     "summary": "The model this server runs (OpenAI-compatible)",
@@ -284,6 +402,8 @@ def openapi_spec() -> dict:
                 "Flag": _FLAG,
                 "Rewrite": _REWRITE,
                 "Debias": _DEBIAS,
+                "ScanRequest": _SCAN_REQUEST,
+                "Scan": _SCAN,
                 "ChatRequest": _CHAT_REQUEST,
                 "ChatResponse": _CHAT_RESPONSE,
                 "Health": {

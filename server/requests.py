@@ -113,3 +113,62 @@ def stop_field(data: dict[str, Any]) -> list[str] | None:
         Code.INVALID_REQUEST,
         "field 'stop' must be a non-empty string or a list of up to 4 non-empty strings",
     )
+
+
+MAX_SEGMENT_ID_CHARS = 256
+
+
+def scan_items(
+    data: dict[str, Any], max_chars: int, max_segments: int
+) -> tuple[list[tuple[str, str | int | None]], bool]:
+    """The body of /v1/scan: `text` (one string), or `segments` (a list of {"id", "text"});
+    exactly one of them. Returns (id, text) pairs, id None for `text`, and whether segments
+    were sent. An empty segment is allowed (it has no sentences); ids must be unique."""
+    if ("text" in data) == ("segments" in data):
+        raise SrllmError(Code.INVALID_REQUEST, "send exactly one of 'text' and 'segments'")
+    if "text" in data:
+        return [(None, text_field(data, max_chars))], False
+    segments = data["segments"]
+    if not isinstance(segments, list) or not segments:
+        raise SrllmError(Code.INVALID_REQUEST, "field 'segments' must be a non-empty list")
+    if len(segments) > max_segments:
+        raise SrllmError(
+            Code.TEXT_TOO_LONG,
+            f"{len(segments)} segments; the limit is {max_segments} segments",
+            limit=max_segments,
+            unit="segments",
+        )
+    items: list[tuple[str, str | int | None]] = []
+    seen: set = set()
+    total = 0
+    for i, segment in enumerate(segments):
+        if not isinstance(segment, dict):
+            raise SrllmError(Code.INVALID_REQUEST, f"segments[{i}] must be an object")
+        sid, text = segment.get("id"), segment.get("text")
+        if isinstance(sid, bool) or not isinstance(sid, str | int):
+            raise SrllmError(
+                Code.INVALID_REQUEST, f"segments[{i}].id must be a string or an integer"
+            )
+        if isinstance(sid, str) and not 0 < len(sid) <= MAX_SEGMENT_ID_CHARS:
+            raise SrllmError(
+                Code.INVALID_REQUEST,
+                f"segments[{i}].id must be 1 to {MAX_SEGMENT_ID_CHARS} characters",
+            )
+        if isinstance(sid, str):
+            _encodable(sid, f"segments[{i}].id")
+        if sid in seen:
+            raise SrllmError(Code.INVALID_REQUEST, f"segments[{i}].id {sid!r} is not unique")
+        seen.add(sid)
+        if not isinstance(text, str):
+            raise SrllmError(Code.INVALID_REQUEST, f"segments[{i}].text must be a string")
+        _encodable(text, f"segments[{i}].text")
+        total += len(text)
+        items.append((sid, text))
+    if total > max_chars:
+        raise SrllmError(
+            Code.TEXT_TOO_LONG,
+            f"segments hold {total} characters; the limit is {max_chars} characters",
+            limit=max_chars,
+            unit="characters",
+        )
+    return items, True

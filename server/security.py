@@ -58,10 +58,16 @@ def host_allowed(host_header: str | None, extra_hosts: tuple[str, ...] = ()) -> 
         return False
 
 
-def origin_allowed(origin: str, allowed_origins: tuple[str, ...] = ()) -> bool:
+def origin_allowed(
+    origin: str, allowed_origins: tuple[str, ...] = (), extension_origins: tuple[str, ...] = ()
+) -> bool:
+    """The configured origins, plus: the paired extension's origins when the server was told them
+    (`srllm serve --extension-origin`, set by the native host), else any extension origin."""
     origin = origin.strip()
     if origin in allowed_origins:
         return True
+    if extension_origins:
+        return origin in extension_origins
     return any(origin.startswith(s) and len(origin) > len(s) for s in EXTENSION_SCHEMES)
 
 

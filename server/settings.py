@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from srllm.defaults import DEFAULT_CTX
 from srllm.errors import Code, SrllmError
-from srllm.server.engine import EngineConfig
+
+if TYPE_CHECKING:  # the engine imports llama_cpp: the native host reads settings without it
+    from srllm.server.engine import EngineConfig
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -27,9 +31,15 @@ class ServerSettings:
     threads: int | None = None
     ctx: int = DEFAULT_CTX
     max_text_chars: int = 8000
+    # /v1/scan: a whole document, read sentence by sentence (see scan_body_bytes).
+    max_scan_chars: int = 200_000
+    max_scan_segments: int = 1000
     max_body_bytes: int = MAX_BODY_BYTES
     cache_size: int = 256
     allowed_origins: tuple[str, ...] = ()  # beyond chrome-extension:// and moz-extension://
+    # When set (the native host sets it for the extension it paired), the only extension origins
+    # accepted: any other chrome-extension:// or moz-extension:// origin is refused.
+    extension_origins: tuple[str, ...] = ()
     token: str | None = None  # None: the stored token (created on first start)
     extra_hosts: tuple[str, ...] = field(default=())  # Host names to accept beyond loopback
 
@@ -49,20 +59,38 @@ class ServerSettings:
             raise SrllmError(
                 Code.BAD_CONFIG, f"max_text_chars must be positive, got {self.max_text_chars}"
             )
+        for name in ("max_scan_chars", "max_scan_segments"):
+            if getattr(self, name) < 1:
+                raise SrllmError(
+                    Code.BAD_CONFIG, f"{name} must be positive, got {getattr(self, name)}"
+                )
         if self.cache_size < 0:
             raise SrllmError(
                 Code.BAD_CONFIG, f"cache_size must be 0 or more, got {self.cache_size}"
             )
         if self.token is not None:
             check_token(self.token)
+        for origin in self.extension_origins:
+            check_extension_origin(origin)
 
     def engine_config(self, model_path: Path) -> EngineConfig:
+        from srllm.server.engine import EngineConfig
+
         return EngineConfig(
             model_path=model_path,
             n_ctx=self.ctx,
             n_threads=self.threads,
             n_gpu_layers=self.n_gpu_layers,
         )
+
+    @property
+    def scan_body_bytes(self) -> int:
+        """The body limit of /v1/scan: 12 bytes per allowed character (the longest JSON escape
+        of one code point, a surrogate pair) on top of the usual body limit."""
+        return self.max_body_bytes + 12 * self.max_scan_chars
+
+    def body_limit(self, path: str) -> int:
+        return self.scan_body_bytes if path == "/v1/scan" else self.max_body_bytes
 
     def with_overrides(self, **overrides) -> ServerSettings:
         """Apply CLI flags; None means 'not given' and keeps the current value."""
@@ -71,6 +99,7 @@ class ServerSettings:
 
 _CASTS = {"port": int, "n_gpu_layers": int, "threads": int, "ctx": int, "max_text_chars": int}
 _CASTS |= {"max_body_bytes": int, "cache_size": int, "model": Path}
+_CASTS |= {"max_scan_chars": int, "max_scan_segments": int}
 
 
 MIN_TOKEN_CHARS = 16
@@ -82,6 +111,20 @@ def check_token(token: str) -> None:
         raise SrllmError(
             Code.BAD_CONFIG,
             f"SRLLM_TOKEN is {len(token)} characters; a token needs at least {MIN_TOKEN_CHARS}",
+        )
+
+
+# An extension's origin as a browser sends it: scheme and ID (Chrome's 32 letters a-p, Firefox's
+# per-install UUID), nothing else.
+EXTENSION_ORIGIN = re.compile(r"(chrome-extension|moz-extension)://[a-z0-9-]{1,64}")
+
+
+def check_extension_origin(origin: str) -> None:
+    if not EXTENSION_ORIGIN.fullmatch(origin):
+        raise SrllmError(
+            Code.BAD_CONFIG,
+            f"extension origin must look like chrome-extension://ID or moz-extension://UUID, "
+            f"got {origin[:100]!r}",
         )
 
 
@@ -97,7 +140,7 @@ def from_env(environ: dict[str, str] | None = None) -> ServerSettings:
         raw = env.get(f"SRLLM_{f.name.upper()}")
         if raw is None or raw == "":
             continue
-        if f.name in ("allowed_origins", "extra_hosts"):
+        if f.name in ("allowed_origins", "extension_origins", "extra_hosts"):
             values[f.name] = _split(raw)
         elif f.name in _CASTS:
             try:

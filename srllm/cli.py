@@ -1,10 +1,13 @@
 """The `srllm` command.
 
     srllm serve [--host 127.0.0.1] [--port 8765] [--model PATH] [--n-gpu-layers N]
-                [--threads N] [--ctx N]
+                [--threads N] [--ctx N] [--extension-origin ORIGIN]
     srllm flag TEXT | srllm rewrite TEXT | srllm debias TEXT
                 (in-process; TEXT '-' reads stdin; --json)
+    srllm scan FILE|- [--json] [--flagged]    (every sentence's bias score, in-process)
     srllm token
+    srllm extension install [--browser NAME] [--dir DIR] [--extension-id ID] [--dry-run]
+    srllm extension uninstall [--browser NAME] [--dir DIR] [--dry-run]
     srllm convert ... | srllm build-model          (srllm.convert)
     srllm train ... | srllm bench-train | srllm merge | srllm sample   (srllm.training)
     srllm eval ... | srllm calibrate              (srllm.evaluation)
@@ -45,6 +48,7 @@ def _settings(args: argparse.Namespace):
     return from_env().with_overrides(
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        extension_origins=tuple(getattr(args, "extension_origin", None) or ()) or None,
         model=args.model,
         n_gpu_layers=args.n_gpu_layers,
         threads=args.threads,
@@ -140,11 +144,130 @@ def _print_human(command: str, result: dict) -> None:
         print(f"rewrite:     {result['rewrite']}" if flag else result["rewrite"])
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from srllm.server import scan
+    from srllm.server.engine import Engine
+
+    settings = _settings(args)
+    text = _read_document(args.file)
+    if len(text) > settings.max_scan_chars:
+        raise SrllmError(
+            Code.TEXT_TOO_LONG,
+            f"text is {len(text)} characters; the scan limit is {settings.max_scan_chars} "
+            "(SRLLM_MAX_SCAN_CHARS)",
+        )
+    if settings.model is None:
+        _ensure_finetuned_default()
+    engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
+    try:
+        work = scan.plan([scan.Item(text)], False, engine)
+        result = scan.collect(scan.Scanner(engine).run(work))
+    finally:
+        engine.close()
+    if args.json:  # the same JSON as POST /v1/scan with {"text": ...}
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(scan_table(text, result, flagged_only=args.flagged))
+    return 0
+
+
+def _read_document(value: str) -> str:
+    """A file's text (UTF-8), or standard input for '-'."""
+    if value == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SrllmError(Code.BAD_INPUT, f"file not found: {value}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SrllmError(Code.BAD_INPUT, f"cannot read {value} as UTF-8 text: {exc}") from None
+    if not text.strip():
+        raise SrllmError(
+            Code.BAD_INPUT, f"nothing to scan in {'standard input' if value == '-' else value}"
+        )
+    return text
+
+
+def scan_table(text: str, result: dict, flagged_only: bool = False, width: int = 72) -> str:
+    """The scan as a table: sentence number, code point offsets, score, label, the sentence
+    (on one line, shortened), then the counts."""
+    rows = [("#", "chars", "score", "label", "sentence")]
+    for s in result["sentences"]:
+        if flagged_only and s["label"] == "neutral":
+            continue
+        sentence = " ".join(text[s["start"] : s["end"]].split())
+        if len(sentence) > width:
+            sentence = sentence[: width - 1] + "…"
+        span = f"{s['start']}-{s['end']}"
+        rows.append((str(s["index"] + 1), span, f"{s['score']:.3f}", s["label"], sentence))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+    counts, limits = result["counts"], result["thresholds"]
+    lines.append(
+        f"\n{len(result['sentences'])} sentences: {counts['biased']} biased, "
+        f"{counts['review']} review, {counts['neutral']} neutral (biased at score >= "
+        f"{limits['biased']}, review >= {limits['review']}; model {result['model']})"
+    )
+    return "\n".join(line.rstrip() for line in lines)
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from srllm.server import security
 
     print(security.load_or_create_token())
     return 0
+
+
+def cmd_extension(args: argparse.Namespace) -> int:
+    from srllm import native_install
+
+    run = native_install.install if args.action == "install" else native_install.uninstall
+    actions = run(
+        browsers=args.browser or None,
+        target_dir=args.dir,
+        extension_ids=tuple(args.extension_id or ()),
+        dry_run=args.dry_run,
+    )
+    for line in actions:
+        print(line)
+    return 0
+
+
+def _register_extension(sub) -> None:
+    from srllm.native_install import BROWSER_KEYS
+
+    extension = sub.add_parser(
+        "extension",
+        help="let the browser extension start and pair with the server (native messaging host)",
+    )
+    actions = extension.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, what in (
+        ("install", "register the native messaging host for the browsers found"),
+        ("uninstall", "remove what install wrote"),
+    ):
+        cmd = actions.add_parser(action, help=what)
+        cmd.add_argument(
+            "--browser",
+            action="append",
+            choices=BROWSER_KEYS,
+            help="only this browser (repeatable; default: every one found)",
+        )
+        cmd.add_argument(
+            "--dir",
+            type=Path,
+            help="write the host manifest into this NativeMessagingHosts folder instead "
+            "(a browser started with --user-data-dir; needs one --browser)",
+        )
+        if action == "install":
+            cmd.add_argument(
+                "--extension-id",
+                action="append",
+                metavar="ID",
+                help="also allow this extension ID (repeatable; e.g. a store-published copy)",
+            )
+        cmd.add_argument("--dry-run", action="store_true", help="print what would change")
+        cmd.set_defaults(func=cmd_extension, extension_id=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local HTTP server")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8765)")
+    serve.add_argument(
+        "--extension-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="accept only this extension origin (repeatable; default: any chrome-extension:// "
+        "or moz-extension:// origin); the native host passes the paired extension's",
+    )
     _engine_flags(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -170,8 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
         _engine_flags(task)
         task.set_defaults(func=cmd_task)
 
+    scan = sub.add_parser(
+        "scan", help="score every sentence of a document for bias (one forward pass each)"
+    )
+    scan.add_argument("file", metavar="FILE", help="a UTF-8 text file, or '-' for standard input")
+    scan.add_argument("--json", action="store_true", help="print the JSON POST /v1/scan answers")
+    scan.add_argument(
+        "--flagged", action="store_true", help="list only the sentences labelled biased or review"
+    )
+    _engine_flags(scan)
+    scan.set_defaults(func=cmd_scan)
+
     token = sub.add_parser("token", help="print the API token (created on first use)")
     token.set_defaults(func=cmd_token)
+
+    _register_extension(sub)
 
     for module_name in STAGE_CLIS:
         try:

@@ -37,6 +37,16 @@ def data_dir() -> Path:
     return home() or Path(platformdirs.user_data_dir(APP))
 
 
+def log_dir() -> Path:
+    """Where a server started in the background (by the native host) writes its log."""
+    return home() / "logs" if home() else Path(platformdirs.user_log_dir(APP))
+
+
+def native_host_dir() -> Path:
+    """The native messaging host's launcher, its state (the server it started) and lock."""
+    return data_dir() / "native-host"
+
+
 def fetched_data_dir() -> Path:
     """Where `srllm data fetch` writes: SRLLM_DATA, else the user data dir's data/."""
     value = os.environ.get("SRLLM_DATA")

@@ -1,5 +1,6 @@
 // Options page: edits the settings in chrome.storage.local (validated by lib/settings.js).
-// It never calls the server; "Test connection" asks the background.
+// It never calls the server: "Test connection" asks the background to try the values in the
+// form (saved or not); "Pair automatically" asks it to pair through the native host.
 
 import {
   CATEGORIES,
@@ -70,27 +71,47 @@ async function save(event) {
   }
 }
 
-async function testConnection() {
-  say("Checking\u2026");
-  const status = await chrome.runtime.sendMessage(makeMessage(MSG.STATUS_GET));
+function describe(status) {
+  const model = status.model ?? "unknown model";
+  if (status.paired) return [`Connected and paired: ${model}.`, "ok"];
+  if (status.invalid) return [status.error, "bad"];
   if (!status.reachable)
-    say(`No server at ${status.serverUrl}. Start it with \`srllm serve\` (or \`just serve\`).`, "bad");
-  else if (!status.hasToken)
-    say(
-      `Server running (${status.model ?? "unknown model"}), but no token is saved: run \`srllm token\`.`,
+    return [
+      `No server at ${status.serverUrl}. Start it with \`srllm serve\`, or install the helper once (\`srllm extension install\`) and press Pair automatically.`,
       "bad",
-    );
-  else if (!status.paired)
-    say(
-      `Server running (${status.model ?? "unknown model"}), but it rejects the saved token: run \`srllm token\` and save its output.`,
+    ];
+  if (!status.hasToken)
+    return [
+      `Server running (${model}), but the token is empty: run \`srllm token\` and paste its output.`,
       "bad",
-    );
-  else say(`Connected and paired: ${status.model ?? "unknown model"}.`);
+    ];
+  return [
+    `Server running (${model}), but it rejects this token: run \`srllm token\` and paste its output.`,
+    "bad",
+  ];
+}
+
+async function testConnection() {
+  // The values in the form, saved or not (the URL must be valid to be tried).
+  say("Checking\u2026");
+  const status = await chrome.runtime.sendMessage(
+    makeMessage(MSG.STATUS_GET, { settings: { serverUrl: form.serverUrl.value, token: form.token.value } }),
+  );
+  say(...describe(status));
+}
+
+async function pairAutomatically() {
+  say("Asking the helper (it starts the server if needed)\u2026");
+  const status = await chrome.runtime.sendMessage(makeMessage(MSG.STATUS_GET, { pair: true }));
+  await load(); // the helper's URL and token are saved now
+  if (status.host && !["paired", "found"].includes(status.host.state)) say(status.host.message, "bad");
+  else say(...describe(status));
 }
 
 buildCategoryBoxes();
 form.addEventListener("submit", save);
 document.getElementById("test").addEventListener("click", testConnection);
+document.getElementById("pair").addEventListener("click", pairAutomatically);
 document.getElementById("reset").addEventListener("click", () => {
   fill({ ...DEFAULTS, token: form.token.value });
   say("Defaults restored; press Save to keep them.");

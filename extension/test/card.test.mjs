@@ -26,7 +26,7 @@ function setUp({ editable = true } = {}) {
   const doc = createFakeDocument();
   const calls = [];
   const actions = Object.fromEntries(
-    ["onReplace", "onCopy", "onDismiss", "onRetry", "onOptions", "onRewriteAnyway"].map((name) => [
+    ["onReplace", "onUndo", "onCopy", "onDismiss", "onRetry", "onOptions", "onRewriteAnyway"].map((name) => [
       name,
       () => calls.push(name),
     ]),
@@ -175,4 +175,61 @@ test("a failure mid-rewrite keeps the verdict and hides the partial rewrite", ()
   card.showChecking("x");
   assert.equal(badge.textContent, "Checking\u2026", "retry resets the card");
   assert.equal(part("message").hidden, true);
+});
+
+test("the shadow root is closed and the buttons ignore script-made clicks", () => {
+  const { card, calls, button } = setUp();
+  assert.equal(card.host.shadowMode, "closed");
+  assert.equal(card.host.shadowRoot, undefined, "the page cannot reach the root through the host");
+  card.showFailure({ kind: "server_down", title: "Down", message: "m", retry: true });
+  button("retry").dispatch("click", { isTrusted: false });
+  button("dismiss").dispatch("click", { isTrusted: false });
+  const dialog = card.host.find((n) => n.getAttribute?.("role") === "dialog");
+  dialog.dispatch("keydown", { key: "Escape", isTrusted: false });
+  assert.deepEqual(calls, [], "untrusted clicks and keys do nothing");
+  button("dismiss").dispatch("click");
+  assert.deepEqual(calls, ["onDismiss"]);
+});
+
+test("after Replace the card offers Undo and Copy; Replace comes back only where it can", () => {
+  const { card, calls, button, part } = setUp();
+  card.showChecking("x");
+  card.showFlag({
+    label: "highly_biased",
+    biased: true,
+    categories: [],
+    explanation: "",
+    segments: [{ text: "x", biased: true }],
+  });
+  card.showDone({ rewrite: "y", changed: true });
+  card.showEdit({ replace: false, undo: true, message: "Replaced." });
+  assert.equal(button("replace").hidden, true);
+  assert.equal(button("undo").hidden, false);
+  assert.equal(button("copy").hidden, false);
+  assert.ok(button("undo").getAttribute("aria-label"));
+  button("undo").dispatch("click");
+  assert.deepEqual(calls, ["onUndo"]);
+  card.showEdit({ replace: true, undo: false, message: "Original restored." });
+  assert.equal(button("replace").hidden, false);
+  assert.equal(button("undo").hidden, true);
+  assert.equal(part("rewrite").textContent, "y");
+  card.showChecking("x");
+  assert.equal(button("undo").hidden, true, "a new check starts without Undo");
+
+  const readOnly = setUp({ editable: false });
+  readOnly.card.showChecking("x");
+  readOnly.card.showDone({ rewrite: "y", changed: true });
+  readOnly.card.showEdit({ replace: true, undo: false, message: "m" });
+  assert.equal(readOnly.button("replace").hidden, true, "never Replace where the text is not editable");
+});
+
+test("a selection in a field srllm cannot edit says to Copy", () => {
+  const doc = createFakeDocument();
+  const card = createCard(doc, {}, { editable: false, readOnlyField: true });
+  card.showChecking("bob@example.com");
+  card.showDone({ rewrite: "y", changed: true });
+  const status = card.host.find((n) => n.getAttribute?.("role") === "status");
+  const replaceButton = card.host.find((n) => n.getAttribute?.("data-action") === "replace");
+  assert.equal(replaceButton.hidden, true);
+  assert.match(status.textContent, /Copy/);
 });

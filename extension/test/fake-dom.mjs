@@ -69,16 +69,21 @@ class FakeNode {
     if (this.tagName === "#text") this.text = String(value);
     else this.replaceChildren(new FakeNode(this.ownerDocument, "#text", String(value)));
   }
-  attachShadow() {
-    this.shadowRoot = new FakeNode(this.ownerDocument, "#shadow-root");
-    return this.shadowRoot;
+  attachShadow({ mode } = {}) {
+    // Like the DOM: a closed root is not reachable through host.shadowRoot (tests reach it
+    // through the returned object, or find()).
+    this.shadow = new FakeNode(this.ownerDocument, "#shadow-root");
+    this.shadowMode = mode;
+    if (mode === "open") this.shadowRoot = this.shadow;
+    return this.shadow;
   }
   addEventListener(type, listener) {
     if (!this.listeners.has(type)) this.listeners.set(type, []);
     this.listeners.get(type).push(listener);
   }
+  /** Fire an event at the node's own listeners; trusted (the user's) unless said otherwise. */
   dispatch(type, event = {}) {
-    const full = { type, stopPropagation() {}, preventDefault() {}, ...event };
+    const full = { type, isTrusted: true, stopPropagation() {}, preventDefault() {}, ...event };
     for (const listener of this.listeners.get(type) ?? []) listener(full);
   }
   focus() {
@@ -94,7 +99,7 @@ class FakeNode {
     return child_of_shadow(this, predicate);
   }
   findAll(predicate, out = []) {
-    for (const child of [...this.childNodes, ...(this.shadowRoot ? [this.shadowRoot] : [])]) {
+    for (const child of [...this.childNodes, ...(this.shadow ? [this.shadow] : [])]) {
       if (predicate(child)) out.push(child);
       child.findAll(predicate, out);
     }
@@ -103,11 +108,7 @@ class FakeNode {
 }
 
 function child_of_shadow(node, predicate) {
-  return node.shadowRoot
-    ? predicate(node.shadowRoot)
-      ? node.shadowRoot
-      : node.shadowRoot.find(predicate)
-    : null;
+  return node.shadow ? (predicate(node.shadow) ? node.shadow : node.shadow.find(predicate)) : null;
 }
 
 export function createFakeDocument() {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import socket
 import threading
 import time
@@ -183,54 +184,227 @@ def browser(playwright_instance, tmp_path: Path) -> Iterator[Browser]:
     artefacts = tmp_path / "artefacts"
     artefacts.mkdir()
     try:
+        close_welcome_page(context)
         yield Browser(context, artefacts)
     finally:
         context.close()
 
 
+WELCOME_PAGE = "/welcome/welcome.html"
+
+
+def welcome_page(context, timeout_ms: int = 20_000):
+    """The tab the extension opens when it is installed (welcome/welcome.html)."""
+    for page in context.pages:
+        if page.url.endswith(WELCOME_PAGE):
+            return page
+    return context.wait_for_event(
+        "page", lambda p: p.url.endswith(WELCOME_PAGE), timeout=timeout_ms
+    )
+
+
+def close_welcome_page(context) -> None:
+    """A fresh profile opens the welcome tab: closed first, so that it never takes the focus
+    (or the active tab) from a test's own page. tests/e2e/test_native_pairing.py tests it."""
+    page = welcome_page(context)
+    page.wait_for_load_state()
+    page.close()
+
+
 VERDICTS = ("Neutral", "Slightly biased", "Highly biased")
 
 
+class ContentWorld:
+    """The extension's isolated world in a page: where card.js and content.js run, and where
+    content.js keeps its test hook (`srllmTestHook`). The page's own scripts cannot reach this
+    world; the tests reach it through the DevTools protocol (Runtime.evaluate with the world's
+    execution context), which is what makes the hook test-only without a test build."""
+
+    def __init__(self, page):
+        self.page = page
+        self.cdp = page.context.new_cdp_session(page)
+        self.contexts: dict[int, dict] = {}
+        self.cdp.on("Runtime.executionContextCreated", self._created)
+        self.cdp.on("Runtime.executionContextDestroyed", self._destroyed)
+        self.cdp.on("Runtime.executionContextsCleared", lambda _params: self.contexts.clear())
+        self.cdp.send("Runtime.enable")  # reports the contexts that exist already
+
+    def _created(self, params: dict) -> None:
+        context = params["context"]
+        aux = context.get("auxData", {})
+        # Extension worlds (Playwright has isolated worlds of its own; the hook tells ours).
+        if aux.get("type") == "isolated" and not context.get("name", "").startswith("__playwright"):
+            self.contexts[context["id"]] = context
+
+    def _destroyed(self, params: dict) -> None:
+        self.contexts.pop(params.get("executionContextId"), None)
+
+    def evaluate_all(self, expression: str) -> list:
+        """`expression` in each of the extension's worlds in the page's frames (newest first)."""
+        results = []
+        for context_id in sorted(self.contexts, reverse=True):
+            try:
+                reply = self.cdp.send(
+                    "Runtime.evaluate",
+                    {
+                        "expression": expression,
+                        "contextId": context_id,
+                        "returnByValue": True,
+                        "awaitPromise": True,
+                    },
+                )
+            except Exception:  # the frame went away meanwhile
+                continue
+            if "exceptionDetails" in reply:
+                raise AssertionError(reply["exceptionDetails"])
+            results.append(reply["result"].get("value"))
+        return results
+
+
 class Card:
-    """The extension's card in a page (CSS locators pierce its open shadow root)."""
+    """The extension's card in a page. Its shadow root is closed: everything inside is read
+    through the content script's test hook in the extension's world (ContentWorld), and buttons
+    are pressed with real (trusted) mouse clicks at their place on the screen."""
 
     def __init__(self, page):
         self.page = page
         self.host = page.locator("[data-srllm=card]")
-
-    def part(self, name: str):
-        return self.host.locator(f"[data-part={name}]")
-
-    def button(self, name: str):
-        return self.host.locator(f"[data-action={name}]")
+        self._world: ContentWorld | None = None
 
     @property
-    def badge(self):
-        return self.host.locator(".badge")
+    def world(self) -> ContentWorld:
+        if self._world is None:
+            self._world = ContentWorld(self.page)
+        return self._world
+
+    def shadow_eval(self, script: str, arg: object = None):
+        """Evaluate `(root, arg) => ...` against the card's closed shadow root; None when no
+        frame of the page shows a card."""
+        expression = (
+            "(async () => { const root = globalThis.srllmTestHook?.cardRoot();"
+            f" if (!root) return {{ card: false }};"
+            f" return {{ card: true, value: await ({script})(root, {json.dumps(arg)}) }}; }})()"
+        )
+        for result in self.world.evaluate_all(expression):
+            if result and result.get("card"):
+                return result.get("value")
+        return None
+
+    def wait_for(self, script: str, arg: object = None, timeout_ms: int = 60_000, what: str = ""):
+        """Poll `(root, arg) => value` until it is truthy; returns the value."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            value = self.shadow_eval(script, arg)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for the card: {what or script}")
+            time.sleep(0.2)
+
+    def part(self, name: str) -> CardElement:
+        return CardElement(self, f"[data-part={name}]")
+
+    def button(self, name: str) -> CardElement:
+        return CardElement(self, f"[data-action={name}]")
+
+    @property
+    def badge(self) -> CardElement:
+        return CardElement(self, ".badge")
+
+    @property
+    def status(self) -> str:
+        return CardElement(self, "[role=status]").text_content()
+
+    def codes(self) -> list[str]:
+        return self.shadow_eval(
+            "(root) => [...root.querySelectorAll('code')].map((c) => c.textContent)"
+        )
+
+    def wait_for_status(self, prefix: str, timeout_ms: int = 30_000) -> str:
+        return self.wait_for(
+            "(root, prefix) => { const t = root.querySelector('[role=status]').textContent;"
+            " return t.startsWith(prefix) && t; }",
+            prefix,
+            timeout_ms,
+            f"status {prefix!r}",
+        )
 
     def wait_for_verdict(self, timeout_ms: int = MODEL_TIMEOUT_MS) -> str:
-        self.page.wait_for_function(
-            """(verdicts) => {
-                const badge = document.querySelector("[data-srllm=card]")
-                    ?.shadowRoot?.querySelector(".badge");
-                return badge && verdicts.includes(badge.textContent);
-            }""",
-            arg=list(VERDICTS),
-            timeout=timeout_ms,
+        return self.wait_for(
+            "(root, verdicts) => { const t = root.querySelector('.badge')?.textContent;"
+            " return verdicts.includes(t) && t; }",
+            list(VERDICTS),
+            timeout_ms,
+            "a verdict",
         )
-        return self.badge.text_content()
 
     def wait_for_failure(self, kind: str, timeout_ms: int = 60_000) -> str:
-        message = self.host.locator(f"[data-part=message][data-kind={kind}]")
-        message.wait_for(state="visible", timeout=timeout_ms)
-        return message.text_content()
-
-    def shadow_eval(self, script: str):
-        """Evaluate `(root) => ...` against the card's shadow root in the page."""
-        return self.page.evaluate(
-            f"() => {{ const root = document.querySelector('[data-srllm=card]').shadowRoot; "
-            f"return ({script})(root); }}"
+        return self.wait_for(
+            "(root, kind) => {"
+            " const m = root.querySelector(`[data-part=message][data-kind=${kind}]`);"
+            " return m && !m.hidden && m.textContent; }",
+            kind,
+            timeout_ms,
+            f"failure {kind}",
         )
+
+    def wait_for_rewrite(self) -> str:
+        """The rewrite, once streamed. A neutral verdict (the untuned embedded model often gives
+        one) offers "Rewrite anyway", which streams a rewrite the same way."""
+        offered = (
+            "(root) => ['replace', 'copy', 'rewrite-anyway', 'retry'].find("
+            "(name) => !root.querySelector(`[data-action=${name}]`).hidden)"
+        )
+        if self.wait_for(offered, timeout_ms=MODEL_TIMEOUT_MS, what="a rewrite") == (
+            "rewrite-anyway"
+        ):
+            self.button("rewrite-anyway").click()
+        self.button("copy").wait_for(state="visible", timeout=MODEL_TIMEOUT_MS)
+        return self.part("rewrite").text_content()
+
+
+class CardElement:
+    """One element inside the card, by CSS selector (Playwright locators cannot enter a closed
+    shadow root); the methods the tests used on locators."""
+
+    def __init__(self, card: Card, selector: str):
+        self.card = card
+        self.selector = selector
+
+    def _eval(self, script: str):
+        return self.card.shadow_eval(
+            f"(root, selector) => {{ const el = root.querySelector(selector);"
+            f" return el ? ({script})(el) : null; }}",
+            self.selector,
+        )
+
+    def text_content(self) -> str | None:
+        return self._eval("(el) => el.textContent")
+
+    def is_visible(self) -> bool:
+        return bool(self._eval("(el) => !el.closest('[hidden]') && el.getClientRects().length > 0"))
+
+    def wait_for(self, state: str = "visible", timeout: int = 30_000) -> None:
+        assert state in ("visible", "hidden"), state
+        want = state == "visible"
+        self.card.wait_for(
+            "(root, [selector, want]) => { const el = root.querySelector(selector);"
+            " const shown = Boolean(el && !el.closest('[hidden]') && el.getClientRects().length);"
+            " return shown === want; }",
+            [self.selector, want],
+            timeout,
+            f"{self.selector} {state}",
+        )
+
+    def click(self) -> None:
+        """A real mouse click (trusted, like the user's) in the middle of the element."""
+        box = self._eval(
+            "(el) => { el.scrollIntoView({ block: 'nearest' });"
+            " const r = el.getBoundingClientRect(); const shown = !el.closest('[hidden]');"
+            " return { x: r.x + r.width / 2, y: r.y + r.height / 2, shown }; }"
+        )
+        assert box and box["shown"], f"{self.selector} is not shown in the card"
+        self.card.page.mouse.click(box["x"], box["y"])
 
 
 def select_in_textarea(page, selector: str, text: str) -> None:

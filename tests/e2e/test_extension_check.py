@@ -32,20 +32,7 @@ def open_configured_page(browser, server, page_url):
 
 
 def wait_for_rewrite(card: Card) -> str:
-    """The rewrite, once streamed. A neutral verdict (the untuned embedded model often gives
-    one) offers "Rewrite anyway", which streams a rewrite the same way."""
-    card.page.wait_for_function(
-        """() => {
-            const root = document.querySelector("[data-srllm=card]")?.shadowRoot;
-            const visible = (name) => root && !root.querySelector(`[data-action=${name}]`).hidden;
-            return visible("replace") || visible("rewrite-anyway") || visible("retry");
-        }""",
-        timeout=MODEL_TIMEOUT_MS,
-    )
-    if card.button("rewrite-anyway").is_visible():
-        card.button("rewrite-anyway").click()
-    card.button("replace").wait_for(state="visible", timeout=MODEL_TIMEOUT_MS)
-    return card.part("rewrite").text_content()
+    return card.wait_for_rewrite()
 
 
 def test_check_then_replace_in_textarea_and_undo(browser, srllm_server, page_url):
@@ -70,8 +57,9 @@ def test_check_then_replace_in_textarea_and_undo(browser, srllm_server, page_url
     browser.screenshot(page, "rewrite")
 
     card.button("replace").click()
+    card.wait_for_status("Replaced.")
     assert page.input_value("#draft") == original.replace(BIASED, rewrite)
-    assert card.host.count() == 0, "the card closes after Replace"
+    assert card.button("undo").is_visible(), "the card stays open and offers Undo"
     # The page saw an ordinary edit, and its own undo brings the original back.
     # (Chrome reports one insertText per line of a multi-line insertion.)
     events = page.evaluate("() => window.inputEvents")
@@ -90,11 +78,7 @@ def test_copy_puts_the_rewrite_on_the_clipboard(browser, srllm_server, page_url)
     assert browser.check(page_url) == {"ok": True}
     rewrite = wait_for_rewrite(card)
     card.button("copy").click()
-    card.page.wait_for_function(
-        """() => document.querySelector("[data-srllm=card]")?.shadowRoot
-            ?.querySelector(".status")?.textContent === "Rewrite copied." """,
-        timeout=10_000,
-    )
+    card.wait_for_status("Rewrite copied.", timeout_ms=10_000)
     assert page.evaluate("() => navigator.clipboard.readText()") == rewrite
     assert page.input_value("#draft") == original, "Copy leaves the page's text alone"
     assert card.host.count() == 1, "the card stays open after Copy"

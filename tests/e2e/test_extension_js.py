@@ -55,12 +55,16 @@ def test_packages_keep_only_their_browsers_background_key(built):
             names = set(archive.namelist())
             manifests[browser] = json.loads(archive.read("manifest.json"))
         assert {"background.js", "content.js", "card.js", "lib/offsets.js"} <= names
+        assert {"lib/native.js", "welcome/welcome.html", "welcome/welcome.js"} <= names
         assert not any(n.startswith(("test/", "node_modules/")) or n == "build.py" for n in names)
     assert manifests["chrome"]["background"] == {
         "service_worker": "background.js",
         "type": "module",
     }
     assert "browser_specific_settings" not in manifests["chrome"]
+    # The public key fixes the unpacked Chrome extension's ID (the native host allows it);
+    # Firefox has the gecko ID instead.
+    assert manifests["chrome"]["key"] and "key" not in manifests["firefox"]
     assert manifests["firefox"]["background"] == {"scripts": ["background.js"], "type": "module"}
     assert manifests["firefox"]["browser_specific_settings"]["gecko"]["id"]
     assert (

@@ -24,7 +24,7 @@ def test_server_not_running_says_how_to_start_it(browser, page_url):
     assert browser.check(page_url) == {"ok": True}
     message = card.wait_for_failure("server_down")
     assert "Nothing answered" in message
-    commands = card.host.locator("code").all_text_contents()
+    commands = card.codes()
     assert commands == ["srllm serve", "just serve"]
     assert card.button("retry").is_visible()
     # The page's hostile CSS does not reach into the card; light and dark are both readable.
@@ -49,7 +49,7 @@ def test_wrong_token_says_not_paired(browser, srllm_server, page_url):
     assert browser.check(page_url) == {"ok": True}
     message = card.wait_for_failure("not_paired")
     assert "Options" in message
-    assert card.host.locator("code").all_text_contents() == ["srllm token"]
+    assert card.codes() == ["srllm token"]
     assert card.button("options").is_visible()
     browser.screenshot(page, "not-paired")
 

@@ -90,7 +90,7 @@ def test_bad_args_fail_in_one_line_and_touch_nothing(tmp_path):
     cases = [
         (["--model", str(tmp_path / "missing.gguf")], "no such model file"),
         (["--out", str(tmp_path)], "out must be"),  # holds other files: never replaced
-        (["--data", str(tmp_path / "nowhere")], "data_root"),
+        (["--data", str(tmp_path / "nowhere")], "srllm data fetch"),
     ]
     (tmp_path / "keep.txt").write_text("not an eval")
     for args, message in cases:

@@ -137,6 +137,7 @@ def test_openapi_describes_every_route(client):
         "/v1/flag",
         "/v1/rewrite",
         "/v1/debias",
+        "/v1/scan",
         "/v1/models",
         "/v1/chat/completions",
     }

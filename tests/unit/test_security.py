@@ -1,9 +1,14 @@
 import os
 import stat
+from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from srllm.server import security
+from srllm.server.app import create_app
+from srllm.server.settings import ServerSettings
+from tests.standin import ScriptedEngine
 
 
 @pytest.mark.parametrize(
@@ -90,3 +95,35 @@ def test_a_short_token_from_the_environment_is_refused_by_token_as_by_serve(monk
         from_env()
     monkeypatch.setenv("SRLLM_TOKEN", "x" * 16)
     assert security.load_or_create_token(tmp_path / "token") == "x" * 16
+
+
+PAIRED = "chrome-extension://lkobphabohbmaheiglgplodocailahhi"
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        (PAIRED, True),
+        ("chrome-extension://abcdefghijklmnopabcdefghijklmnop", False),
+        ("moz-extension://0b1d2e3f-aaaa", False),
+        (PAIRED + "x", False),
+        ("http://localhost:3000", True),  # configured separately, still allowed
+        ("https://example.com", False),
+    ],
+)
+def test_a_paired_server_accepts_only_the_paired_extension(origin, allowed):
+    assert security.origin_allowed(origin, ("http://localhost:3000",), (PAIRED,)) is allowed
+
+
+def test_the_narrowing_reaches_the_http_guard():
+    token = "unit-test-token-0123456789abcdef"
+    settings = ServerSettings(extension_origins=(PAIRED,))
+    app = create_app(settings, token, Path("stand-in.gguf"), lambda _: ScriptedEngine())
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(app, base_url="http://127.0.0.1:8765", headers=auth) as client:
+        ok = client.get("/v1/models", headers={"Origin": PAIRED})
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == PAIRED
+        other = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+        refused = client.options("/v1/flag", headers={"Origin": other})
+        assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
+        assert client.get("/health").status_code == 200  # no Origin: curl, the host's probe

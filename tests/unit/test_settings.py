@@ -62,3 +62,28 @@ def test_the_embedded_model_can_be_named_by_path(isolated_home, monkeypatch, tmp
     monkeypatch.setenv("SRLLM_EMBEDDED_GGUF", str(tmp_path / "missing.gguf"))
     with pytest.raises(SrllmError, match="SRLLM_EMBEDDED_GGUF"):
         paths.embedded_model()
+
+
+def test_extension_origins_come_from_env_and_are_checked():
+    origin = "chrome-extension://lkobphabohbmaheiglgplodocailahhi"
+    assert from_env({"SRLLM_EXTENSION_ORIGINS": origin}).extension_origins == (origin,)
+    for bad in ("https://example.com", "chrome-extension://", "moz-extension://a/b", "*"):
+        with pytest.raises(SrllmError, match="extension origin"):
+            ServerSettings(extension_origins=(bad,))
+
+
+def test_serve_takes_extension_origins_on_the_command_line():
+    from srllm import cli
+
+    args = cli.build_parser().parse_args(
+        [
+            "serve",
+            "--extension-origin",
+            "moz-extension://a-1",
+            "--extension-origin",
+            "moz-extension://b",
+        ]
+    )
+    settings = cli._settings(args)
+    assert settings.extension_origins == ("moz-extension://a-1", "moz-extension://b")
+    assert cli._settings(cli.build_parser().parse_args(["serve"])).extension_origins == ()

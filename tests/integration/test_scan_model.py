@@ -1,0 +1,107 @@
+"""The scan on the real embedded model: the batched scores are the one-sequence scores (the same
+numbers /v1/flag's p_biased comes from), the route and the CLI answer them, streamed and not.
+Shapes, offsets and errors are tested with a scripted engine in tests/unit/test_scan*.py."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from srllm import contract
+from srllm.errors import Code, SrllmError
+
+SENTENCES = [
+    "Old people are useless with computers.",
+    "The meeting starts at noon.",
+    "Women are too emotional to lead a company, everyone knows that.",
+    "Ça va très bien, merci 🙂!",
+    "He is a nurse.",
+    "Immigrants from that country are all criminals and should be sent back immediately.",
+    "The committee approved the budget for the new library after a long debate about costs.",
+    "Fat people are lazy.",
+    "The weather is nice today.",
+    "Girls are bad at math.",
+    "Old people are useless with computers.",  # a repeat
+]
+# Longer than one KV stream of the batch holds (~230 tokens after the prompt): read in the
+# main context instead, with the same numbers.
+LONG = "The council met again " + "and again " * 120 + "to discuss the plan."
+
+
+@pytest.fixture(scope="module")
+def engine(model_path):
+    from srllm.server.engine import Engine, EngineConfig
+
+    engine = Engine(EngineConfig(model_path=model_path))
+    yield engine
+    engine.close()
+
+
+def test_batched_scores_are_the_one_sequence_scores(engine):
+    texts = SENTENCES + [LONG]
+    batched = engine.label_probabilities_many(texts)
+    one_by_one = [engine.label_probabilities(t) for t in texts]
+    for text, b, s in zip(texts, batched, one_by_one, strict=True):
+        for label in contract.Label:
+            assert b[label] == pytest.approx(s[label], abs=1e-6), text
+    assert batched[0] == batched[-2]  # the repeat, in another batch position
+    spread = [1 - b[contract.Label.NEUTRAL] for b in batched]
+    assert max(spread) - min(spread) > 0.1  # real scores, not a constant
+
+
+def test_batched_scoring_stops_when_cancelled(engine):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(SrllmError) as error:
+        engine.label_probabilities_many(["A fresh sentence nobody scored yet."], cancel)
+    assert error.value.code is Code.CANCELLED
+
+
+def test_the_scan_route_scores_as_the_flag_does(client):
+    text = " ".join(SENTENCES[:5])
+    body = client.post("/v1/scan", json={"text": text}).json()
+    assert [text[s["start"] : s["end"]] for s in body["sentences"]] == SENTENCES[:5]
+    threshold = client.get("/health").json()["model"]["flag_threshold"]
+    assert body["thresholds"]["biased"] == round(threshold, 4)
+    for sentence, s in zip(SENTENCES[:5], body["sentences"], strict=True):
+        flag = client.post("/v1/flag", json={"text": sentence}).json()
+        assert s["score"] == pytest.approx(flag["p_biased"], abs=1e-4), sentence
+        assert (s["label"] == "biased") == (s["score"] >= threshold)
+    again = client.post("/v1/scan", json={"text": text}).json()
+    assert again["scored"] == 0 and again["sentences"] == body["sentences"]
+
+
+def test_the_scan_streams_each_sentence_in_order(client):
+    from tests.integration.test_server_api import read_sse
+
+    segments = [{"id": "a", "text": " ".join(SENTENCES[5:8])}, {"id": 2, "text": SENTENCES[8]}]
+    body = {"segments": segments, "stream": True}
+    with client.stream("POST", "/v1/scan", json=body) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = read_sse(r)
+    names = [n for n, _ in events]
+    assert names == ["start"] + ["sentence"] * 4 + ["done"]
+    sentences = [d for n, d in events if n == "sentence"]
+    assert [(s["index"], s["id"]) for s in sentences] == [(0, "a"), (1, "a"), (2, "a"), (3, 2)]
+    assert sentences == events[-1][1]["sentences"]
+    assert all(0.0 <= s["score"] <= 1.0 for s in sentences)
+
+
+def test_the_cli_prints_the_routes_json(client, model_path, tmp_path):
+    text = " ".join(SENTENCES[:3])
+    doc = tmp_path / "doc.txt"
+    doc.write_text(text, encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "srllm", "scan", str(doc), "--json", "--model", str(model_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
+    assert out.returncode == 0, out.stderr
+    printed = json.loads(out.stdout)
+    served = client.post("/v1/scan", json={"text": text}).json()
+    assert printed["sentences"] == served["sentences"] and printed["model"] == served["model"]
