@@ -454,12 +454,18 @@ class Engine:
         self._llm.close()
 
 
-# Batched label scoring, for the scan: how many sequences share one llama_decode, how many KV
-# cells each has (the shared prefix, ~280 tokens, and one sentence), and the most tokens one
-# decode reads. A sentence longer than a stream holds is read in the main context.
+# Batched label scoring, for the scan: how many sequences share one llama_decode, the most
+# tokens one decode reads, and how many KV cells each sequence's stream has (the shared prefix,
+# ~280 tokens, and one sentence of up to ~230; a longer one is read in the main context).
+# llama.cpp pads a stream to a multiple of 256 cells; 8 x 512 cells of SmolLM2-135M take 94 MB.
+# On 2 CPU cores prompt reading is compute-bound, so batching gains little over one sentence per
+# forward pass (more on a GPU); see `just bench`.
 SCAN_STREAMS = 8
-SCAN_STREAM_CELLS = 512
 SCAN_BATCH_TOKENS = 512
+SCAN_STREAM_CELLS = 512
+# A sentence joins a batch of longer ones when it is at most this many tokens shorter (it then
+# re-reads that many tokens of the prefix; see _BatchScorer.score).
+SCAN_MAX_PAD = 8
 
 
 class _BatchScorer:
@@ -477,21 +483,22 @@ class _BatchScorer:
     def __init__(self, llm: llama_cpp.Llama, prefix: list[int]):
         from llama_cpp import _internals
 
+        self.streams, self.batch_tokens = SCAN_STREAMS, SCAN_BATCH_TOKENS
         params = llama_cpp.llama_context_params.from_buffer_copy(llm.context_params)
-        params.n_seq_max = SCAN_STREAMS
+        params.n_seq_max = self.streams
         params.kv_unified = False
-        params.n_ctx = SCAN_STREAMS * SCAN_STREAM_CELLS
-        params.n_batch = params.n_ubatch = SCAN_BATCH_TOKENS
+        params.n_ctx = self.streams * SCAN_STREAM_CELLS
+        params.n_batch = params.n_ubatch = self.batch_tokens
         self._ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
         self._batch = _internals.LlamaBatch(
-            n_tokens=SCAN_BATCH_TOKENS, embd=0, n_seq_max=1, verbose=False
+            n_tokens=self.batch_tokens, embd=0, n_seq_max=1, verbose=False
         )
         self.prefix = prefix
         self.capacity = SCAN_STREAM_CELLS - len(prefix)  # suffix tokens one stream holds
-        self.pad = min(len(prefix), 32)  # prefix tokens a shorter suffix may re-read
-        for start in range(0, len(prefix), SCAN_BATCH_TOKENS):
-            self._decode([(prefix[start : start + SCAN_BATCH_TOKENS], start, 0)])
-        for seq in range(1, SCAN_STREAMS):
+        self.pad = min(len(prefix), SCAN_MAX_PAD)  # prefix tokens a suffix may re-read
+        for start in range(0, len(prefix), self.batch_tokens):
+            self._decode([(prefix[start : start + self.batch_tokens], start, 0)])
+        for seq in range(1, self.streams):
             self._ctx.kv_cache_seq_cp(0, seq, -1, -1)
 
     def suffix(self, tokens: list[int]) -> list[int] | None:
@@ -509,8 +516,8 @@ class _BatchScorer:
         for item in items:
             width = max(len(item[1]), *(len(s) for _, s in group)) if group else len(item[1])
             shortest = min(len(item[1]), *(len(s) for _, s in group)) if group else width
-            fits = (len(group) + 1) * width <= SCAN_BATCH_TOKENS
-            if group and (len(group) == SCAN_STREAMS or not fits or width - shortest > self.pad):
+            fits = (len(group) + 1) * width <= self.batch_tokens
+            if group and (len(group) == self.streams or not fits or width - shortest > self.pad):
                 yield group
                 group = []
             group.append(item)
