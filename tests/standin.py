@@ -107,3 +107,38 @@ class ScriptedEngine:
 def biased(words: list[str], categories: list[str], highly: bool = False) -> contract.Flag:
     label = contract.Label.HIGHLY_BIASED if highly else contract.Label.SLIGHTLY_BIASED
     return contract.Flag(label, categories, words, contract.explain(label, categories, words), 0.9)
+
+
+STANDIN_TOKEN = "unit-test-token-0123456789abcdef"
+
+
+def app_client(engine, settings=None, **client_kwargs):
+    """The real app (guards, routes, serialisation) around `engine`, through Starlette's client."""
+    from pathlib import Path
+
+    from starlette.testclient import TestClient
+
+    from srllm.server.app import create_app
+    from srllm.server.settings import ServerSettings
+
+    app = create_app(
+        settings or ServerSettings(),
+        STANDIN_TOKEN,
+        model_path=Path("stand-in.gguf"),
+        engine_factory=lambda _: engine,
+    )
+    headers = {"Authorization": f"Bearer {STANDIN_TOKEN}"}
+    return TestClient(app, base_url="http://127.0.0.1:8765", headers=headers, **client_kwargs)
+
+
+def sse_events(response) -> list[tuple[str, dict]]:
+    """(event name, JSON data) of each server-sent event, in order."""
+    import json
+
+    out, name = [], None
+    for line in response.text.splitlines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            out.append((name, json.loads(line[6:])))
+    return out

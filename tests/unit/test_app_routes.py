@@ -2,16 +2,13 @@
 offsets and event order. The real model runs the same routes in tests/integration."""
 
 import json
-from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
-from srllm.server.app import create_app
 from srllm.server.settings import ServerSettings
-from tests.standin import ScriptedEngine, biased
+from tests.standin import STANDIN_TOKEN, ScriptedEngine, app_client, biased, sse_events
 
-TOKEN = "unit-test-token-0123456789abcdef"
+TOKEN = STANDIN_TOKEN
 OLD = "Old people 👴🏻 are slow with technology."
 FAIR = "The meeting starts at noon."
 
@@ -26,22 +23,11 @@ def engine():
 
 @pytest.fixture
 def client(engine):
-    app = create_app(
-        ServerSettings(), TOKEN, model_path=Path("stand-in.gguf"), engine_factory=lambda _: engine
-    )
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with TestClient(app, base_url="http://127.0.0.1:8765", headers=headers) as c:
+    with app_client(engine) as c:
         yield c
 
 
-def events(response) -> list[tuple[str, dict]]:
-    out, name = [], None
-    for line in response.text.splitlines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            out.append((name, json.loads(line[6:])))
-    return out
+events = sse_events
 
 
 def test_flag_keeps_its_shape_and_adds_the_sentences(client):
@@ -166,13 +152,7 @@ def test_a_bug_is_a_500_that_leaks_nothing(engine):
         raise RuntimeError("secret detail at /home/someone/model.gguf")
 
     engine.flag = broken
-    app = create_app(
-        ServerSettings(), TOKEN, model_path=Path("stand-in.gguf"), engine_factory=lambda _: engine
-    )
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with TestClient(
-        app, base_url="http://127.0.0.1:8765", headers=headers, raise_server_exceptions=False
-    ) as c:
+    with app_client(engine, raise_server_exceptions=False) as c:
         r = c.post("/v1/flag", json={"text": "Something else entirely."})
     assert r.status_code == 500
     assert r.json() == {

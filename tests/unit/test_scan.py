@@ -3,24 +3,20 @@ order, segment ids, the cache, batching windows, cancellation and the request er
 model runs the same route in tests/integration/test_scan_model.py."""
 
 import asyncio
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
 from srllm import contract
 from srllm.errors import Code, SrllmError
 from srllm.server import scan
-from srllm.server.app import create_app
 from srllm.server.openapi import openapi_spec
 from srllm.server.settings import ServerSettings
-from tests.standin import ScriptedEngine
+from tests.standin import STANDIN_TOKEN, ScriptedEngine, app_client, sse_events
 
-TOKEN = "unit-test-token-0123456789abcdef"
+TOKEN = STANDIN_TOKEN
 OLD = "Old people 👴🏻 are slow with technology."
 FAIR = "The meeting starts at noon."
 EDGE = "Women are too emotional to lead."  # exactly at the threshold (0.5)
@@ -57,31 +53,13 @@ def engine():
     return make_engine()
 
 
-def app_client(engine, settings: ServerSettings | None = None):
-    app = create_app(
-        settings or ServerSettings(),
-        TOKEN,
-        model_path=Path("stand-in.gguf"),
-        engine_factory=lambda _: engine,
-    )
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    return TestClient(app, base_url="http://127.0.0.1:8765", headers=headers)
-
-
 @pytest.fixture
 def client(engine):
     with app_client(engine) as c:
         yield c
 
 
-def events(response) -> list[tuple[str, dict]]:
-    out, name = [], None
-    for line in response.text.splitlines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            out.append((name, json.loads(line[6:])))
-    return out
+events = sse_events
 
 
 def model_reads(engine) -> list[str]:
