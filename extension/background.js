@@ -3,8 +3,23 @@
 // any two events, so settings are read from chrome.storage for every request and each check
 // lives in the closure of its port, which the content script opens and closes.
 
-import { MSG, PORT_NAME, dispatch, makeMessage } from "./lib/protocol.js";
-import { STORAGE_KEY, isFlagged, migrateSettings, validateSettings } from "./lib/settings.js";
+import { MSG, PORT_NAME, SCAN_PORT_NAME, dispatch, makeMessage } from "./lib/protocol.js";
+import {
+  STORAGE_KEY,
+  isFlagged,
+  migrateSettings,
+  mutedCategories,
+  validateSettings,
+} from "./lib/settings.js";
+import {
+  DISAGREE_KEY,
+  confidence,
+  disagreementRow,
+  findingsFrom,
+  parseAllowList,
+  withAllowTerm,
+  withDisagreement,
+} from "./lib/findings.js";
 import { askHost, pairingFrom } from "./lib/native.js";
 import { highlightSegments, codePointLength } from "./lib/offsets.js";
 import { createSseParser, eventJson } from "./lib/sse.js";
@@ -12,10 +27,26 @@ import { truncate } from "./lib/truncate.js";
 import * as failures from "./lib/errors.js";
 import { focusedFrameId } from "./lib/frames.js";
 import { restrictStorageAccess } from "./lib/storage.js";
+import { PAUSE_KEY, hostnameOf, matchingSite, siteBlock, withSite } from "./lib/sites.js";
+import {
+  HIGHLIGHT_CSS,
+  badgeText,
+  chunkSegments,
+  emptyCounts,
+  pageSentence,
+  summaryText,
+  validSegments,
+} from "./lib/scan.js";
 
 const MENU_ID = "srllm-check-selection";
+const SCAN_MENU_ID = "srllm-scan-page";
 const COMMAND = "check-selection";
+const SCAN_COMMAND = "scan-page";
 const STATUS_TIMEOUT_MS = 4000;
+// While a check waits in the server's queue the user's timeout does not run (it counts from
+// the start of generation); the server says "queued" every 5 s, so this long without a word
+// means it is gone.
+const QUEUE_SILENCE_MS = 30_000;
 const PROBLEM_KEY = (tabId) => `problem:${tabId}`;
 const WELCOME_PAGE = "welcome/welcome.html";
 
@@ -35,15 +66,16 @@ class TimeoutError extends Error {
 }
 
 /**
- * An AbortController that fires after `ms` without progress; call touch() on progress. The
- * check is cancelled by the caller's `signal` too (the card was dismissed).
+ * An AbortController that fires after `ms` without progress; call touch() on progress, or
+ * touch(other) to wait `other` ms this once (queued). The check is cancelled by the caller's
+ * `signal` too (the card was dismissed or stopped).
  */
 function idleTimeout(ms, signal) {
   const controller = new AbortController();
   let timer = 0;
-  const touch = () => {
+  const touch = (wait = ms) => {
     clearTimeout(timer);
-    timer = setTimeout(() => controller.abort(new TimeoutError()), ms);
+    timer = setTimeout(() => controller.abort(new TimeoutError()), wait);
   };
   const stop = () => clearTimeout(timer);
   signal?.addEventListener("abort", () => {
@@ -169,7 +201,7 @@ function safePost(port, type, data) {
  * CHECK_REWRITE uses /v1/rewrite (deltas, then done) for "Rewrite anyway" on a neutral verdict:
  * `all` asks for every sentence, not only those the flag calls biased.
  */
-async function streamRequest(path, { text }, { port, cancel }, extra = {}) {
+async function streamRequest(path, { text, ignore }, { port, cancel }, extra = {}) {
   if (typeof text !== "string" || !text.trim()) {
     safePost(port, MSG.CHECK_ERROR, {
       kind: "empty",
@@ -190,7 +222,7 @@ async function streamRequest(path, { text }, { port, cancel }, extra = {}) {
   try {
     const options = {
       method: "POST",
-      body: { text, stream: true, ...extra },
+      body: { text, stream: true, ...checkOptions(settings, ignore), ...extra },
       signal: timer.signal,
       stream: true,
     };
@@ -219,9 +251,33 @@ async function streamRequest(path, { text }, { port, cancel }, extra = {}) {
   }
 }
 
+/**
+ * What the user set for every check: strictness, the allow-list (plus the terms ignored once
+ * on this card) and the categories turned off, as the server's `mute`.
+ */
+function checkOptions(settings, ignore) {
+  const once = parseAllowList(Array.isArray(ignore) ? ignore : []).terms;
+  const allow = parseAllowList([...settings.allowTerms, ...once]).terms;
+  const mute = mutedCategories(settings);
+  return {
+    strictness: settings.strictness,
+    ...(allow.length ? { allow } : {}),
+    ...(mute.length ? { mute } : {}),
+  };
+}
+
 async function readStream(response, text, settings, port, timer, cancel) {
   let finished = false;
   const handlers = {
+    queued(data) {
+      timer.touch(Math.max(QUEUE_SILENCE_MS, settings.timeoutSeconds * 1000));
+      const position = Number.isInteger(data.position) && data.position > 0 ? data.position : 1;
+      safePost(port, MSG.CHECK_QUEUED, { position });
+    },
+    started() {
+      timer.touch(); // the user's timeout counts from here
+      safePost(port, MSG.CHECK_STARTED, {});
+    },
     flag(flag) {
       const categories = Array.isArray(flag.categories) ? flag.categories.map(String) : [];
       const muted = Boolean(flag.biased) && !isFlagged(flag, settings.categories);
@@ -232,6 +288,10 @@ async function readStream(response, text, settings, port, timer, cancel) {
         explanation: typeof flag.explanation === "string" ? flag.explanation : "",
         segments: highlightSegments(text, flag.spans),
         muted,
+        // The card's confidence line, its per-term buttons and what "Disagree" records.
+        confidence: confidence(flag.p_biased),
+        findings: findingsFrom(flag.spans),
+        model: typeof flag.model === "string" ? flag.model : null,
       });
       if (muted) {
         // Nothing the user asked for: stop the rewrite instead of spending the CPU on it.
@@ -322,7 +382,7 @@ async function reportProblem(tabId, failure) {
 async function clearProblem(tabId) {
   await chrome.storage.session.remove(PROBLEM_KEY(tabId));
   await chrome.action.setBadgeText({ tabId, text: "" });
-  await chrome.action.setTitle({ tabId, title: chrome.runtime.getManifest().action.default_title });
+  await chrome.action.setTitle({ tabId, title: chrome.i18n.getMessage("actionTitle") });
 }
 
 /**
@@ -330,6 +390,8 @@ async function clearProblem(tabId) {
  * selection in that frame of that tab.
  */
 export async function checkSelectionInTab(tabId, frameId = 0) {
+  const site = await siteState(tabId);
+  if (site?.block) return refuse(tabId, frameId, site.block);
   try {
     await inject(tabId, frameId);
     await clearProblem(tabId);
@@ -359,6 +421,293 @@ async function activeTabId() {
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
   return tab?.id;
 }
+
+// ---- per-site switches -------------------------------------------------------------------
+
+/**
+ * The site of a tab (its top frame's address, as the address bar shows it) and whether srllm
+ * is off there or paused on the tab: {hostname, off, paused, block}; null when the page is
+ * closed to extensions (nothing can run there anyway).
+ */
+async function siteState(tabId) {
+  let hostname;
+  try {
+    const [frame] = await chrome.scripting.executeScript({
+      target: { tabId, frameIds: [0] },
+      func: () => location.href,
+    });
+    hostname = hostnameOf(frame?.result);
+  } catch {
+    return null;
+  }
+  const settings = await loadSettings();
+  const paused = Boolean((await chrome.storage.session.get(PAUSE_KEY(tabId)))[PAUSE_KEY(tabId)]);
+  const off = matchingSite(hostname, settings.offSites);
+  return { hostname, off, paused, block: siteBlock({ hostname, sites: settings.offSites, paused }) };
+}
+
+/** Say in the page why nothing happens (a card with the reason): {ok: false, kind, message}. */
+async function refuse(tabId, frameId, block, { quiet = false } = {}) {
+  if (!quiet) {
+    try {
+      await chrome.scripting.executeScript({
+        target: { tabId, frameIds: [frameId] },
+        files: ["card.js", "content.js"],
+      });
+      await chrome.tabs.sendMessage(tabId, makeMessage(MSG.CARD_PROBLEM, block), { frameId });
+    } catch {
+      /* the frame went away */
+    }
+  }
+  return { ok: false, kind: block.kind, title: block.title, message: block.message };
+}
+
+/** Turn srllm off on the tab's site or back on (`off`), pause or resume it on the tab (`paused`). */
+async function setSite({ tabId, off, paused }) {
+  const site = await siteState(tabId);
+  if (!site) return { available: false };
+  if (typeof off === "boolean" && site.hostname) {
+    const settings = await loadSettings();
+    const offSites = withSite(settings.offSites, site.hostname, off);
+    await chrome.storage.local.set({ [STORAGE_KEY]: validateSettings({ ...settings, offSites }) });
+  }
+  if (typeof paused === "boolean") {
+    if (paused) await chrome.storage.session.set({ [PAUSE_KEY(tabId)]: true });
+    else await chrome.storage.session.remove(PAUSE_KEY(tabId));
+  }
+  if (off === true || paused === true) await clearScan(tabId); // off means no underlines either
+  return siteView(await siteState(tabId));
+}
+
+function siteView(site) {
+  if (!site) return { available: false };
+  return { available: Boolean(site.hostname), hostname: site.hostname, off: site.off, paused: site.paused };
+}
+
+// ---- the page scan -----------------------------------------------------------------------
+
+async function setBadge(tabId, text, color = "#55575f") {
+  await chrome.action.setBadgeText({ tabId, text });
+  await chrome.action.setBadgeBackgroundColor({ tabId, color });
+}
+
+async function sendToPage(tabId, type, data = {}) {
+  try {
+    return await chrome.tabs.sendMessage(tabId, makeMessage(type, data), { frameId: 0 });
+  } catch {
+    return null; // no scan.js in the page: nothing was scanned there
+  }
+}
+
+/**
+ * What the popup, the context menu and the shortcut call: scan the top frame of the tab. The
+ * page's own text is read by scan.js; the underline style goes in as a user stylesheet, which
+ * adds no node to the page. `quiet`: the caller (the popup) says itself why a scan is refused.
+ */
+export async function scanTab(tabId, { quiet = false } = {}) {
+  const site = await siteState(tabId);
+  if (site?.block) return refuse(tabId, 0, site.block, { quiet });
+  try {
+    if (!site) throw new Error("closed page");
+    const settings = await loadSettings();
+    const target = { tabId, frameIds: [0] };
+    await chrome.scripting.executeScript({ target, files: ["card.js", "content.js", "scan.js"] });
+    await chrome.scripting.removeCSS({ target, css: HIGHLIGHT_CSS }).catch(() => {});
+    await chrome.scripting.insertCSS({ target, css: HIGHLIGHT_CSS });
+    await clearProblem(tabId);
+    await setBadge(tabId, badgeText(0, true));
+    await chrome.tabs.sendMessage(
+      tabId,
+      makeMessage(MSG.SCAN_BEGIN, { checkAsYouType: settings.checkAsYouType }),
+      {
+        frameId: 0,
+      },
+    );
+    return { ok: true };
+  } catch {
+    const failure = failures.restrictedPage();
+    await reportProblem(tabId, failure);
+    return { ok: false, kind: "restricted", title: failure.title, message: failure.message };
+  }
+}
+
+/** The scan's state in the tab, as scan.js reports it ({status: "none"} before any scan). */
+export async function scanState(tabId) {
+  return (await sendToPage(tabId, MSG.SCAN_STATE)) ?? { status: "none" };
+}
+
+async function stopScan(tabId) {
+  return (await sendToPage(tabId, MSG.SCAN_STOP)) ?? { status: "none" };
+}
+
+async function clearScan(tabId) {
+  await sendToPage(tabId, MSG.SCAN_CLEAR);
+  await chrome.action.setBadgeText({ tabId, text: "" });
+  await chrome.action.setTitle({ tabId, title: chrome.i18n.getMessage("actionTitle") });
+  return { ok: true };
+}
+
+/** The shortcut: scan, or stop the scan that is running. */
+async function toggleScan(tabId) {
+  if ((await scanState(tabId)).status === "running") return stopScan(tabId);
+  return scanTab(tabId);
+}
+
+const scanFailure = (failure) =>
+  failure.kind === "too_long" ? { ...failure, title: "Too much text for one scan" } : failure;
+
+/**
+ * One call of POST /v1/scan, streamed: every flagged sentence goes to the page as it comes.
+ * Returns null when done, or the failure; `skip` when the server refused one sentence as
+ * longer than the model reads (the caller splits the chunk and leaves that segment out).
+ */
+async function scanChunk(chunk, { port, cancel, settings, texts, counts }) {
+  const timer = idleTimeout(settings.timeoutSeconds * 1000, cancel.signal);
+  try {
+    const options = {
+      method: "POST",
+      body: { segments: chunk, stream: true },
+      signal: timer.signal,
+      stream: true,
+    };
+    const response = await requestPaired(settings, "/v1/scan", options, timer);
+    timer.touch();
+    if (!response.ok) {
+      const body = await errorBody(response);
+      if (response.status === 413 && body?.error?.unit === "tokens") return { skip: true };
+      return scanFailure(failures.fromHttpError(response.status, body));
+    }
+    let outcome = null;
+    let finished = false;
+    const handlers = {
+      sentence(data) {
+        if (!Object.hasOwn(counts, data.label)) return;
+        counts[data.label] += 1;
+        if (data.label === "neutral") return;
+        const sentence = pageSentence(data, texts);
+        if (sentence) safePost(port, MSG.SCAN_SENTENCE, sentence);
+      },
+      done() {
+        finished = true;
+      },
+      error(data) {
+        finished = true;
+        outcome = scanFailure(failures.fromStreamError(data));
+      },
+    };
+    const parser = createSseParser((event) => {
+      if (finished) return;
+      const handler = Object.hasOwn(handlers, event.event) ? handlers[event.event] : null;
+      if (handler) handler(eventJson(event));
+    });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      timer.touch();
+      parser.feed(value);
+      if (finished) break;
+    }
+    parser.end();
+    if (!finished)
+      return {
+        kind: "server_error",
+        title: "Server error",
+        message: "The server closed the stream before the scan was complete.",
+      };
+    return outcome;
+  } catch (error) {
+    if (cancel.signal.aborted) return null;
+    if (timer.timedOut()) return failures.timedOut(settings.timeoutSeconds);
+    if (error instanceof SyntaxError)
+      return { kind: "server_error", title: "Server error", message: error.message };
+    if (error instanceof HostError)
+      return {
+        kind: "server_error",
+        title: "The srllm server did not start",
+        message: truncate(error.message, 300),
+      };
+    return failures.serverDown(settings.serverUrl);
+  } finally {
+    timer.stop();
+  }
+}
+
+/** A chunk, split in halves around a sentence the model cannot read (that segment is left out). */
+async function scanSplitting(chunk, context) {
+  const outcome = await scanChunk(chunk, context);
+  if (!outcome?.skip) return outcome;
+  if (chunk.length === 1) return null;
+  const half = Math.ceil(chunk.length / 2);
+  return (await scanSplitting(chunk.slice(0, half), context)) ?? scanSplitting(chunk.slice(half), context);
+}
+
+/**
+ * A scan for the page behind `port`: its segments in calls of lib/scan.js's size, in the order
+ * sent (visible text first), progress after each call. A full scan keeps the toolbar badge and
+ * title up to date; a rescan (`rescan`: the edited blocks of a draft) leaves them to scan.js.
+ */
+async function runScan({ segments: raw, rescan = false }, { port, cancel }) {
+  const tabId = port.sender?.tab?.id;
+  const own = !rescan && Number.isInteger(tabId);
+  let segments;
+  try {
+    segments = validSegments(raw);
+  } catch (error) {
+    safePost(port, MSG.SCAN_ERROR, { kind: "server_error", title: "Scan refused", message: error.message });
+    return;
+  }
+  // The switches apply to every request, a rescan of a draft in another tab of the site too.
+  const site = Number.isInteger(tabId) ? await siteState(tabId) : null;
+  if (site?.block) {
+    safePost(port, MSG.SCAN_ERROR, site.block);
+    return;
+  }
+  const settings = await loadSettings();
+  const texts = new Map(segments.map((s) => [s.id, s.text]));
+  const counts = emptyCounts();
+  const context = { port, cancel, settings, texts, counts };
+  let sent = 0;
+  for (const chunk of chunkSegments(segments)) {
+    const failure = await scanSplitting(chunk, context);
+    if (cancel.signal.aborted) return; // stopped: scan.js says so
+    if (failure) {
+      if (own) await reportProblem(tabId, failure);
+      safePost(port, MSG.SCAN_ERROR, failure);
+      return;
+    }
+    sent += chunk.length;
+    safePost(port, MSG.SCAN_PROGRESS, { segments: sent, total: segments.length, counts });
+    if (own) await setBadge(tabId, badgeText(counts.biased, true), counts.biased ? "#a3192c" : undefined);
+  }
+  // The badge first: when the page hears "done", the badge already has the final count.
+  if (own) {
+    await setBadge(tabId, badgeText(counts.biased, false), counts.biased ? "#a3192c" : undefined);
+    await chrome.action.setTitle({ tabId, title: `srllm: ${summaryText({ counts })}` });
+  }
+  safePost(port, MSG.SCAN_DONE, { counts });
+}
+
+const scanPortHandlers = {
+  [MSG.SCAN_SEGMENTS]: (data, context) => runScan(data, context),
+};
+
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name !== SCAN_PORT_NAME) return;
+  // scan.js closes the port on Stop, Clear and navigation: the request in flight is aborted,
+  // and the server stops between two windows of sentences.
+  const cancel = new AbortController();
+  port.onDisconnect.addListener(() => cancel.abort());
+  port.onMessage.addListener((message) => {
+    dispatch(scanPortHandlers, message, { port, cancel }).catch((error) => {
+      safePost(port, MSG.SCAN_ERROR, {
+        kind: "server_error",
+        title: "Extension error",
+        message: truncate(String(error?.message ?? error), 300),
+      });
+    });
+  });
+});
 
 // ---- status for the popup and options ----------------------------------------------------
 
@@ -434,7 +783,37 @@ async function getStatus({ tabId, settings: form, probeHost = false, pair = fals
   return status;
 }
 
+// ---- the card's per-finding buttons -----------------------------------------------------------
+
+/** "Always ignore this term": added to the allow-list in the settings. */
+async function addAllowTerm({ term }) {
+  const settings = await loadSettings();
+  const allowTerms = withAllowTerm(settings.allowTerms, term, true);
+  await chrome.storage.local.set({ [STORAGE_KEY]: validateSettings({ ...settings, allowTerms }) });
+  return { ok: true, terms: allowTerms.length };
+}
+
+/** "Mute category": the category is no longer flagged (unticked in Options). */
+async function muteCategory({ category }) {
+  const settings = await loadSettings();
+  const categories = settings.categories.filter((c) => c !== category);
+  await chrome.storage.local.set({ [STORAGE_KEY]: validateSettings({ ...settings, categories }) });
+  return { ok: true };
+}
+
+/** "Disagree": one evaluation row, kept in chrome.storage.local only (exported in Options). */
+async function addDisagreement(data) {
+  const row = disagreementRow({ ...data, at: new Date().toISOString() });
+  const stored = (await chrome.storage.local.get(DISAGREE_KEY))[DISAGREE_KEY];
+  const rows = withDisagreement(stored, row);
+  await chrome.storage.local.set({ [DISAGREE_KEY]: rows });
+  return { ok: true, count: rows.length };
+}
+
 const messageHandlers = {
+  [MSG.ALLOW_ADD]: (data) => addAllowTerm(data),
+  [MSG.MUTE_ADD]: (data) => muteCategory(data),
+  [MSG.DISAGREE_ADD]: (data) => addDisagreement(data),
   [MSG.STATUS_GET]: (data) => getStatus(data),
   [MSG.CHECK_ACTIVE_TAB]: async (data) => {
     const tabId = Number.isInteger(data.tabId) ? data.tabId : await activeTabId();
@@ -445,11 +824,32 @@ const messageHandlers = {
     await chrome.runtime.openOptionsPage();
     return { ok: true };
   },
+  [MSG.SCAN_ACTIVE_TAB]: async (data) => {
+    const tabId = Number.isInteger(data.tabId) ? data.tabId : await activeTabId();
+    if (tabId === undefined) return { ok: false, kind: "restricted" };
+    return scanTab(tabId, { quiet: true });
+  },
+  [MSG.SCAN_STATE]: (data) => scanState(data.tabId),
+  [MSG.SCAN_STOP]: (data) => stopScan(data.tabId),
+  [MSG.SCAN_CLEAR]: (data) => clearScan(data.tabId),
+  [MSG.SCAN_REVEAL]: async (data) =>
+    (await sendToPage(data.tabId, MSG.SCAN_REVEAL, { key: String(data.key) })) ?? { ok: false },
+  // From scan.js, after Stop or an edit: the count of biased underlines left (null: none).
+  [MSG.SCAN_BADGE]: async (data, sender) => {
+    const tabId = sender?.tab?.id;
+    if (!Number.isInteger(tabId) || sender.frameId !== 0) return { ok: false };
+    if (data.biased === null) await chrome.action.setBadgeText({ tabId, text: "" });
+    else if (Number.isInteger(data.biased))
+      await setBadge(tabId, badgeText(data.biased, false), data.biased ? "#a3192c" : undefined);
+    return { ok: true };
+  },
+  [MSG.SITE_STATE]: async (data) => siteView(await siteState(data.tabId)),
+  [MSG.SITE_SET]: (data) => setSite(data),
 };
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== chrome.runtime.id) return false;
-  dispatch(messageHandlers, message).then(sendResponse, (error) =>
+  dispatch(messageHandlers, message, sender).then(sendResponse, (error) =>
     sendResponse({ ok: false, error: String(error?.message ?? error) }),
   );
   return true; // answer asynchronously
@@ -460,7 +860,9 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 async function setUp() {
   await loadSettings(); // migrates stored settings once per install/update
   await chrome.contextMenus.removeAll();
-  chrome.contextMenus.create({ id: MENU_ID, title: "Check for bias", contexts: ["selection"] });
+  const title = chrome.i18n.getMessage("menuCheck") || "Check for bias";
+  chrome.contextMenus.create({ id: MENU_ID, title, contexts: ["selection"] });
+  chrome.contextMenus.create({ id: SCAN_MENU_ID, title: "Scan this page for bias", contexts: ["page"] });
 }
 
 chrome.runtime.onInstalled.addListener(async ({ reason }) => {
@@ -473,9 +875,15 @@ restrictStorageAccess(chrome.storage); // every start: the token stays out of co
 
 chrome.contextMenus.onClicked.addListener((info, tab) => {
   if (info.menuItemId === MENU_ID && tab?.id !== undefined) checkSelectionInTab(tab.id, info.frameId ?? 0);
+  if (info.menuItemId === SCAN_MENU_ID && tab?.id !== undefined) scanTab(tab.id);
 });
 
 chrome.commands.onCommand.addListener(async (command, tab) => {
+  if (command === SCAN_COMMAND) {
+    const tabId = tab?.id ?? (await activeTabId());
+    if (tabId !== undefined) toggleScan(tabId);
+    return;
+  }
   if (command !== COMMAND) return;
   const tabId = tab?.id ?? (await activeTabId());
   if (tabId !== undefined) checkSelectionInTab(tabId, await focusedFrameId(chrome.scripting, tabId));
@@ -483,4 +891,14 @@ chrome.commands.onCommand.addListener(async (command, tab) => {
 
 // The same entry point, reachable from the worker's console (and from the end-to-end tests,
 // which cannot click browser context menus in headless Chromium).
-globalThis.srllm = Object.freeze({ checkSelectionInTab });
+globalThis.srllm = Object.freeze({ checkSelectionInTab, scanTab, scanState, clearScan });
+
+// A new document in the tab has no underlines: its badge count and title go with the old one.
+chrome.tabs.onUpdated.addListener((tabId, change) => {
+  if (change.status !== "loading") return;
+  chrome.action.setBadgeText({ tabId, text: "" }).catch(() => {});
+  chrome.action.setTitle({ tabId, title: chrome.i18n.getMessage("actionTitle") }).catch(() => {});
+});
+chrome.tabs.onRemoved.addListener((tabId) => {
+  chrome.storage.session.remove(PAUSE_KEY(tabId)).catch(() => {});
+});

@@ -30,11 +30,13 @@ SHIPPED = [
     "background.js",
     "content.js",
     "card.js",
+    "scan.js",
     "lib",
     "options",
     "popup",
     "welcome",
     "icons",
+    "_locales",
 ]
 SHIPPED_SUFFIXES = {".js", ".json", ".html", ".css", ".png"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # reproducible zips

@@ -9,10 +9,25 @@
 (() => {
   "use strict";
 
+  /**
+   * A string of _locales/<lang>/messages.json through chrome.i18n (content scripts have it);
+   * `fallback` (English, with $1, $2... for `subs`) where there is no such API or message, as
+   * in the node tests.
+   */
+  function t(key, fallback, ...subs) {
+    try {
+      const message = globalThis.chrome?.i18n?.getMessage?.(key, subs.map(String));
+      if (message) return message;
+    } catch {
+      /* no i18n here */
+    }
+    return subs.reduce((text, value, i) => text.replaceAll(`$${i + 1}`, String(value)), fallback);
+  }
+
   const VERDICTS = {
-    neutral: { text: "Neutral", tone: "ok" },
-    slightly_biased: { text: "Slightly biased", tone: "warn" },
-    highly_biased: { text: "Highly biased", tone: "bad" },
+    neutral: { text: t("verdictNeutral", "Neutral"), tone: "ok" },
+    slightly_biased: { text: t("verdictSlightlyBiased", "Slightly biased"), tone: "warn" },
+    highly_biased: { text: t("verdictHighlyBiased", "Highly biased"), tone: "bad" },
   };
 
   const CSS = `
@@ -22,7 +37,7 @@
   text-indent: 0; font-style: normal; font-weight: normal; direction: ltr;
   --bg: #ffffff; --fg: #1b1b1f; --muted: #55575f; --line: #c9cad1; --accent: #1c5fd4;
   --mark: #ffe08a; --mark-fg: #1b1b1f; --ok: #1e6b35; --warn: #8a5a00; --bad: #a3192c;
-  box-sizing: border-box; width: min(400px, calc(100vw - 16px)); max-height: min(70vh, 560px);
+  box-sizing: border-box; width: min(400px, calc(100vw - 16px)); max-height: min(70vh, 560px, var(--srllm-room, 560px));
   overflow: auto; padding: 12px 14px; border: 1px solid var(--line); border-radius: 10px;
   background: var(--bg); color: var(--fg); box-shadow: 0 6px 24px rgba(0,0,0,.25);
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; text-align: left;
@@ -43,7 +58,14 @@
   border-radius: 4px; padding: 0 6px; }
 .label { font-size: 12px; color: var(--muted); margin: 8px 0 2px; font-weight: 600; }
 .excerpt, .rewrite { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; max-height: 160px;
-  overflow: auto; }
+  overflow: auto; text-align: start; }
+.confidence { font-size: 12px; color: var(--muted); margin: 0 0 6px; }
+.findings { margin: 6px 0; padding: 0; list-style: none; }
+.findings li { display: flex; flex-wrap: wrap; align-items: center; gap: 4px; margin: 2px 0; }
+.findings .term { font-weight: 600; margin-right: 4px; }
+.findings .source { font-size: 12px; color: var(--muted); margin-right: 4px; }
+.cats li button, .findings button { font-size: 11px; padding: 0 6px; border-radius: 4px; }
+.cats li button { margin-left: 4px; }
 .excerpt mark { background: var(--mark); color: var(--mark-fg); border-radius: 2px; padding: 0 1px; }
 .rewrite { border-left: 3px solid var(--accent); padding-left: 8px; }
 .explanation, .message { margin: 6px 0; }
@@ -99,18 +121,32 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       tabindex: "-1",
     });
     const head = el(doc, "div", { class: "head" });
-    const title = el(doc, "h2", { class: "title", id: `${id}-title` }, "srllm bias check");
+    const title = el(doc, "h2", { class: "title", id: `${id}-title` }, t("cardTitle", "srllm bias check"));
     const badge = el(doc, "span", { class: "badge", "data-tone": "busy" }, "Checking\u2026");
     head.append(title, badge);
 
     const cats = el(doc, "ul", { class: "cats", "aria-label": "Bias categories", hidden: "" });
-    const excerptLabel = el(doc, "p", { class: "label" }, "Selected text");
-    const excerpt = el(doc, "p", { class: "excerpt", "data-part": "excerpt" });
+    const excerptLabel = el(doc, "p", { class: "label" }, t("cardSelectedText", "Selected text"));
+    // dir="auto": right-to-left text (Arabic, Hebrew) reads in its own direction.
+    const excerpt = el(doc, "p", { class: "excerpt", "data-part": "excerpt", dir: "auto" });
+    const confidenceLine = el(doc, "p", { class: "confidence", "data-part": "confidence", hidden: "" });
     const explanation = el(doc, "p", { class: "explanation", "data-part": "explanation", hidden: "" });
-    const rewriteLabel = el(doc, "p", { class: "label", hidden: "" }, "Suggested rewrite");
+    const findings = el(doc, "ul", {
+      class: "findings",
+      "data-part": "findings",
+      "aria-label": t("cardFindings", "Highlighted words"),
+      hidden: "",
+    });
+    const rewriteLabel = el(
+      doc,
+      "p",
+      { class: "label", hidden: "" },
+      t("cardSuggestedRewrite", "Suggested rewrite"),
+    );
     const rewrite = el(doc, "p", {
       class: "rewrite",
       "data-part": "rewrite",
+      dir: "auto",
       "aria-busy": "true",
       hidden: "",
     });
@@ -148,9 +184,30 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     const retryButton = button("Retry", "retry", "Check the selection again", () => actions.onRetry());
     const optionsButton = button("Options", "options", "Open srllm options", () => actions.onOptions());
     const dismissButton = button("Dismiss", "dismiss", "Close the srllm card", () => actions.onDismiss());
-    const optional = [replaceButton, undoButton, copyButton, anywayButton, retryButton, optionsButton];
+    // Stop cancels the check (waiting or running): the port closes, the server stops.
+    const stopButton = button(t("cardStop", "Stop"), "stop", t("cardStopLabel", "Stop this check"), () =>
+      actions.onStop?.(),
+    );
+    const disagreeButton = button(
+      t("cardDisagree", "Disagree"),
+      "disagree",
+      t("cardDisagreeLabel", "The verdict is wrong: keep a note of it on this computer"),
+      () => actions.onDisagree?.({ kind: "verdict" }),
+    );
+    const optional = [
+      replaceButton,
+      undoButton,
+      copyButton,
+      anywayButton,
+      retryButton,
+      optionsButton,
+      stopButton,
+      disagreeButton,
+    ];
     for (const b of optional) b.hidden = true;
     buttons.append(
+      stopButton,
+      disagreeButton,
       replaceButton,
       undoButton,
       copyButton,
@@ -165,7 +222,9 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       cats,
       excerptLabel,
       excerpt,
+      confidenceLine,
       explanation,
+      findings,
       rewriteLabel,
       rewrite,
       message,
@@ -200,8 +259,8 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       showChecking(text) {
         rewriteText = "";
         flagShown = false;
-        title.textContent = "srllm bias check";
-        setBadge("Checking\u2026", "busy");
+        title.textContent = t("cardTitle", "srllm bias check");
+        setBadge(t("cardChecking", "Checking\u2026"), "busy");
         renderSegments(doc, excerpt, [{ text, biased: false }]);
         excerptLabel.hidden = false;
         excerpt.hidden = false;
@@ -212,9 +271,37 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         message.removeAttribute("data-kind");
         commands.replaceChildren();
         rewrite.setAttribute("aria-busy", "true");
-        for (const part of [cats, explanation, rewriteLabel, rewrite, message, commands]) part.hidden = true;
+        findings.replaceChildren();
+        confidenceLine.textContent = "";
+        const parts = [cats, explanation, rewriteLabel, rewrite, message, commands, findings, confidenceLine];
+        for (const part of parts) part.hidden = true;
         for (const b of optional) b.hidden = true;
-        status.textContent = "Checking the selection\u2026";
+        stopButton.hidden = false;
+        status.textContent = t("cardCheckingSelection", "Checking the selection\u2026");
+      },
+      /** The server runs one check at a time: this one waits behind another. */
+      showQueued(position) {
+        const n = Number.isInteger(position) && position > 0 ? position : 1;
+        if (!flagShown) setBadge(t("cardWaiting", "Waiting\u2026"), "busy");
+        stopButton.hidden = false;
+        status.textContent = t("cardQueued", "Waiting for another check (position $1)\u2026", n);
+      },
+      showStarted() {
+        if (!flagShown) setBadge(t("cardChecking", "Checking\u2026"), "busy");
+        stopButton.hidden = false;
+        status.textContent = t("cardCheckingSelection", "Checking the selection\u2026");
+      },
+      /** After Stop: the check was cancelled here and on the server. */
+      showStopped() {
+        if (!flagShown) setBadge(t("cardNotChecked", "Not checked"), "busy");
+        rewrite.setAttribute("aria-busy", "false");
+        if (!rewriteText) {
+          rewriteLabel.hidden = true;
+          rewrite.hidden = true;
+        }
+        stopButton.hidden = true;
+        retryButton.hidden = false;
+        status.textContent = t("cardStopped", "Stopped.");
       },
       showFlag(flag) {
         flagShown = true;
@@ -222,11 +309,59 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         setBadge(verdict.text, verdict.tone);
         renderSegments(doc, excerpt, flag.segments);
         cats.replaceChildren(
-          ...flag.categories.map((c) => el(doc, "li", {}, String(c).replaceAll("_", " "))),
+          ...flag.categories.map((c) => {
+            const name = String(c).replaceAll("_", " ");
+            const item = el(doc, "li", {});
+            item.append(
+              el(doc, "span", {}, name),
+              button(t("cardMute", "Mute"), "mute", t("cardMuteLabel", "Stop flagging $1", name), () =>
+                actions.onMute?.(String(c)),
+              ),
+            );
+            return item;
+          }),
         );
         cats.hidden = flag.categories.length === 0;
+        const sure = flag.confidence;
+        confidenceLine.textContent = sure
+          ? t("cardConfidence", "Model confidence: $1% ($2)", sure.percent, sure.words)
+          : "";
+        confidenceLine.hidden = !sure;
         explanation.textContent = flag.explanation || "";
         explanation.hidden = !flag.explanation;
+        const terms = Array.isArray(flag.findings) ? flag.findings : [];
+        findings.replaceChildren(
+          ...terms.map(({ text, source }) => {
+            const term = String(text);
+            const item = el(doc, "li", {});
+            item.append(
+              el(doc, "span", { class: "term", dir: "auto" }, term),
+              el(doc, "span", { class: "source" }, String(source)),
+              button(
+                t("cardIgnoreOnce", "Ignore once"),
+                "ignore-once",
+                t("cardIgnoreOnceLabel", "Check again without $1", term),
+                () => actions.onIgnoreOnce?.(term),
+              ),
+              button(
+                t("cardAlwaysIgnore", "Always ignore"),
+                "allow",
+                t("cardAlwaysIgnoreLabel", "Never flag $1 again", term),
+                () => actions.onAllow?.(term),
+              ),
+              button(
+                t("cardDisagreeTerm", "Not biased"),
+                "disagree-term",
+                t("cardDisagreeTermLabel", "$1 is not biased: keep a note of it on this computer", term),
+                () => actions.onDisagree?.({ kind: "term", term }),
+              ),
+            );
+            return item;
+          }),
+        );
+        findings.hidden = terms.length === 0;
+        disagreeButton.hidden = false;
+        stopButton.hidden = !(flag.biased && !flag.muted); // a rewrite follows
         if (flag.muted) {
           message.textContent = "Not flagged: only categories you turned off in Options apply.";
           message.hidden = false;
@@ -249,6 +384,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         message.hidden = true;
         commands.hidden = true;
         for (const b of optional) b.hidden = true;
+        stopButton.hidden = false;
         status.textContent = "Writing a neutral rewrite\u2026";
       },
       appendRewrite(delta) {
@@ -257,6 +393,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       },
       showDone({ rewrite: finalText, changed }) {
         rewrite.setAttribute("aria-busy", "false");
+        stopButton.hidden = true;
         if (typeof finalText === "string") {
           rewriteText = finalText;
           rewrite.textContent = finalText;
@@ -275,7 +412,8 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       },
       showFailure(failure) {
         // A failure after the verdict (mid-rewrite) keeps the verdict and drops the partial rewrite.
-        if (!flagShown) setBadge("Not checked", "busy");
+        if (!flagShown) setBadge(t("cardNotChecked", "Not checked"), "busy");
+        stopButton.hidden = true;
         excerptLabel.hidden = excerpt.textContent === "";
         excerpt.hidden = excerpt.textContent === "";
         rewriteLabel.hidden = true;
@@ -318,5 +456,5 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     };
   }
 
-  globalThis.srllmCard = Object.freeze({ createCard, renderSegments, VERDICTS, CSS });
+  globalThis.srllmCard = Object.freeze({ createCard, renderSegments, VERDICTS, CSS, t });
 })();

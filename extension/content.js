@@ -506,15 +506,16 @@
     style.setProperty("position", "fixed", "important");
     style.setProperty("z-index", "2147483647", "important");
     style.setProperty("left", `${left}px`, "important");
+    let room; // the card's height may not pass the window's edge: it scrolls inside instead
     if (below < window.innerHeight - 160 || rect.top < 200) {
-      style.setProperty(
-        "top",
-        `${Math.max(margin, Math.min(below, window.innerHeight - 160))}px`,
-        "important",
-      );
+      const top = Math.max(margin, Math.min(below, window.innerHeight - 160));
+      style.setProperty("top", `${top}px`, "important");
+      room = window.innerHeight - top - margin;
     } else {
       style.setProperty("bottom", `${window.innerHeight - rect.top + margin}px`, "important");
+      room = rect.top - 2 * margin;
     }
+    style.setProperty("--srllm-room", `${Math.max(160, Math.floor(room))}px`, "important");
   }
 
   function onDocumentKeydown(event) {
@@ -557,6 +558,8 @@
       ownEdit: false,
       undo: null,
       unwatch: null,
+      ignore: new Set(), // terms ignored once on this card
+      flag: null,
     };
     state.card = globalThis.srllmCard.createCard(
       document,
@@ -568,6 +571,12 @@
         onRetry: () => (state.lastType === "check/rewrite" ? rewriteAnyway(state) : startCheck(state)),
         onRewriteAnyway: () => rewriteAnyway(state),
         onOptions: () => chrome.runtime.sendMessage({ type: "options/open", data: {} }),
+        onStop: () => stop(state),
+        onIgnoreOnce: (term) => ignoreOnce(state, term),
+        onAllow: (term) => remember(state, "allow/add", { term }, "Never flagged again (Options lists it)."),
+        onMute: (category) =>
+          remember(state, "mute/add", { category }, "Category muted (Options can turn it back on)."),
+        onDisagree: (what) => disagree(state, what),
       },
       { editable: Boolean(target?.editable), readOnlyField: Boolean(target?.field) },
     );
@@ -580,7 +589,12 @@
   }
 
   const portHandlers = {
-    "check/flag": (state, data) => state.card.showFlag(data),
+    "check/queued": (state, data) => state.card.showQueued(data.position),
+    "check/started": (state) => state.card.showStarted(),
+    "check/flag": (state, data) => {
+      state.flag = data; // what Disagree records
+      state.card.showFlag(data);
+    },
     "check/delta": (state, data) => state.card.appendRewrite(data.delta),
     "check/done": (state, data) => {
       state.finished = true;
@@ -622,7 +636,62 @@
         retry: true,
       });
     });
-    port.postMessage({ type, data: { text: state.text } });
+    port.postMessage({ type, data: { text: state.text, ignore: [...state.ignore] } });
+  }
+
+  /** Stop: closing the port cancels the request, which stops the server's work on it. */
+  function stop(state) {
+    if (state.closed || state.finished) return;
+    state.finished = true;
+    try {
+      state.port?.disconnect();
+    } catch {
+      /* already gone */
+    }
+    state.port = null;
+    state.card.showStopped();
+  }
+
+  /** Check again with `term` allowed for this card only. */
+  function ignoreOnce(state, term) {
+    if (state.closed) return;
+    state.ignore.add(term);
+    startCheck(state);
+  }
+
+  /** Save a choice through the background (the settings are out of this world's reach), then
+   * check again under it. */
+  async function remember(state, type, data, done) {
+    if (state.closed) return;
+    const reply = await chrome.runtime.sendMessage({ type, data }).catch(() => null);
+    if (state.closed) return;
+    if (!reply?.ok) {
+      state.card.setStatus("That could not be saved; try again from Options.");
+      return;
+    }
+    startCheck(state);
+    state.card.setStatus(done);
+  }
+
+  /** "Disagree" on the verdict or one highlighted term: an evaluation row kept on this computer. */
+  async function disagree(state, { kind, term = null }) {
+    const flag = state.flag;
+    if (state.closed || !flag) return;
+    const data = {
+      kind,
+      term,
+      text: state.text,
+      label: flag.label,
+      terms: (flag.findings ?? []).map((f) => f.text),
+      model: flag.model ?? null,
+    };
+    const reply = await chrome.runtime.sendMessage({ type: "disagree/add", data }).catch(() => null);
+    if (state.closed) return;
+    state.card.setStatus(
+      reply?.ok
+        ? "Noted on this computer only; export your notes from Options."
+        : "The note could not be saved.",
+    );
   }
 
   function startCheck(state) {
@@ -691,6 +760,9 @@
   // see them (nor can other extensions). The end-to-end tests reach this world through the
   // DevTools protocol (tests/e2e/conftest.py); that is the only way in from outside.
   globalThis.srllmEditing = Object.freeze({ planEdit, plainText, locate });
+  // For scan.js, in this same world: a click on an underline selects its sentence and opens
+  // the card exactly as a check of the selection does (so Replace and Undo work the same).
+  globalThis.srllmContent = Object.freeze({ openForSelection });
   globalThis.srllmTestHook = Object.freeze({
     /** The open card's closed shadow root, or null. */
     cardRoot: () => current?.card.root ?? null,

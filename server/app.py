@@ -24,12 +24,12 @@ from starlette.routing import Route
 
 from srllm import contract, paths
 from srllm.errors import Code, SrllmError
-from srllm.server import requests, scan, security, task
+from srllm.server import language, requests, scan, security, task
 from srllm.server.engine import Engine
 from srllm.server.http_errors import INTERNAL, error_bytes, error_response
 from srllm.server.middleware import GuardMiddleware
 from srllm.server.openapi import openapi_spec
-from srllm.server.runner import ModelRunner
+from srllm.server.runner import ModelRunner, Queued, Started
 from srllm.server.settings import ServerSettings
 
 log = logging.getLogger("srllm.server")
@@ -80,6 +80,7 @@ async def _task_text(request: Request) -> tuple[dict, str]:
     data = await requests.read_object(request)
     text = requests.text_field(data, _settings(request).max_text_chars)
     _runner(request).engine.check_length(text)
+    language.check(text)  # before the queue: the model reads English only
     return data, text
 
 
@@ -97,14 +98,25 @@ async def health(request: Request) -> Response:
         {
             **public,
             "model": runner.engine.info.as_dict(),
+            "engine": await _engine_health(runner.engine),
             "contract": contract.CONTRACT_VERSION,
             "limits": {
                 "max_text_chars": _settings(request).max_text_chars,
                 "max_text_tokens": runner.engine.max_text_tokens(),
+                "max_scan_chars": _settings(request).max_scan_chars,
+                "max_scan_segments": _settings(request).max_scan_segments,
             },
             "stats": dict(runner.stats),
         }
     )
+
+
+async def _engine_health(engine) -> dict:
+    """Which engine serves; an upstream one (server/upstream.py) is asked whether it answers."""
+    check = getattr(engine, "health", None)
+    if check is None:
+        return {"kind": "llama.cpp"}
+    return await asyncio.to_thread(check)
 
 
 async def _task_route(request: Request, mode: task.Mode) -> Response:
@@ -113,13 +125,16 @@ async def _task_route(request: Request, mode: task.Mode) -> Response:
     runner = _runner(request)
     streamed = mode is not task.Mode.FLAG and requests.bool_field(data, "stream", False)
     every = mode is task.Mode.REWRITE and requests.bool_field(data, "all", False)
+    options = requests.task_options(data)
     if not streamed:
-        return JSONResponse(await cancellable(request, lambda c: runner.run(text, mode, c, every)))
+        return JSONResponse(
+            await cancellable(request, lambda c: runner.run(text, mode, c, every, options))
+        )
 
     async def events() -> AsyncIterator[bytes]:
         cancel = threading.Event()
         try:
-            async for event in runner.events(text, mode, cancel, every):
+            async for event in runner.events(text, mode, cancel, every, options, True):
                 yield sse_event(event)
         except SrllmError as exc:
             yield sse_error(exc)
@@ -127,7 +142,11 @@ async def _task_route(request: Request, mode: task.Mode) -> Response:
     return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-def sse_event(event: task.Event) -> bytes:
+def sse_event(event: task.Event | Queued | Started) -> bytes:
+    if isinstance(event, Queued):
+        return sse("queued", {"position": event.position})
+    if isinstance(event, Started):
+        return sse("started", {})
     if isinstance(event, task.Progress):
         return sse("progress", event.as_dict())
     if isinstance(event, task.Flagged):
@@ -163,13 +182,15 @@ async def scan_route(request: Request) -> Response:
         data, settings.max_scan_chars, settings.max_scan_segments
     )
     streamed = requests.bool_field(data, "stream", False)
+    strictness = task.Options.build(data.get("strictness"))
     runner = _runner(request)
     scanner = _scanner(request)
     items = [scan.Item(text, sid) for sid, text in pairs]
     work = await asyncio.to_thread(scan.plan, items, segmented, runner.engine)
+    threshold = strictness.threshold(runner.engine.info.flag_threshold)
 
     def run(cancel: threading.Event):
-        return scanner.run(work, cancel)
+        return scanner.run(work, cancel, threshold)
 
     if not streamed:
 
@@ -188,8 +209,11 @@ async def scan_route(request: Request) -> Response:
         cancel = threading.Event()
         names = {scan.Started: "start", scan.Scored: "sentence", scan.Finished: "done"}
         try:
-            async for event in runner.iterate(run, cancel):
-                yield sse(names[type(event)], event.payload)
+            async for event in runner.iterate(run, cancel, report_queue=True):
+                if isinstance(event, Queued | Started):
+                    yield sse_event(event)
+                else:
+                    yield sse(names[type(event)], event.payload)
         except SrllmError as exc:
             yield sse_error(exc)
 

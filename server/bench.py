@@ -3,6 +3,7 @@
     just bench                       # 20 texts of infer_50.csv
     python -m srllm.server.bench --limit 50 --json bench.json
     python -m srllm.server.bench --scan-only   # only the 1,000-word /v1/scan row
+    python -m srllm.server.bench --batch-only  # only srllm batch, 1 vs 4 workers
 
 Each HTTP call is paired with the same call made in-process through the engine, interleaved
 text by text so machine noise hits both alike; the ratio is the server's overhead. The result
@@ -402,12 +403,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-prompt-lookup", action="store_true")
     parser.add_argument("--no-scan", action="store_true", help="skip the 1,000-word scan row")
     parser.add_argument("--scan-only", action="store_true", help="only the scan row")
+    parser.add_argument(
+        "--batch-only", action="store_true", help="only srllm batch with 1 vs 4 workers"
+    )
+    parser.add_argument("--batch-task", choices=("flag", "rewrite", "debias"), default="debias")
+    parser.add_argument("--batch-upstream", metavar="URL", help="batch row: serve --upstream URL")
     parser.add_argument("--json", type=Path, default=Path("bench-server.json"))
     args = parser.parse_args(argv)
     args.data = args.data or paths.dataset_path("srllm", "infer_50.csv")
     if not args.data.is_file():
         print(f"srllm: error: data file not found: {args.data}", file=sys.stderr)
         return 1
+    if args.batch_only:  # server/bench_batch.py: its own server, its own table
+        from srllm.server import bench_batch
+
+        upstream = ("--upstream", args.batch_upstream) if args.batch_upstream else ()
+        row = bench_batch.run(
+            paths.resolve_model(args.model), args.data, args.limit, args.batch_task, upstream
+        )
+        print("\n".join(bench_batch.table(row)))
+        args.json.write_text(json.dumps({"batch": row}, indent=2))
+        print(f"\nwrote {args.json}")
+        return 0
     results = run(args)
     print(table(results))
     args.json.write_text(json.dumps(results, indent=2))

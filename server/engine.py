@@ -81,6 +81,7 @@ def check_gguf(path: Path) -> None:
 # How hard the flagged words are pushed down in a guided rewrite: enough that a synonym wins
 # where the model has one, not a ban (a word it must keep, a name, can still come through).
 AVOID_BIAS = -8.0
+RE_READ = 4  # tokens of a scored prompt always evaluated again (see Engine._next_logits)
 
 
 def _chat_formatter(meta: dict, llm: llama_cpp.Llama):
@@ -228,7 +229,10 @@ class Engine:
         llm = self._llm
         keep = 0
         cached = llm.input_ids[: llm.n_tokens]
-        limit = min(len(cached), len(tokens) - 1)  # always evaluate at least the last token
+        # Always re-read the last RE_READ tokens: a single re-read token would go through
+        # llama.cpp's one-row kernels, which round differently (see _BatchScorer.score), and the
+        # same text scored twice would get two different P(biased).
+        limit = min(len(cached), len(tokens) - RE_READ)
         while keep < limit and cached[keep] == tokens[keep]:
             keep += 1
         llm.n_tokens = keep  # eval() drops the cache beyond n_tokens
@@ -386,11 +390,12 @@ class Engine:
     def avoid_bias(self, words: list[str]) -> dict[int, float]:
         """logit_bias against starting the content words of `words` (what the flag highlighted)
         again, in the spellings a rewrite could use: as written, lower-case, capitalised, after
-        a space. Short and function words ("the" in "the worst") stay free."""
+        a space. Function words ("the" in "the worst") and one- and two-letter words stay free;
+        three-letter ones ("bad", "fat") are pushed down like the rest."""
         bias: dict[int, float] = {}
         for phrase in words:
             for word in phrase.split():
-                if len(word) < 4 or word.lower() in contract.FUNCTION_WORDS:
+                if len(word) < 3 or word.lower() in contract.FUNCTION_WORDS:
                     continue
                 for form in {word, word.lower(), word[:1].upper() + word[1:].lower()}:
                     for spaced in (form, " " + form):

@@ -22,7 +22,11 @@ STATUS: dict[Code, int] = {
     Code.TEXT_TOO_LONG: 413,
     Code.BODY_TOO_LARGE: 413,
     Code.CANCELLED: 499,  # the client went away or pressed Stop
+    Code.UNSUPPORTED_LANGUAGE: 422,
     Code.MODEL_OUTPUT_INVALID: 502,
+    Code.UPSTREAM_UNAVAILABLE: 502,  # the inference engine refused or dropped the connection
+    Code.UPSTREAM_BAD_RESPONSE: 502,  # it answered, but not in the OpenAI shape
+    Code.UPSTREAM_TIMEOUT: 504,
     Code.MODEL_MISSING: 500,
     Code.MODEL_LOAD_FAILED: 500,
     Code.BAD_INPUT: 400,

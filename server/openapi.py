@@ -9,6 +9,16 @@ from __future__ import annotations
 from srllm import contract
 from srllm.errors import Code
 from srllm.server.settings import ServerSettings
+from srllm.server.task import MAX_ALLOW_CHARS, MAX_ALLOW_TERMS, STRICTNESS
+
+_STRICTNESS = {
+    "type": "string",
+    "enum": list(STRICTNESS),
+    "default": "conservative",
+    "description": "How readily a sentence is called biased: `conservative` at the model's "
+    "calibrated threshold, `sensitive` at the scan's `review` threshold (0.15 below it), "
+    "`balanced` halfway.",
+}
 
 _TEXT_REQUEST = {
     "type": "object",
@@ -26,6 +36,22 @@ _TEXT_REQUEST = {
             "type": "boolean",
             "default": False,
             "description": "/v1/rewrite only: rewrite every sentence, not only the biased ones.",
+        },
+        "strictness": _STRICTNESS,
+        "allow": {
+            "type": "array",
+            "maxItems": MAX_ALLOW_TERMS,
+            "items": {"type": "string", "minLength": 1, "maxLength": MAX_ALLOW_CHARS},
+            "description": "Terms the user accepts (literal, case-insensitive, on word "
+            "boundaries): never highlighted by any source, never pushed down in a rewrite. A "
+            "sentence whose only evidence was allowed terms is neutral.",
+        },
+        "mute": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(contract.CATEGORIES)},
+            "description": "Categories not to flag: a lexicon term of a muted category is not "
+            "highlighted, and the model's verdict does not count when all its categories are "
+            "muted.",
         },
     },
 }
@@ -52,7 +78,7 @@ _SPAN = {
         "start": {"type": "integer", "minimum": 0, "description": "Unicode code point offset"},
         "end": {"type": "integer", "minimum": 0},
         "text": {"type": "string"},
-        "source": {"type": "string", "enum": ["model", "lexicon"]},
+        "source": {"type": "string", "enum": ["model", "lexicon", "opinion"]},
         "alternatives": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -165,8 +191,10 @@ _SCAN_REQUEST = {
             "type": "boolean",
             "default": False,
             "description": "Server-sent events: `start`, one `sentence` per sentence in "
-            "order, `done` with the JSON answer.",
+            "order, `done` with the JSON answer (after `queued`... and `started` when the "
+            "scan waited for the model).",
         },
+        "strictness": _STRICTNESS,
     },
 }
 
@@ -294,7 +322,9 @@ def _json(schema_name: str, description: str) -> dict:
 def _task_route(summary: str, response: str, streams: bool) -> dict:
     ok = _json(response, "result")
     if streams:
-        names = ["progress", "delta", "sentence", "done", "error"]
+        # `queued` ({"position"}; 1 is next), repeated as a keep-alive, then `started`: only
+        # when the call waited for the model behind another.
+        names = ["queued", "started", "progress", "delta", "sentence", "done", "error"]
         if response == "Debias":
             names.insert(1, "flag")
         ok["content"]["text/event-stream"] = {"schema": _sse(names)}
@@ -308,7 +338,7 @@ def _task_route(summary: str, response: str, streams: bool) -> dict:
                     "application/json": {"schema": {"$ref": "#/components/schemas/TextRequest"}}
                 },
             },
-            "responses": {"200": ok, **_errors(400, 401, 403, 413, 422, 502)},
+            "responses": {"200": ok, **_errors(400, 401, 403, 413, 422, 502, 504)},
         }
     }
 
@@ -351,7 +381,9 @@ def openapi_spec() -> dict:
                                     "schema": {"$ref": "#/components/schemas/Scan"}
                                 },
                                 "text/event-stream": {
-                                    "schema": _sse(["start", "sentence", "done", "error"])
+                                    "schema": _sse(
+                                        ["queued", "started", "start", "sentence", "done", "error"]
+                                    )
                                 },
                             },
                         },
@@ -412,6 +444,7 @@ def openapi_spec() -> dict:
                     "properties": {
                         "status": {"type": "string"},
                         "model": {"type": "object"},
+                        "engine": {"type": "object"},  # llama.cpp, or an upstream and its state
                         "contract": {"type": "string"},
                         "limits": {"type": "object"},
                     },

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from srllm.errors import Code, SrllmError
+from srllm.server.task import Options
 
 
 async def read_object(request: Request) -> dict[str, Any]:
@@ -55,6 +56,11 @@ def _encodable(value: str, name: str) -> None:
             Code.INVALID_REQUEST,
             f"field '{name}' contains an unpaired surrogate at character {exc.start}",
         ) from None
+
+
+def task_options(data: dict[str, Any]) -> Options:
+    """`strictness`, `allow` and `mute` of /v1/flag, /v1/rewrite and /v1/debias (Options)."""
+    return Options.build(data.get("strictness"), data.get("allow"), data.get("mute"))
 
 
 def bool_field(data: dict[str, Any], name: str, default: bool) -> bool:

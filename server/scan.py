@@ -30,9 +30,8 @@ from enum import StrEnum
 from srllm.contract import Label
 from srllm.errors import Code, SrllmError
 from srllm.server.segment import Segment, split_sentences
-from srllm.server.task import Cache
+from srllm.server.task import REVIEW_MARGIN, Cache
 
-REVIEW_MARGIN = 0.15  # the review band: this far below the biased threshold
 WINDOW = 32  # sentences read per batched call, between two looks at the cancel flag
 CACHE_SIZE = 8192  # scores (floats) kept: a few long documents' worth
 
@@ -175,10 +174,13 @@ class Scanner:
                 self.cache.put(self._key(text), found[text])
         return [found[text] for text in texts]
 
-    def run(self, work: Plan, cancel: threading.Event | None = None) -> Iterator[Event]:
+    def run(
+        self, work: Plan, cancel: threading.Event | None = None, threshold: float | None = None
+    ) -> Iterator[Event]:
         """Started, then one Scored per sentence in document order, then Finished. Sentences
-        are read WINDOW at a time; a cancelled scan stops between two windows."""
-        thresholds = self.thresholds
+        are read WINDOW at a time; a cancelled scan stops between two windows. `threshold`
+        (a strictness's, task.Options.threshold) replaces the calibrated one as `biased`."""
+        thresholds = self.thresholds if threshold is None else Thresholds.for_threshold(threshold)
         model = self.engine.info.name
         yield Started(
             {

@@ -24,7 +24,8 @@ from typing import Any
 
 from srllm import contract
 from srllm.contract import Flag, Label
-from srllm.server import lexicon, preserve
+from srllm.errors import Code, SrllmError
+from srllm.server import lexicon, loaded, preserve
 from srllm.server.segment import Segment, reassemble, split_sentences
 
 SEVERITY = {Label.NEUTRAL: 0, Label.SLIGHTLY_BIASED: 1, Label.HIGHLY_BIASED: 2}
@@ -34,6 +35,114 @@ class Mode(StrEnum):
     FLAG = "flag"  # flag only
     REWRITE = "rewrite"  # the rewrite string is the answer (still only of biased sentences)
     DEBIAS = "debias"  # flag, then rewrite what is biased
+
+
+# How far below the model's calibrated threshold a verdict turns biased, per strictness. The
+# sensitive end is the scan's review band (server/scan.py takes REVIEW_MARGIN from here).
+REVIEW_MARGIN = 0.15
+STRICTNESS = {"conservative": 0.0, "balanced": REVIEW_MARGIN / 2, "sensitive": REVIEW_MARGIN}
+MAX_ALLOW_TERMS = 200
+MAX_ALLOW_CHARS = 64
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a user asked of one check, beyond the text.
+
+    strictness  the decision threshold on P(biased): conservative is the model's calibrated
+                one; balanced and sensitive are lower (see STRICTNESS).
+    allow       literal terms the user accepts (case-insensitive, on word boundaries): no
+                source (model, lexicon, opinion) highlights them, and a rewrite never pushes
+                them down.
+    mute        contract categories the user does not want flagged.
+
+    The verdict of a sentence with an allow-list or muted categories (merge_lexicon): a
+    lexicon term counts only when it is neither allowed nor of a muted category; the model's
+    biased verdict counts unless every word it named is allowed or every category it named is
+    muted. So a sentence whose only evidence was an allowed term or a muted category is
+    neutral, and one the model calls biased with other words stays biased.
+    """
+
+    strictness: str = "conservative"
+    allow: tuple[str, ...] = ()
+    mute: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        strictness: object = None,
+        allow: object = None,
+        mute: object = None,
+        code: Code = Code.INVALID_REQUEST,
+    ) -> Options:
+        """Validated options from request values (None: the default); SrllmError naming the
+        field otherwise."""
+        if strictness is None:
+            strictness = "conservative"
+        if not isinstance(strictness, str) or strictness not in STRICTNESS:
+            raise SrllmError(
+                code,
+                f"field 'strictness' must be one of {', '.join(STRICTNESS)}",
+                field="strictness",
+                allowed=list(STRICTNESS),
+            )
+        terms: list[str] = []
+        if allow is not None:
+            if not isinstance(allow, list | tuple) or len(allow) > MAX_ALLOW_TERMS:
+                raise SrllmError(
+                    code,
+                    f"field 'allow' must be a list of at most {MAX_ALLOW_TERMS} terms",
+                    field="allow",
+                    limit=MAX_ALLOW_TERMS,
+                )
+            for i, term in enumerate(allow):
+                if not isinstance(term, str) or not 0 < len(term.strip()) <= MAX_ALLOW_CHARS:
+                    raise SrllmError(
+                        code,
+                        f"allow[{i}] must be a term of 1 to {MAX_ALLOW_CHARS} characters",
+                        field="allow",
+                        limit=MAX_ALLOW_CHARS,
+                    )
+                try:
+                    term.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise SrllmError(
+                        code, f"allow[{i}] contains an unpaired surrogate", field="allow"
+                    ) from None
+                terms.append(" ".join(term.split()).lower())
+        muted: list[str] = []
+        if mute is not None:
+            if not isinstance(mute, list | tuple) or not all(isinstance(c, str) for c in mute):
+                raise SrllmError(code, "field 'mute' must be a list of categories", field="mute")
+            unknown = [c for c in mute if c not in contract.CATEGORIES]
+            if unknown:
+                raise SrllmError(
+                    code,
+                    f"field 'mute' has unknown categories: {', '.join(unknown[:5])}",
+                    field="mute",
+                    allowed=list(contract.CATEGORIES),
+                )
+            muted = list(mute)
+        return cls(strictness, tuple(dict.fromkeys(terms)), frozenset(muted))
+
+    def threshold(self, calibrated: float) -> float:
+        return max(0.0, calibrated - STRICTNESS[self.strictness])
+
+    @property
+    def plain(self) -> bool:
+        return not self.allow and not self.mute
+
+    def allowed_ranges(self, text: str) -> list[tuple[int, int]]:
+        return [(s.start, s.end) for s in contract.find_spans(text, list(self.allow))]
+
+    def allows_word(self, word: str) -> bool:
+        """Whether pushing `word` down in a rewrite could push down an allowed term: it shares
+        a word with one."""
+        words = set(word.lower().split())
+        return any(words & set(term.split()) for term in self.allow)
+
+
+DEFAULT_OPTIONS = Options()
 
 
 class Cache:
@@ -71,7 +180,7 @@ class SpanOut:
     start: int  # code point offsets into the whole selection
     end: int
     text: str
-    source: str  # "model" | "lexicon"
+    source: str  # "model" | "lexicon" (a known term) | "opinion" (a loaded word, see loaded.py)
     alternatives: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
@@ -254,12 +363,21 @@ class Task:
     def _key(self, *parts) -> tuple:
         return (*parts, self.engine.info.path, self.engine.info.flag_threshold)
 
-    def flag_sentence(self, text: str, cancel: threading.Event | None) -> Flag:
-        key = self._key("flag", text)
+    def flag_sentence(
+        self, text: str, cancel: threading.Event | None, threshold: float | None = None
+    ) -> Flag:
+        """The model's flag of one sentence at `threshold` (None: the calibrated one), cached
+        per threshold: the same sentence can be neutral at one strictness, biased at another."""
+        calibrated = self.engine.info.flag_threshold
+        threshold = calibrated if threshold is None else threshold
+        key = self._key("flag", text, threshold)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
-        flag = self.engine.flag(text, cancel)
+        if threshold == calibrated:  # stand-ins without the parameter keep working
+            flag = self.engine.flag(text, cancel)
+        else:
+            flag = self.engine.flag(text, cancel, threshold=threshold)
         self.cache.put(key, flag)
         return flag
 
@@ -285,17 +403,21 @@ class Task:
         mode: Mode | str,
         cancel: threading.Event | None = None,
         rewrite_all: bool = False,
+        options: Options | None = None,
     ) -> Iterator[Event]:
         """Yield the events of one call; the last is Done with the route's payload. A rewrite
         changes only the sentences the flag calls biased, unless `rewrite_all` (the card's
-        "Rewrite anyway" on a fair verdict)."""
+        "Rewrite anyway" on a fair verdict). `options`: strictness, allow-list, muted
+        categories (Options)."""
         mode = Mode(mode)
+        options = options or DEFAULT_OPTIONS
+        threshold = options.threshold(self.engine.info.flag_threshold)
         rewrite_all = rewrite_all and mode is Mode.REWRITE
         passage = Passage(text, self.model)
         segments = split_sentences(text)
         for index, segment in enumerate(segments):
             yield Progress("flag", index, len(segments), segment)
-            passage.sentences.append(self._flagged(index, segment, cancel))
+            passage.sentences.append(self._flagged(index, segment, cancel, threshold, options))
         flag_payload = passage.flag_payload()
         if mode is Mode.FLAG:
             yield Done(flag_payload)
@@ -313,31 +435,45 @@ class Task:
             if segment.start > cursor:
                 yield Delta(text[cursor : segment.start], None)
             yield Progress("rewrite", result.index, len(segments), segment)
-            yield from self._rewrite_sentence(result, cancel)
+            yield from self._rewrite_sentence(result, cancel, threshold, options)
             cursor = segment.end
         if cursor < len(text):
             yield Delta(text[cursor:], None)
         yield Done(passage.debias_payload() if mode is Mode.DEBIAS else passage.rewrite_payload())
 
     def _flagged(
-        self, index: int, segment: Segment, cancel: threading.Event | None
+        self,
+        index: int,
+        segment: Segment,
+        cancel: threading.Event | None,
+        threshold: float | None = None,
+        options: Options = DEFAULT_OPTIONS,
     ) -> SentenceResult:
         if not segment.has_words:
             neutral = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []), 0.0)
             return SentenceResult(index, segment, neutral, [])
-        model_flag = self.flag_sentence(segment.text, cancel)
-        flag, spans = merge_lexicon(segment, model_flag)
+        model_flag = self.flag_sentence(segment.text, cancel, threshold)
+        flag, spans = merge_lexicon(segment, model_flag, options)
         return SentenceResult(index, segment, flag, spans)
 
     def _rewrite_sentence(
-        self, result: SentenceResult, cancel: threading.Event | None
+        self,
+        result: SentenceResult,
+        cancel: threading.Event | None,
+        threshold: float | None = None,
+        options: Options = DEFAULT_OPTIONS,
     ) -> Iterator[Delta | Rewritten]:
         """Stream the plain rewrite. When it comes back unchanged, keeps a highlighted word, or
         is itself still flagged biased (the flagger's P(biased) of the rewrite, one forward
         pass), redo it with the highlighted words pushed down and keep the better of the two.
         The sentence's final text ends it."""
         source = result.segment.text
-        words = list(dict.fromkeys(s.text for s in result.spans))
+        # Allowed terms are never highlighted; a highlight sharing a word with one is not pushed
+        # down either, or the rewrite would lose the allowed term too.
+        words = [
+            w for w in dict.fromkeys(s.text for s in result.spans) if not options.allows_word(w)
+        ]
+        cut = self.engine.info.flag_threshold if threshold is None else threshold
         parts: list[str] = []
         for delta in self.stream_sentence_rewrite(source, [], cancel):
             parts.append(delta)
@@ -346,12 +482,10 @@ class Task:
             return  # the client left: no scoring, no second try
         first = self._candidate(source, "".join(parts), words)
         chosen, guided = first, False
-        if words and first.needs_another(self.engine.info.flag_threshold):
+        if words and first.needs_another(cut):
             raw = "".join(self.stream_sentence_rewrite(source, words, cancel))
             second = self._candidate(source, raw, words)
-            if second.rank(self.engine.info.flag_threshold) < first.rank(
-                self.engine.info.flag_threshold
-            ):
+            if second.rank(cut) < first.rank(cut):
                 chosen, guided = second, True
         result.rewrite, result.guided = chosen.text, guided
         yield Rewritten(result.index, chosen.text, guided)
@@ -391,17 +525,38 @@ class Candidate:
         return (not self.changed, self.p_biased >= threshold, self.kept_highlights, self.p_biased)
 
 
-def merge_lexicon(segment: Segment, flag: Flag) -> tuple[Flag, list[SpanOut]]:
+def merge_lexicon(
+    segment: Segment, flag: Flag, options: Options = DEFAULT_OPTIONS
+) -> tuple[Flag, list[SpanOut]]:
     """The model's words and the lexicon's known terms as spans at passage offsets, each saying
-    which found it; a known term makes a sentence the model called neutral slightly biased. The
-    explanation is rebuilt over what is highlighted, so it names nothing the card does not show."""
+    which found it; a known term makes a sentence the model called neutral slightly biased. In a
+    biased sentence, the loaded words (negative opinion words) the model did not name are marked
+    too: the model names under a third of the words people mark, and those words are mostly
+    loaded ones. The explanation is rebuilt over what is highlighted, so it names nothing the
+    card does not show. The user's allow-list and muted categories apply here (Options)."""
+    allowed = options.allowed_ranges(segment.text) if options.allow else []
+
+    def free(start: int, end: int) -> bool:  # sentence offsets; not inside an allowed term
+        return not any(a < end and start < b for a, b in allowed)
+
     spans: dict[tuple[int, int], SpanOut] = {}
+    model_biased = flag.biased
     if flag.biased:
-        for s in contract.find_spans(segment.text, flag.biased_words):
-            spans[(s.start, s.end)] = SpanOut(
-                segment.start + s.start, segment.start + s.end, s.text, "model"
-            )
-    hits = lexicon.find(segment.text)
+        named = contract.find_spans(segment.text, flag.biased_words)
+        kept = [s for s in named if free(s.start, s.end)]
+        muted = bool(flag.categories) and all(c in options.mute for c in flag.categories)
+        if (named and not kept) or muted:
+            model_biased = False  # its only evidence was allowed terms or muted categories
+        for s in kept if model_biased else []:
+            # Keyed at passage offsets like the other sources, so the overlap checks compare
+            # like with like (sentence offsets here let a later sentence's words double up).
+            start, end = segment.start + s.start, segment.start + s.end
+            spans[(start, end)] = SpanOut(start, end, s.text, "model")
+    hits = [
+        hit
+        for hit in lexicon.find(segment.text)
+        if free(hit.start, hit.end) and hit.category not in options.mute
+    ]
     for hit in hits:
         span = SpanOut(
             segment.start + hit.start, segment.start + hit.end, hit.text, "lexicon",
@@ -410,11 +565,18 @@ def merge_lexicon(segment: Segment, flag: Flag) -> tuple[Flag, list[SpanOut]]:
         overlapping = [k for k in spans if k[0] < span.end and span.start < k[1]]
         if not overlapping:
             spans[(span.start, span.end)] = span
-    ordered = sorted(spans.values(), key=lambda s: s.start)
-    label = flag.label
-    categories = list(flag.categories)
+    label = flag.label if model_biased else Label.NEUTRAL
     if hits and label is Label.NEUTRAL:
         label = Label.SLIGHTLY_BIASED
+    if label is not Label.NEUTRAL:
+        for hit in loaded.find(segment.text):
+            span = SpanOut(segment.start + hit.start, segment.start + hit.end, hit.text, "opinion")
+            if not any(k[0] < span.end and span.start < k[1] for k in spans) and free(
+                hit.start, hit.end
+            ):
+                spans[(span.start, span.end)] = span
+    ordered = sorted(spans.values(), key=lambda s: s.start)
+    categories = [c for c in flag.categories if c not in options.mute] if model_biased else []
     if label is not Label.NEUTRAL:
         categories += [h.category for h in hits if h.category not in categories]
     categories = categories[: contract.MAX_CATEGORIES]

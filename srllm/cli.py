@@ -2,9 +2,14 @@
 
     srllm serve [--host 127.0.0.1] [--port 8765] [--model PATH] [--n-gpu-layers N]
                 [--threads N] [--ctx N] [--extension-origin ORIGIN]
+    srllm serve --upstream URL [--upstream-model NAME] [--upstream-key-env VAR]
+                [--upstream-concurrency N]   (generation on an OpenAI-compatible engine)
     srllm flag TEXT | srllm rewrite TEXT | srllm debias TEXT
-                (in-process; TEXT '-' reads stdin; --json)
-    srllm scan FILE|- [--json] [--flagged]    (every sentence's bias score, in-process)
+                (in-process; TEXT '-' reads stdin; --json; --strictness LEVEL;
+                 --allow TERM and --mute CATEGORY, repeatable)
+    srllm scan FILE|- [--json] [--flagged] [--strictness LEVEL]   (every sentence's score)
+    srllm batch IN --out OUT [--task T] [--column C] [--id-column C] [--url URL] [--workers N]
+                (every row of a JSONL/CSV file through a server; resumable)
     srllm token
     srllm extension install [--browser NAME] [--dir DIR] [--extension-id ID] [--dry-run]
     srllm extension uninstall [--browser NAME] [--dir DIR] [--dry-run]
@@ -27,12 +32,14 @@ import sys
 from pathlib import Path
 
 from srllm import paths
+from srllm.contract import CATEGORIES
 from srllm.defaults import DEFAULT_CTX
 from srllm.errors import Code, SrllmError
 
 # Stage packages register their own subcommands; their cli modules import heavy libraries
 # (torch, gguf) only when the command runs.
 STAGE_CLIS = ("srllm.convert.cli", "srllm.training.cli", "srllm.evaluation.cli", "srllm.data")
+STAGE_CLIS += ("srllm.batch",)  # srllm batch: standard library only, a client of the server
 
 
 def _engine_flags(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +47,17 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-gpu-layers", type=int, help="layers to offload (-1 all; default auto)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: llama.cpp's choice)")
     parser.add_argument("--ctx", type=int, help=f"context size in tokens (default {DEFAULT_CTX})")
+
+
+def _strictness_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strictness",
+        choices=("conservative", "balanced", "sensitive"),
+        default="conservative",
+        help="how readily a sentence is called biased: conservative (default) uses the model's "
+        "calibrated threshold, sensitive the scan's review threshold (0.15 lower), balanced "
+        "halfway",
+    )
 
 
 def _settings(args: argparse.Namespace):
@@ -64,6 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from srllm.server.engine import check_gguf
 
     settings = _settings(args)
+    if args.upstream:  # generation on a shared inference engine (server/upstream.py)
+        from srllm.server import upstream
+
+        return upstream.serve(args, settings)
     if settings.model is None:
         _ensure_finetuned_default()
     model_path = paths.resolve_model(settings.model)
@@ -106,11 +128,13 @@ def _read_text(value: str) -> str:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    from srllm.server import task
+    from srllm.server import language, task
     from srllm.server.engine import Engine
 
     settings = _settings(args)
     text = _read_text(args.text)
+    options = task.Options.build(args.strictness, args.allow, args.mute, code=Code.BAD_INPUT)
+    language.check(text)  # as the HTTP routes: the model reads English only
     if settings.model is None:
         _ensure_finetuned_default()
     if len(text) > settings.max_text_chars:
@@ -121,7 +145,7 @@ def cmd_task(args: argparse.Namespace) -> int:
     engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
     try:
         engine.check_length(text)
-        result = task.collect(task.Task(engine).run(text, args.command))
+        result = task.collect(task.Task(engine).run(text, args.command, options=options))
     finally:
         engine.close()
     if args.json:  # the same JSON as the HTTP route of the same name
@@ -145,10 +169,11 @@ def _print_human(command: str, result: dict) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from srllm.server import scan
+    from srllm.server import scan, task
     from srllm.server.engine import Engine
 
     settings = _settings(args)
+    strictness = task.Options.build(args.strictness, code=Code.BAD_INPUT)
     text = _read_document(args.file)
     if len(text) > settings.max_scan_chars:
         raise SrllmError(
@@ -161,7 +186,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
     try:
         work = scan.plan([scan.Item(text)], False, engine)
-        result = scan.collect(scan.Scanner(engine).run(work))
+        threshold = strictness.threshold(engine.info.flag_threshold)
+        result = scan.collect(scan.Scanner(engine).run(work, threshold=threshold))
     finally:
         engine.close()
     if args.json:  # the same JSON as POST /v1/scan with {"text": ...}
@@ -287,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or moz-extension:// origin); the native host passes the paired extension's",
     )
     _engine_flags(serve)
+    from srllm.server.upstream import add_serve_flags  # standard library only
+
+    add_serve_flags(serve)
     serve.set_defaults(func=cmd_serve)
 
     for name, what in (
@@ -297,6 +326,21 @@ def build_parser() -> argparse.ArgumentParser:
         task = sub.add_parser(name, help=what)
         task.add_argument("text", metavar="TEXT", help="the text, or '-' for standard input")
         task.add_argument("--json", action="store_true", help="print JSON")
+        _strictness_flag(task)
+        task.add_argument(
+            "--allow",
+            action="append",
+            metavar="TERM",
+            help="a term you accept: never highlighted, and alone it does not make a sentence "
+            "biased (repeatable; case-insensitive)",
+        )
+        task.add_argument(
+            "--mute",
+            action="append",
+            metavar="CATEGORY",
+            choices=CATEGORIES,
+            help=f"a category not to flag (repeatable): {', '.join(CATEGORIES)}",
+        )
         _engine_flags(task)
         task.set_defaults(func=cmd_task)
 
@@ -308,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--flagged", action="store_true", help="list only the sentences labelled biased or review"
     )
+    _strictness_flag(scan)
     _engine_flags(scan)
     scan.set_defaults(func=cmd_scan)
 

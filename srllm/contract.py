@@ -261,7 +261,8 @@ def explain(label: Label, categories: list[str], biased_words: list[str]) -> str
     kinds = " and ".join(c.replace("_", " ") for c in categories) or "other"
     if biased_words:
         quoted = ", ".join(f"'{w}'" for w in biased_words)
-        return f"The words {quoted} are {strength} loaded ({kinds} bias)."
+        subject = f"The words {quoted} are" if len(biased_words) > 1 else f"The word {quoted} is"
+        return f"{subject} {strength} loaded ({kinds} bias)."
     return f"The passage is {strength} loaded ({kinds} bias)."
 
 

@@ -22,10 +22,15 @@ class Code(StrEnum):
     TEXT_TOO_LONG = "text_too_long"
     BODY_TOO_LARGE = "body_too_large"
     CANCELLED = "cancelled"
+    UNSUPPORTED_LANGUAGE = "unsupported_language"  # the model reads English only
     # The model
     MODEL_MISSING = "model_missing"
     MODEL_LOAD_FAILED = "model_load_failed"
     MODEL_OUTPUT_INVALID = "model_output_invalid"
+    # An inference engine or srllm server reached over HTTP (srllm serve --upstream, srllm batch)
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+    UPSTREAM_BAD_RESPONSE = "upstream_bad_response"
     # A user's setup and input on the command line
     BAD_INPUT = "bad_input"
     BAD_CONFIG = "bad_config"

@@ -47,11 +47,19 @@ class ScriptedEngine:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
 
-    def flag(self, text: str, cancel: threading.Event | None = None) -> contract.Flag:
+    def flag(
+        self, text: str, cancel: threading.Event | None = None, threshold: float | None = None
+    ) -> contract.Flag:
+        """The scripted flag; like the engine, a biased one whose p_biased is under the
+        threshold (the calibrated one unless given) comes back neutral."""
         self._enter("flag", text)
         try:
             time.sleep(self.delay)
-            return self.flags.get(text, contract.Flag(contract.Label.NEUTRAL, p_biased=0.1))
+            flag = self.flags.get(text, contract.Flag(contract.Label.NEUTRAL, p_biased=0.1))
+            cut = self.info.flag_threshold if threshold is None else threshold
+            if flag.biased and flag.p_biased is not None and flag.p_biased < cut:
+                return contract.Flag(contract.Label.NEUTRAL, p_biased=flag.p_biased)
+            return flag
         finally:
             self.active -= 1
 
@@ -104,9 +112,11 @@ class ScriptedEngine:
         pass
 
 
-def biased(words: list[str], categories: list[str], highly: bool = False) -> contract.Flag:
+def biased(
+    words: list[str], categories: list[str], highly: bool = False, p: float = 0.9
+) -> contract.Flag:
     label = contract.Label.HIGHLY_BIASED if highly else contract.Label.SLIGHTLY_BIASED
-    return contract.Flag(label, categories, words, contract.explain(label, categories, words), 0.9)
+    return contract.Flag(label, categories, words, contract.explain(label, categories, words), p)
 
 
 STANDIN_TOKEN = "unit-test-token-0123456789abcdef"

@@ -16,6 +16,7 @@ export const FAILURE_KINDS = Object.freeze([
   "server_error",
   "frame",
   "restricted",
+  "unsupported_language",
 ]);
 
 function serverMessage(body, fallback) {
@@ -77,6 +78,16 @@ export function fromHttpError(status, body) {
       limit: code === "text_too_long" ? limitFrom(body?.error) : null,
     };
   }
+  if (code === "unsupported_language") {
+    // A plain notice, not an error to retry: the model reads English only.
+    const reason = typeof body?.error?.reason === "string" ? ` (${truncate(body.error.reason, 60)})` : "";
+    return {
+      kind: "unsupported_language",
+      title: "Language not supported",
+      message: `srllm's model reads English only, and this text looks like another language${reason}. It was not checked.`,
+      retry: false,
+    };
+  }
   if (status === 403) {
     return {
       kind: "forbidden",
@@ -95,7 +106,13 @@ export function fromHttpError(status, body) {
 export function fromStreamError(body) {
   const code = typeof body?.error?.code === "string" ? body.error.code : "";
   const status =
-    code === "text_too_long" || code === "body_too_large" ? 413 : code === "unauthorized" ? 401 : 500;
+    code === "text_too_long" || code === "body_too_large"
+      ? 413
+      : code === "unauthorized"
+        ? 401
+        : code === "unsupported_language"
+          ? 422
+          : 500;
   return fromHttpError(status, body);
 }
 

@@ -2,6 +2,9 @@
 // chrome.storage.local under one key; nothing is cached in service-worker globals because the
 // worker can be stopped at any moment.
 
+import { MAX_SITES, parseSiteList } from "./sites.js";
+import { MAX_ALLOW_TERMS, STRICTNESS, parseAllowList } from "./findings.js";
+
 export const STORAGE_KEY = "settings";
 export const SETTINGS_VERSION = 1;
 
@@ -33,6 +36,14 @@ export const DEFAULTS = Object.freeze({
   categories: CATEGORIES,
   maxSelectionChars: 4000,
   timeoutSeconds: 120,
+  // Sites where srllm stays off (hostnames; a parent domain covers its subdomains).
+  offSites: Object.freeze([]),
+  // After a page scan: rescan the edited sentences of a contenteditable after a pause.
+  checkAsYouType: false,
+  // How readily a sentence is called biased (the server maps it to a threshold).
+  strictness: "conservative",
+  // Terms the user accepts: sent with every check as `allow` (the server never flags them).
+  allowTerms: Object.freeze([]),
 });
 
 export class SettingsError extends Error {
@@ -91,7 +102,39 @@ export function validateSettings(input) {
     categories: CATEGORIES.filter((c) => categories.includes(c)),
     maxSelectionChars: boundedInteger("maxSelectionChars", input.maxSelectionChars, MAX_SELECTION_BOUNDS),
     timeoutSeconds: boundedInteger("timeoutSeconds", input.timeoutSeconds, TIMEOUT_BOUNDS),
+    offSites: siteList(input.offSites),
+    checkAsYouType: input.checkAsYouType === true,
+    strictness: strictnessOf(input.strictness),
+    allowTerms: allowList(input.allowTerms),
   };
+}
+
+function strictnessOf(value) {
+  const name = value ?? DEFAULTS.strictness;
+  if (!STRICTNESS.includes(name))
+    throw new SettingsError("strictness", `expected one of ${STRICTNESS.join(", ")}`);
+  return name;
+}
+
+function allowList(value) {
+  const { terms, invalid } = parseAllowList(value ?? []);
+  if (invalid.length) throw new SettingsError("allowTerms", `not a term: ${invalid.slice(0, 3).join(", ")}`);
+  if (terms.length > MAX_ALLOW_TERMS)
+    throw new SettingsError("allowTerms", `at most ${MAX_ALLOW_TERMS} terms`);
+  return terms;
+}
+
+/** The categories the user turned off, as the server's `mute`. */
+export function mutedCategories(settings) {
+  const on = Array.isArray(settings?.categories) ? settings.categories : CATEGORIES;
+  return CATEGORIES.filter((c) => !on.includes(c));
+}
+
+function siteList(value) {
+  const { sites, invalid } = parseSiteList(value ?? []);
+  if (invalid.length) throw new SettingsError("offSites", `not a site: ${invalid.slice(0, 3).join(", ")}`);
+  if (sites.length > MAX_SITES) throw new SettingsError("offSites", `at most ${MAX_SITES} sites`);
+  return sites;
 }
 
 // Each step takes the stored object of version N and returns one of version N+1; add a step
@@ -128,6 +171,14 @@ export function migrateSettings(stored, migrations = MIGRATIONS, targetVersion =
     settings.categories = CATEGORIES.filter((c) => data.categories.includes(c));
   }
   settings.categories = [...settings.categories];
+  // An allow-list term that is not one is dropped, not the whole list.
+  settings.allowTerms = Array.isArray(data.allowTerms)
+    ? parseAllowList(data.allowTerms).terms.slice(0, MAX_ALLOW_TERMS)
+    : [...settings.allowTerms];
+  // Likewise, a site entry that is not one is dropped, not the whole list.
+  settings.offSites = Array.isArray(data.offSites)
+    ? parseSiteList(data.offSites).sites.slice(0, MAX_SITES)
+    : [...settings.offSites];
   const changed = JSON.stringify(settings) !== JSON.stringify(stored);
   return { settings, changed };
 }

@@ -11,6 +11,8 @@ import {
   SettingsError,
 } from "../lib/settings.js";
 import { MSG, makeMessage } from "../lib/protocol.js";
+import { DISAGREE_KEY, exportAllowList, importAllowList, toJsonl } from "../lib/findings.js";
+import { localize } from "../lib/i18n.js";
 
 const form = document.getElementById("form");
 const result = document.getElementById("result");
@@ -38,6 +40,10 @@ function fill(settings) {
   form.token.value = settings.token;
   form.maxSelectionChars.value = String(settings.maxSelectionChars);
   form.timeoutSeconds.value = String(settings.timeoutSeconds);
+  form.strictness.value = settings.strictness;
+  form.allowTerms.value = settings.allowTerms.join("\n");
+  form.offSites.value = settings.offSites.join("\n");
+  form.checkAsYouType.checked = settings.checkAsYouType;
   for (const box of categoriesBox.querySelectorAll("input"))
     box.checked = settings.categories.includes(box.value);
 }
@@ -48,6 +54,10 @@ function read() {
     token: form.token.value,
     maxSelectionChars: form.maxSelectionChars.value,
     timeoutSeconds: form.timeoutSeconds.value,
+    strictness: form.strictness.value,
+    allowTerms: form.allowTerms.value,
+    offSites: form.offSites.value,
+    checkAsYouType: form.checkAsYouType.checked,
     categories: [...categoriesBox.querySelectorAll("input:checked")].map((box) => box.value),
   };
 }
@@ -108,6 +118,80 @@ async function pairAutomatically() {
   else say(...describe(status));
 }
 
+// ---- allow-list and disagreements: files in and out, nothing sent anywhere ------------------
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function exportAllow() {
+  try {
+    const { allowTerms, categories } = validateSettings(read());
+    const mute = CATEGORIES.filter((c) => !categories.includes(c));
+    download("srllm-allow-list.json", "application/json", exportAllowList(allowTerms, mute));
+    say(`Exported ${allowTerms.length} terms and ${mute.length} muted categories.`);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    say(error.message, "bad");
+  }
+}
+
+async function importAllow(event) {
+  const [file] = event.target.files;
+  event.target.value = "";
+  if (!file) return;
+  try {
+    const { terms, mute } = importAllowList(await file.text(), CATEGORIES);
+    form.allowTerms.value = terms.join("\n");
+    for (const box of categoriesBox.querySelectorAll("input")) box.checked = !mute.includes(box.value);
+    say(`Imported ${terms.length} terms and ${mute.length} muted categories; press Save to keep them.`);
+  } catch (error) {
+    say(`${file.name}: ${error.message}`, "bad");
+  }
+}
+
+async function disagreements() {
+  const rows = (await chrome.storage.local.get(DISAGREE_KEY))[DISAGREE_KEY];
+  return Array.isArray(rows) ? rows : [];
+}
+
+async function showDisagreements() {
+  const count = (await disagreements()).length;
+  document.getElementById("disagree-count").textContent =
+    count === 0 ? "No notes yet." : `${count} note${count === 1 ? "" : "s"} kept on this computer.`;
+}
+
+async function exportDisagree() {
+  const rows = await disagreements();
+  if (rows.length === 0) {
+    say("No notes to export yet.", "bad");
+    return;
+  }
+  download("srllm-disagreements.jsonl", "application/x-ndjson", toJsonl(rows));
+  say(`Exported ${rows.length} notes.`);
+}
+
+async function clearDisagree() {
+  await chrome.storage.local.remove(DISAGREE_KEY);
+  await showDisagreements();
+  say("Notes deleted.");
+}
+
+document.getElementById("exportAllow").addEventListener("click", exportAllow);
+document.getElementById("importAllow").addEventListener("change", importAllow);
+document.getElementById("exportDisagree").addEventListener("click", exportDisagree);
+document.getElementById("clearDisagree").addEventListener("click", clearDisagree);
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "local" && DISAGREE_KEY in changes) showDisagreements();
+});
+showDisagreements();
+
+localize(document);
 buildCategoryBoxes();
 form.addEventListener("submit", save);
 document.getElementById("test").addEventListener("click", testConnection);

@@ -2,6 +2,7 @@
 // All server calls go through the background (STATUS_GET).
 
 import { MSG, makeMessage } from "../lib/protocol.js";
+import { localize, t } from "../lib/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,15 +23,21 @@ async function refresh() {
     $("problem").hidden = false;
   }
   if (!status.reachable) {
-    show("server", `not running at ${status.serverUrl}`, "bad");
+    show("server", t("popupNotRunning", "not running at $1", status.serverUrl), "bad");
     $("start").hidden = false;
     return;
   }
-  show("server", `running at ${status.serverUrl}`, "ok");
-  show("model", status.model ?? "unknown");
-  if (status.paired) show("paired", "yes", "ok");
+  show("server", t("popupRunning", "running at $1", status.serverUrl), "ok");
+  show("model", status.model ?? t("popupUnknown", "unknown"));
+  if (status.paired) show("paired", t("popupYes", "yes"), "ok");
   else {
-    show("paired", status.hasToken ? "no: the server rejects the saved token" : "no token saved", "bad");
+    show(
+      "paired",
+      status.hasToken
+        ? t("popupTokenRejected", "no: the server rejects the saved token")
+        : t("popupNoToken", "no token saved"),
+      "bad",
+    );
     $("pair").hidden = false;
   }
 }
@@ -41,4 +48,5 @@ $("check").addEventListener("click", async () => {
   window.close();
 });
 $("options").addEventListener("click", () => chrome.runtime.openOptionsPage());
+localize(document);
 refresh();

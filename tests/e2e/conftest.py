@@ -321,13 +321,16 @@ class Card:
         )
 
     def wait_for_status(self, prefix: str, timeout_ms: int = 30_000) -> str:
-        return self.wait_for(
-            "(root, prefix) => { const t = root.querySelector('[role=status]').textContent;"
-            " return t.startsWith(prefix) && t; }",
-            prefix,
-            timeout_ms,
-            f"status {prefix!r}",
-        )
+        try:
+            return self.wait_for(
+                "(root, prefix) => { const t = root.querySelector('[role=status]').textContent;"
+                " return t.startsWith(prefix) && t; }",
+                prefix,
+                timeout_ms,
+                f"status {prefix!r}",
+            )
+        except AssertionError as exc:  # say what the card shows instead
+            raise AssertionError(f"{exc}; the card's status: {self.status!r}") from None
 
     def wait_for_verdict(self, timeout_ms: int = MODEL_TIMEOUT_MS) -> str:
         return self.wait_for(

@@ -162,7 +162,9 @@ def test_escape_cancels_the_waiting_check(browser, srllm_server, page_url):
     with model_busy(srllm_server):
         assert browser.check(page_url) == {"ok": True}
         wait_until(lambda: srllm_server.stats()["queued"] >= 1, 60, "the check to reach the server")
-        assert card.badge.text_content() == "Checking\u2026"
+        # The server says the check waits behind the hold (its `queued` event).
+        card.wait_for_status("Waiting for another check (position 1)")
+        assert card.badge.text_content() == "Waiting\u2026"
         page.keyboard.press("Escape")
         assert card.host.count() == 0
         # The extension dropped its request: the server takes it out of the queue while the

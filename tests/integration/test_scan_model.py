@@ -52,6 +52,22 @@ def test_batched_scores_are_the_one_sequence_scores(engine):
     assert max(spread) - min(spread) > 0.1  # real scores, not a constant
 
 
+def test_the_same_text_scored_again_gets_the_same_probability(engine):
+    """Scored again right after itself (its whole prompt cached), after another text and after
+    a rewrite's prompt: the same numbers every time, so a cached and an uncached flag agree."""
+    text = "Fat people are lazy and never exercise."
+    first = engine.label_probabilities(text)
+    again = engine.label_probabilities(text)
+    engine.label_probabilities("The weather is nice today.")
+    after_other = engine.label_probabilities(text)
+    list(engine.stream_rewrite("Girls are bad at math.", None))
+    after_rewrite = engine.label_probabilities(text)
+    for label in contract.Label:
+        assert again[label] == first[label]
+        assert after_other[label] == first[label]
+        assert after_rewrite[label] == pytest.approx(first[label], abs=1e-6)
+
+
 def test_batched_scoring_stops_when_cancelled(engine):
     cancel = threading.Event()
     cancel.set()

@@ -37,7 +37,7 @@ def test_flag_keeps_its_shape_and_adds_the_sentences(client):
     assert body["label"] == "slightly_biased" and body["biased"] is True
     assert body["categories"] == ["age"]
     assert body["spans"] == [{"start": start, "end": start + 4, "text": "slow", "source": "model"}]
-    assert body["explanation"] == "Sentence 2: The words 'slow' are somewhat loaded (age bias)."
+    assert body["explanation"] == "Sentence 2: The word 'slow' is somewhat loaded (age bias)."
     assert body["model"] == "stand-in" and body["p_biased"] == 0.9
     assert [(s["start"], s["end"], s["label"]) for s in body["sentences"]] == [
         (0, len(FAIR), "neutral"),
@@ -133,7 +133,15 @@ def test_odd_json_is_a_clear_400_and_health_hides_details_without_the_token(clie
     assert deep.status_code == 400 and deep.json()["error"]["code"] == "bad_request"
     public = client.get("/health", headers={"Authorization": ""}).json()
     assert public == {"status": "ok", "contract": "srllm-contract/1", "model_loaded": True}
-    assert client.get("/health").json()["model"]["path"] == "stand-in.gguf"
+    details = client.get("/health").json()
+    assert details["model"]["path"] == "stand-in.gguf"
+    defaults = ServerSettings()
+    assert details["limits"] == {
+        "max_text_chars": defaults.max_text_chars,
+        "max_text_tokens": 1000,
+        "max_scan_chars": defaults.max_scan_chars,
+        "max_scan_segments": defaults.max_scan_segments,
+    }
 
 
 def test_a_413_carries_its_limit_as_a_field(client):

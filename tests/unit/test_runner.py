@@ -85,7 +85,9 @@ def test_a_consumer_that_leaves_stops_generation_and_frees_the_context():
         cancel = threading.Event()
         stream = runner.events(LONG, "rewrite", cancel)
         async for event in stream:
-            if isinstance(event, task.Progress) and event.phase == "rewrite":
+            # The first token of the rewrite: leaving at its Progress event could race the
+            # worker to the rewrite's first line, and then nothing would have started to stop.
+            if isinstance(event, task.Delta) and event.index is not None:
                 break
         await stream.aclose()  # what a disconnect does to the response generator
         # The next request gets the context once the worker thread has really stopped.

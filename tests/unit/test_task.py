@@ -166,6 +166,22 @@ def test_a_known_term_is_highlighted_by_the_lexicon_even_when_the_model_says_neu
     assert "'wheelchair bound'" in flag["explanation"]
 
 
+def test_loaded_words_the_model_did_not_name_are_highlighted_in_biased_sentences_only():
+    text = "Immigrants are lazy criminals, and the thug's friends too."
+    engine = ScriptedEngine(flags={text: biased(["criminals"], ["race_ethnicity"])})
+    _, flag = run(engine, text, "flag")
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [
+        ("lazy", "opinion"),
+        ("criminals", "model"),
+        ("thug's", "opinion"),
+    ]
+    assert "'lazy'" in flag["explanation"] and "'criminals'" in flag["explanation"]
+    # Bad news told fairly: the model's neutral verdict stands and nothing is highlighted.
+    fair = "The storm was a terrible disaster for the town."
+    _, flag = run(ScriptedEngine(), fair, "flag")
+    assert flag["label"] == "neutral" and flag["spans"] == []
+
+
 def test_the_explanation_names_only_highlighted_words():
     text = "Old people are slow."
     engine = ScriptedEngine(flags={text: biased(["slow", "silly"], ["age"])})

@@ -1,0 +1,72 @@
+"""Build server/loaded_words.json: negative opinion words (Hu and Liu's opinion lexicon, 2004, as
+shipped in the WNC repository's `src/lexicons`, MIT) that mark the words carrying the bias in a
+sentence the model already calls biased.
+
+    python tools/build_loaded_words.py [--data DIR]   # default: srllm's data lookup (srllm.paths)
+
+Chosen on the SR-LLM training rows only (train_500.csv, never infer_50): the annotated biased
+words of its biased sentences are mostly negative opinion words (precision 0.62, recall 0.76 of
+the annotated words present). Words that the human neutral rewrites there still use in 3 or more
+rows ("issue", "concerns", "difficult", "illegal") are dropped: a neutral rewrite keeps them, so
+they do not carry the bias (precision 0.70, recall 0.68 on those rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from srllm import paths
+
+SOURCE = "wnc_sample/lexicons/negative_liu2005.txt"
+TRAIN = "srllm/train_500.csv"
+OUT = Path(__file__).resolve().parents[1] / "server" / "loaded_words.json"
+NEUTRAL_USES = 3  # a word in this many human neutral rewrites is not a loaded word
+WORD = re.compile(r"[a-z][a-z'-]*")
+
+
+def words(path: Path) -> set[str]:
+    out = set()
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        word = line.strip().lower()
+        if word and not word.startswith(";") and WORD.fullmatch(word):
+            out.add(word)
+    return out
+
+
+def neutral_uses(path: Path) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            counts.update(set(WORD.findall(row["debiased_text"].lower())))
+    return counts
+
+
+def build(data: Path) -> dict:
+    negative = words(data / "extra" / SOURCE)
+    uses = neutral_uses(data / TRAIN)
+    kept = sorted(w for w in negative if uses[w] < NEUTRAL_USES)
+    return {
+        "source": "Hu and Liu opinion lexicon (negative words), from rpryzant/neutralizing-bias "
+        f"src/lexicons (MIT); words used in {NEUTRAL_USES}+ SR-LLM train_500 neutral rewrites "
+        "removed (tools/build_loaded_words.py)",
+        "words": kept,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None, help="the data root (srllm/, extra/)")
+    args = parser.parse_args()
+    data = args.data or paths.data_root()
+    built = build(data)
+    OUT.write_text(json.dumps(built, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{len(built['words'])} words -> {OUT}")
+
+
+if __name__ == "__main__":
+    main()
