@@ -355,6 +355,7 @@ def test_part_output_replaces_only_the_rewritten_sentences():
     assert metrics.part_output(text, 0, 9, sentences) == "A b. X y."
 
 
+@needs_data
 def test_passages_are_built_from_held_out_sentences_deterministically():
     from srllm.server.segment import split_sentences
 
