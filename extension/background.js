@@ -47,6 +47,8 @@ const STATUS_TIMEOUT_MS = 4000;
 // the start of generation); the server says "queued" every 5 s, so this long without a word
 // means it is gone.
 const QUEUE_SILENCE_MS = 30_000;
+/** How long a queued call may go without a keep-alive: never less than the user's timeout. */
+const queuedWait = (settings) => Math.max(QUEUE_SILENCE_MS, settings.timeoutSeconds * 1000);
 const PROBLEM_KEY = (tabId) => `problem:${tabId}`;
 const WELCOME_PAGE = "welcome/welcome.html";
 
@@ -266,11 +268,32 @@ function checkOptions(settings, ignore) {
   };
 }
 
+/**
+ * Feed a streamed answer's server-sent events to `handlers` (by event name) until the stream
+ * ends or `finished()` says the call is over; every chunk read counts as activity for `timer`.
+ */
+async function pumpEvents(response, timer, handlers, finished) {
+  const parser = createSseParser((event) => {
+    if (finished()) return;
+    const handler = Object.hasOwn(handlers, event.event) ? handlers[event.event] : null;
+    if (handler) handler(eventJson(event));
+  });
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    timer.touch();
+    parser.feed(value);
+    if (finished()) break;
+  }
+  parser.end();
+}
+
 async function readStream(response, text, settings, port, timer, cancel) {
   let finished = false;
   const handlers = {
     queued(data) {
-      timer.touch(Math.max(QUEUE_SILENCE_MS, settings.timeoutSeconds * 1000));
+      timer.touch(queuedWait(settings));
       const position = Number.isInteger(data.position) && data.position > 0 ? data.position : 1;
       safePost(port, MSG.CHECK_QUEUED, { position });
     },
@@ -313,20 +336,7 @@ async function readStream(response, text, settings, port, timer, cancel) {
       safePost(port, MSG.CHECK_ERROR, { retry: true, ...failures.fromStreamError(data) });
     },
   };
-  const parser = createSseParser((event) => {
-    if (finished) return;
-    const handler = Object.hasOwn(handlers, event.event) ? handlers[event.event] : null;
-    if (handler) handler(eventJson(event));
-  });
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    timer.touch();
-    parser.feed(value);
-    if (finished) break;
-  }
-  parser.end();
+  await pumpEvents(response, timer, handlers, () => finished);
   if (!finished) {
     safePost(port, MSG.CHECK_ERROR, {
       kind: "server_error",
@@ -580,6 +590,9 @@ async function scanChunk(chunk, { port, cancel, settings, texts, counts }) {
     let outcome = null;
     let finished = false;
     const handlers = {
+      // Queued behind another call: the timeout counts from `started`, as for a check.
+      queued: () => timer.touch(queuedWait(settings)),
+      started: () => timer.touch(),
       sentence(data) {
         if (!Object.hasOwn(counts, data.label)) return;
         counts[data.label] += 1;
@@ -595,20 +608,7 @@ async function scanChunk(chunk, { port, cancel, settings, texts, counts }) {
         outcome = scanFailure(failures.fromStreamError(data));
       },
     };
-    const parser = createSseParser((event) => {
-      if (finished) return;
-      const handler = Object.hasOwn(handlers, event.event) ? handlers[event.event] : null;
-      if (handler) handler(eventJson(event));
-    });
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      timer.touch();
-      parser.feed(value);
-      if (finished) break;
-    }
-    parser.end();
+    await pumpEvents(response, timer, handlers, () => finished);
     if (!finished)
       return {
         kind: "server_error",

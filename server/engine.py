@@ -418,11 +418,7 @@ class Engine:
             stop=[contract.TEXT_CLOSE],
             logit_bias=self.avoid_bias(avoid) if avoid else None,
         )
-        cleaner = contract.StreamCleaner()
-        for delta, _ in stream:
-            delta = cleaner.feed(delta)
-            if delta:
-                yield delta
+        yield from contract.clean_deltas(delta for delta, _ in stream)
 
     def rewrite(
         self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None

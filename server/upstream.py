@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from srllm import contract
 from srllm.defaults import DEFAULT_CTX
 from srllm.errors import Code, SrllmError
+from srllm.http_conns import ThreadConnections
 
 log = logging.getLogger("srllm.upstream")
 
@@ -169,16 +170,12 @@ class UpstreamEngine:
         self.config = config
         self.concurrency = config.concurrency  # server.runner runs this many calls at once
         parsed = urllib.parse.urlsplit(config.url)
-        self._https = parsed.scheme == "https"
-        self._host, self._port = parsed.hostname, parsed.port
+        self._conns = ThreadConnections(config.url, config.timeout_s)
         self._base = parsed.path.rstrip("/")  # /v1
         self._root = self._base.removesuffix("/v1")  # where /tokenize lives
         self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if config.api_key:
             self._headers["Authorization"] = f"Bearer {config.api_key}"
-        self._local = threading.local()
-        self._conns: set[http.client.HTTPConnection] = set()  # every thread's, for close()
-        self._conns_lock = threading.Lock()
         self._watch = _Watch()
         self._model = config.model
         self._schema_style = "json_schema"  # -> "json_object" when the engine refuses it
@@ -199,26 +196,8 @@ class UpstreamEngine:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = kind(self._host, self._port, timeout=self.config.timeout_s)
-            self._local.conn = conn
-            with self._conns_lock:
-                self._conns.add(conn)
-        return conn
-
-    def _drop(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-            with self._conns_lock:
-                self._conns.discard(conn)
-
     def _failure(self, exc: BaseException, cancel: threading.Event | None) -> SrllmError:
-        self._drop()
+        self._conns.drop()
         if cancel is not None and cancel.is_set():
             return SrllmError(Code.CANCELLED, "generation cancelled")
         if isinstance(exc, TimeoutError):
@@ -248,7 +227,7 @@ class UpstreamEngine:
             raise SrllmError(Code.CANCELLED, "generation cancelled")
         payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         for attempt in range(2):  # a keep-alive connection the engine closed: once more
-            conn = self._connection()
+            conn = self._conns.get()
             conn.timeout = timeout or self.config.timeout_s
             if conn.sock is not None:
                 conn.sock.settimeout(conn.timeout)
@@ -258,7 +237,7 @@ class UpstreamEngine:
                     response = conn.getresponse()
                 except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                     if attempt == 0 and not (cancel is not None and cancel.is_set()):
-                        self._drop()
+                        self._conns.drop()
                         continue
                     raise self._failure(ConnectionResetError("connection closed"), cancel) from None
                 except (OSError, http.client.HTTPException) as exc:
@@ -275,7 +254,7 @@ class UpstreamEngine:
                     # connection unusable; so does an engine that closes it.
                     closing = response.getheader("connection", "").lower() == "close"
                     if closing or not response.isclosed():
-                        self._drop()
+                        self._conns.drop()
                 return
 
     def _read(self, response: http.client.HTTPResponse, cancel) -> bytes:
@@ -303,7 +282,7 @@ class UpstreamEngine:
         with self._call("POST", "/chat/completions", body, cancel) as response:
             while True:
                 if cancel is not None and cancel.is_set():
-                    self._drop()  # the rest of this stream is never read: not reusable
+                    self._conns.drop()  # the rest of this stream is never read: not reusable
                     return
                 line = response.readline()
                 if not line:
@@ -536,11 +515,7 @@ class UpstreamEngine:
         }
         if bias:
             body["logit_bias"] = {str(token): value for token, value in bias.items()}
-        cleaner = contract.StreamCleaner()
-        for delta, _ in self._stream(body, cancel):
-            delta = cleaner.feed(delta)
-            if delta:
-                yield delta
+        yield from contract.clean_deltas(delta for delta, _ in self._stream(body, cancel))
 
     def rewrite(
         self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
@@ -668,10 +643,7 @@ class UpstreamEngine:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
-        with self._conns_lock:
-            for conn in self._conns:
-                conn.close()
-            self._conns.clear()
+        self._conns.close()
 
 
 # -- reading the answers ---------------------------------------------------------------------------

@@ -15,13 +15,11 @@ Standard library only (http.client, threads): a laptop install has no HTTP clien
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import http.client
 import io
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from srllm.errors import Code, SrllmError
+from srllm.http_conns import ThreadConnections
 
 TASKS = ("flag", "rewrite", "debias")
 FORMATS = ("jsonl", "csv", "tsv")
@@ -204,33 +203,11 @@ class Client:
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise SrllmError(Code.BAD_INPUT, f"--url must be http(s)://HOST[:PORT], got {url!r}")
         self.url = url.rstrip("/")
-        self._https = parsed.scheme == "https"
-        self._host, self._port = parsed.hostname, parsed.port
-        self._prefix = parsed.path.rstrip("/")  # a server behind a path on a reverse proxy
+        self._conns = ThreadConnections(url, timeout)  # its path: a server behind a proxy path
         self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.timeout = timeout
-        self._local = threading.local()
-        self._open: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
         self._closed = False  # after close(abort=True) no worker connects again (Ctrl-C)
-
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = kind(self._host, self._port, timeout=self.timeout)
-            self._local.conn = conn
-        with self._lock:  # again after close(): a closed connection reopens on its next request
-            self._open.add(conn)
-        return conn
-
-    def _drop(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            with self._lock:
-                self._open.discard(conn)
-            self._local.conn = None
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
         """(status, parsed JSON or None). Connection failures raise Unreachable; a timeout
@@ -239,24 +216,24 @@ class Client:
         for attempt in range(2):  # a keep-alive connection the server closed: reconnect once
             if self._closed:
                 raise Unreachable("the batch was stopped")
-            conn = self._connection()
+            conn = self._conns.get()
             try:
-                conn.request(method, self._prefix + path, body=payload, headers=self._headers)
+                conn.request(method, self._conns.path + path, body=payload, headers=self._headers)
                 response = conn.getresponse()
                 raw = response.read()
             except TimeoutError:
-                self._drop()
+                self._conns.drop()
                 raise
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._drop()
+                self._conns.drop()
                 if attempt == 0:
                     continue
                 raise Unreachable(f"{self.url} closed the connection") from None
             except (OSError, http.client.HTTPException) as exc:
-                self._drop()
+                self._conns.drop()
                 raise Unreachable(f"cannot reach {self.url}: {exc}") from None
             if response.getheader("connection", "").lower() == "close":
-                self._drop()
+                self._conns.drop()
             try:
                 return response.status, json.loads(raw)
             except ValueError:
@@ -272,12 +249,7 @@ class Client:
         and no worker connects again."""
         with self._lock:
             self._closed = self._closed or abort
-            for conn in list(self._open):
-                with contextlib.suppress(OSError):
-                    if conn.sock is not None:
-                        conn.sock.shutdown(socket.SHUT_RDWR)
-                conn.close()
-            self._open.clear()
+        self._conns.close(abort=True)
 
 
 def check_server(client: Client) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -336,6 +337,16 @@ class StreamCleaner:
         if head:
             self._started = True
         return head
+
+
+def clean_deltas(deltas: Iterable[str]) -> Iterator[str]:
+    """A streamed rewrite's deltas through a StreamCleaner, empty ones dropped: what every
+    engine yields from stream_rewrite."""
+    cleaner = StreamCleaner()
+    for delta in deltas:
+        delta = cleaner.feed(delta)
+        if delta:
+            yield delta
 
 
 # Words never worth steering a rewrite away from (they carry no bias on their own).
