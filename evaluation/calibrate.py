@@ -12,7 +12,8 @@ not trained on and that the evaluation never reads:
 - HolisticBias sentences of the held-out descriptors (training.data.holistic_heldout): the
   hostile template biased, the neutral templates neutral.
 
-The result goes to the adapter's calibration.json; `srllm build-model` writes it into the GGUF
+A text scores as the server flags it: its most biased sentence (text_score). The result goes to
+the adapter's calibration.json; `srllm build-model` writes it into the GGUF
 as `srllm.flag_threshold`, which the server reads.
 """
 
@@ -101,7 +102,7 @@ def calibrate(
 
     try:
         scores = [
-            1.0 - engine.label_probabilities(i.text)[Label.NEUTRAL]
+            text_score(engine, i.text)
             for i in tqdm(items, desc="calibrate: P(biased)", unit="text")
         ]
     finally:
@@ -126,6 +127,16 @@ def calibrate(
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
     return result
+
+
+def text_score(engine, text: str) -> float:
+    """P(biased) of a text as the server decides it: the highest of its sentences' (a text is
+    flagged sentence by sentence, server.task), so the threshold is chosen on the quantity it
+    is applied to."""
+    from srllm.server.segment import split_sentences
+
+    sentences = [s.text for s in split_sentences(text) if s.has_words] or [text]
+    return max(1.0 - engine.label_probabilities(s)[Label.NEUTRAL] for s in sentences)
 
 
 def choose_at(scores: list[float], gold: list[bool], t: float) -> dict:

@@ -205,11 +205,17 @@ def build_passages(
         text, parts = "", []
         for index, (piece, biased, words) in enumerate(pieces):
             if index:
-                text += joiner
+                # A piece without a closing stop (a tweet) ends its line: run on into the next
+                # with a space, it would be one sentence, and no reader would write it so.
+                text += joiner if joiner != " " or ends_sentence(text) else "\n"
             parts.append(PassagePart(len(text), len(text) + len(piece), biased, words))
             text += piece
         out.append(PassageItem(text, tuple(parts)))
     return out
+
+
+def ends_sentence(text: str) -> bool:
+    return bool(re.search(r"[.!?…][\"'”’»)\]}]*\s*$", text))
 
 
 def decorate(text: str, number: int) -> str:

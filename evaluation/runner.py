@@ -89,7 +89,6 @@ class Rewrite:
     highlights: list[str] = field(default_factory=list)  # words highlighted in biased sentences
     unchanged_biased: int = 0  # sentences flagged biased whose rewrite came back unchanged
     biased_sentences: int = 0
-    guided: int = 0  # sentences whose rewrite was redone with the highlights pushed down
     residual: bool | None = None  # the changed rewrite, flagged again, is still biased
 
 
@@ -187,7 +186,6 @@ class _Timed:
             highlights=[span["text"] for s in biased for span in s["spans"]],
             unchanged_biased=sum(not rewritten[s["index"]]["changed"] for s in biased),
             biased_sentences=len(biased),
-            guided=sum(bool(rewritten[s["index"]]["guided"]) for s in biased),
         )
 
     def flag(self, text: str) -> FlagResult:

@@ -100,7 +100,6 @@ def _task_metrics(run: SystemRun, words: list) -> dict:
         "unchanged_biased_rate": (
             sum(r.unchanged_biased for r in rewrites) / biased if biased else None
         ),
-        "guided_rate": sum(r.guided for r in rewrites) / biased if biased else None,
         "highlight_survival": m.highlight_survival(highlighted),
         "residual_bias": m.rate(residual) if residual else None,
         "rewrite_flagged_rate": m.rate(bool(r.flagged) for r in run.rewrites),

@@ -23,11 +23,11 @@ import {
 import { askHost, pairingFrom } from "./lib/native.js";
 import { highlightSegments, codePointLength } from "./lib/offsets.js";
 import { createSseParser, eventJson } from "./lib/sse.js";
-import { truncate } from "./lib/truncate.js";
 import * as failures from "./lib/errors.js";
 import { focusedFrameId } from "./lib/frames.js";
 import { restrictStorageAccess } from "./lib/storage.js";
-import { PAUSE_KEY, hostnameOf, matchingSite, siteBlock, withSite } from "./lib/sites.js";
+import { t } from "./lib/i18n.js";
+import { PAUSE_KEY, hostnameOf, siteBlock, siteIsOn, withSiteSwitch } from "./lib/sites.js";
 import {
   HIGHLIGHT_CSS,
   badgeText,
@@ -146,7 +146,7 @@ async function hostStatus() {
   if (reply?.type === "status")
     return { state: "found", version: reply.version ?? null, running: Boolean(reply.running) };
   if (reply?.type === "unavailable") return { state: reply.state, message: reply.message };
-  return { state: "failed", message: String(reply?.message ?? "no answer") };
+  return { state: "failed", message: String(reply?.message ?? t("hostNoAnswer", "no answer")) };
 }
 
 /**
@@ -207,15 +207,15 @@ async function streamRequest(path, { text, ignore }, { port, cancel }, extra = {
   if (typeof text !== "string" || !text.trim()) {
     safePost(port, MSG.CHECK_ERROR, {
       kind: "empty",
-      title: "Nothing selected",
-      message: "Select some text first.",
+      title: t("errorEmptyTitle", "Nothing selected"),
+      message: t("errorEmpty", "Select some text first."),
     });
     return;
   }
   const settings = await loadSettings();
   const length = codePointLength(text);
   if (length > settings.maxSelectionChars) {
-    safePost(port, MSG.CHECK_ERROR, failures.tooLong(length, settings.maxSelectionChars, "set in Options"));
+    safePost(port, MSG.CHECK_ERROR, failures.tooLong(length, settings.maxSelectionChars));
     return;
   }
   const timer = idleTimeout(settings.timeoutSeconds * 1000, cancel.signal);
@@ -237,20 +237,18 @@ async function streamRequest(path, { text, ignore }, { port, cancel }, extra = {
     }
     await readStream(response, text, settings, port, timer, cancel);
   } catch (error) {
-    if (cancel.signal.aborted) return; // dismissed: nobody is listening
-    if (timer.timedOut()) fail(failures.timedOut(settings.timeoutSeconds));
-    else if (error instanceof SyntaxError)
-      fail({ kind: "server_error", title: "Server error", message: error.message });
-    else if (error instanceof HostError)
-      fail({
-        kind: "server_error",
-        title: "The srllm server did not start",
-        message: truncate(error.message, 300),
-      });
-    else fail({ ...failures.serverDown(settings.serverUrl), retry: true });
+    if (!cancel.signal.aborted) fail(callFailure(error, timer, settings)); // else nobody listens
   } finally {
     timer.stop();
   }
+}
+
+/** Why a call to the server threw: its timeout, an answer it could not read, the helper, or no server. */
+function callFailure(error, timer, settings) {
+  if (timer.timedOut()) return failures.timedOut(settings.timeoutSeconds);
+  if (error instanceof SyntaxError) return failures.badAnswer(error.message);
+  if (error instanceof HostError) return failures.hostFailed(error.message);
+  return failures.serverDown(settings.serverUrl);
 }
 
 /**
@@ -337,14 +335,7 @@ async function readStream(response, text, settings, port, timer, cancel) {
     },
   };
   await pumpEvents(response, timer, handlers, () => finished);
-  if (!finished) {
-    safePost(port, MSG.CHECK_ERROR, {
-      kind: "server_error",
-      title: "Server error",
-      message: "The server closed the stream before the answer was complete.",
-      retry: true,
-    });
-  }
+  if (!finished) safePost(port, MSG.CHECK_ERROR, { ...failures.streamCut(), retry: true });
 }
 
 const portHandlers = {
@@ -360,11 +351,7 @@ chrome.runtime.onConnect.addListener((port) => {
   port.onDisconnect.addListener(() => cancel.abort());
   port.onMessage.addListener((message) => {
     dispatch(portHandlers, message, { port, cancel }).catch((error) => {
-      safePost(port, MSG.CHECK_ERROR, {
-        kind: "server_error",
-        title: "Extension error",
-        message: truncate(String(error?.message ?? error), 300),
-      });
+      safePost(port, MSG.CHECK_ERROR, failures.extensionError(error));
     });
   });
 });
@@ -386,13 +373,13 @@ async function reportProblem(tabId, failure) {
   });
   await chrome.action.setBadgeText({ tabId, text: "!" });
   await chrome.action.setBadgeBackgroundColor({ tabId, color: "#a3192c" });
-  await chrome.action.setTitle({ tabId, title: `srllm: ${failure.title}` });
+  await chrome.action.setTitle({ tabId, title: t("actionTitleStatus", "srllm: $1", failure.title) });
 }
 
 async function clearProblem(tabId) {
   await chrome.storage.session.remove(PROBLEM_KEY(tabId));
   await chrome.action.setBadgeText({ tabId, text: "" });
-  await chrome.action.setTitle({ tabId, title: chrome.i18n.getMessage("actionTitle") });
+  await chrome.action.setTitle({ tabId, title: t("actionTitle", "srllm: check text for bias") });
 }
 
 /**
@@ -435,9 +422,10 @@ async function activeTabId() {
 // ---- per-site switches -------------------------------------------------------------------
 
 /**
- * The site of a tab (its top frame's address, as the address bar shows it) and whether srllm
- * is off there or paused on the tab: {hostname, off, paused, block}; null when the page is
- * closed to extensions (nothing can run there anyway).
+ * The site of a tab (its top frame's address, as the address bar shows it), the settings' mode,
+ * whether the site rule lets srllm run there (`on`), whether it is paused on the tab, and the
+ * refusal that makes (`block`); null when the page is closed to extensions (nothing can run
+ * there anyway).
  */
 async function siteState(tabId) {
   let hostname;
@@ -452,8 +440,13 @@ async function siteState(tabId) {
   }
   const settings = await loadSettings();
   const paused = Boolean((await chrome.storage.session.get(PAUSE_KEY(tabId)))[PAUSE_KEY(tabId)]);
-  const off = matchingSite(hostname, settings.offSites);
-  return { hostname, off, paused, block: siteBlock({ hostname, sites: settings.offSites, paused }) };
+  return {
+    hostname,
+    mode: settings.siteMode,
+    on: siteIsOn(hostname, settings),
+    paused,
+    block: siteBlock({ hostname, settings, paused }),
+  };
 }
 
 /** Say in the page why nothing happens (a card with the reason): {ok: false, kind, message}. */
@@ -472,26 +465,30 @@ async function refuse(tabId, frameId, block, { quiet = false } = {}) {
   return { ok: false, kind: block.kind, title: block.title, message: block.message };
 }
 
-/** Turn srllm off on the tab's site or back on (`off`), pause or resume it on the tab (`paused`). */
-async function setSite({ tabId, off, paused }) {
+/**
+ * Turn srllm on or off for the tab's site (`on`, in the settings' mode: the off-list or the
+ * on-list changes), pause or resume it on the tab (`paused`).
+ */
+async function setSite({ tabId, on, paused }) {
   const site = await siteState(tabId);
   if (!site) return { available: false };
-  if (typeof off === "boolean" && site.hostname) {
+  if (typeof on === "boolean" && site.hostname) {
     const settings = await loadSettings();
-    const offSites = withSite(settings.offSites, site.hostname, off);
-    await chrome.storage.local.set({ [STORAGE_KEY]: validateSettings({ ...settings, offSites }) });
+    const lists = withSiteSwitch(settings, site.hostname, on);
+    await chrome.storage.local.set({ [STORAGE_KEY]: validateSettings({ ...settings, ...lists }) });
   }
   if (typeof paused === "boolean") {
     if (paused) await chrome.storage.session.set({ [PAUSE_KEY(tabId)]: true });
     else await chrome.storage.session.remove(PAUSE_KEY(tabId));
   }
-  if (off === true || paused === true) await clearScan(tabId); // off means no underlines either
+  if (on === false || paused === true) await clearScan(tabId); // off means no underlines either
   return siteView(await siteState(tabId));
 }
 
 function siteView(site) {
   if (!site) return { available: false };
-  return { available: Boolean(site.hostname), hostname: site.hostname, off: site.off, paused: site.paused };
+  const { hostname, mode, on, paused } = site;
+  return { available: Boolean(hostname), hostname, mode, on, paused };
 }
 
 // ---- the page scan -----------------------------------------------------------------------
@@ -553,7 +550,7 @@ async function stopScan(tabId) {
 async function clearScan(tabId) {
   await sendToPage(tabId, MSG.SCAN_CLEAR);
   await chrome.action.setBadgeText({ tabId, text: "" });
-  await chrome.action.setTitle({ tabId, title: chrome.i18n.getMessage("actionTitle") });
+  await chrome.action.setTitle({ tabId, title: t("actionTitle", "srllm: check text for bias") });
   return { ok: true };
 }
 
@@ -564,7 +561,9 @@ async function toggleScan(tabId) {
 }
 
 const scanFailure = (failure) =>
-  failure.kind === "too_long" ? { ...failure, title: "Too much text for one scan" } : failure;
+  failure.kind === "too_long"
+    ? { ...failure, title: t("scanTooLongTitle", "Too much text for one scan") }
+    : failure;
 
 /**
  * One call of POST /v1/scan, streamed: every flagged sentence goes to the page as it comes.
@@ -609,25 +608,9 @@ async function scanChunk(chunk, { port, cancel, settings, texts, counts }) {
       },
     };
     await pumpEvents(response, timer, handlers, () => finished);
-    if (!finished)
-      return {
-        kind: "server_error",
-        title: "Server error",
-        message: "The server closed the stream before the scan was complete.",
-      };
-    return outcome;
+    return finished ? outcome : failures.streamCut(true);
   } catch (error) {
-    if (cancel.signal.aborted) return null;
-    if (timer.timedOut()) return failures.timedOut(settings.timeoutSeconds);
-    if (error instanceof SyntaxError)
-      return { kind: "server_error", title: "Server error", message: error.message };
-    if (error instanceof HostError)
-      return {
-        kind: "server_error",
-        title: "The srllm server did not start",
-        message: truncate(error.message, 300),
-      };
-    return failures.serverDown(settings.serverUrl);
+    return cancel.signal.aborted ? null : callFailure(error, timer, settings);
   } finally {
     timer.stop();
   }
@@ -654,7 +637,11 @@ async function runScan({ segments: raw, rescan = false }, { port, cancel }) {
   try {
     segments = validSegments(raw);
   } catch (error) {
-    safePost(port, MSG.SCAN_ERROR, { kind: "server_error", title: "Scan refused", message: error.message });
+    safePost(port, MSG.SCAN_ERROR, {
+      kind: "server_error",
+      title: t("scanRefusedTitle", "Scan refused"),
+      message: error.message,
+    });
     return;
   }
   // The switches apply to every request, a rescan of a draft in another tab of the site too.
@@ -683,7 +670,10 @@ async function runScan({ segments: raw, rescan = false }, { port, cancel }) {
   // The badge first: when the page hears "done", the badge already has the final count.
   if (own) {
     await setBadge(tabId, badgeText(counts.biased, false), counts.biased ? "#a3192c" : undefined);
-    await chrome.action.setTitle({ tabId, title: `srllm: ${summaryText({ counts })}` });
+    await chrome.action.setTitle({
+      tabId,
+      title: t("actionTitleStatus", "srllm: $1", summaryText({ counts })),
+    });
   }
   safePost(port, MSG.SCAN_DONE, { counts });
 }
@@ -700,11 +690,7 @@ chrome.runtime.onConnect.addListener((port) => {
   port.onDisconnect.addListener(() => cancel.abort());
   port.onMessage.addListener((message) => {
     dispatch(scanPortHandlers, message, { port, cancel }).catch((error) => {
-      safePost(port, MSG.SCAN_ERROR, {
-        kind: "server_error",
-        title: "Extension error",
-        message: truncate(String(error?.message ?? error), 300),
-      });
+      safePost(port, MSG.SCAN_ERROR, failures.extensionError(error));
     });
   });
 });
@@ -741,7 +727,8 @@ async function probeServer(settings, status) {
       status.error = failures.fromHttpError(models.status, await errorBody(models)).message;
   } catch (error) {
     if (!status.reachable)
-      status.error = error?.name === "TimeoutError" ? "The server did not answer in time." : null;
+      status.error =
+        error?.name === "TimeoutError" ? t("statusTimeout", "The server did not answer in time.") : null;
   }
 }
 
@@ -830,7 +817,8 @@ const messageHandlers = {
     return scanTab(tabId, { quiet: true });
   },
   [MSG.SCAN_STATE]: (data) => scanState(data.tabId),
-  [MSG.SCAN_STOP]: (data) => stopScan(data.tabId),
+  // The popup names its tab; the card's "Stop scan" is in the tab it stops.
+  [MSG.SCAN_STOP]: (data, sender) => stopScan(Number.isInteger(data.tabId) ? data.tabId : sender.tab?.id),
   [MSG.SCAN_CLEAR]: (data) => clearScan(data.tabId),
   [MSG.SCAN_REVEAL]: async (data) =>
     (await sendToPage(data.tabId, MSG.SCAN_REVEAL, { key: String(data.key) })) ?? { ok: false },
@@ -860,9 +848,13 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 async function setUp() {
   await loadSettings(); // migrates stored settings once per install/update
   await chrome.contextMenus.removeAll();
-  const title = chrome.i18n.getMessage("menuCheck") || "Check for bias";
+  const title = t("menuCheck", "Check for bias");
   chrome.contextMenus.create({ id: MENU_ID, title, contexts: ["selection"] });
-  chrome.contextMenus.create({ id: SCAN_MENU_ID, title: "Scan this page for bias", contexts: ["page"] });
+  chrome.contextMenus.create({
+    id: SCAN_MENU_ID,
+    title: t("menuScan", "Scan this page for bias"),
+    contexts: ["page"],
+  });
 }
 
 chrome.runtime.onInstalled.addListener(async ({ reason }) => {
@@ -897,7 +889,7 @@ globalThis.srllm = Object.freeze({ checkSelectionInTab, scanTab, scanState, clea
 chrome.tabs.onUpdated.addListener((tabId, change) => {
   if (change.status !== "loading") return;
   chrome.action.setBadgeText({ tabId, text: "" }).catch(() => {});
-  chrome.action.setTitle({ tabId, title: chrome.i18n.getMessage("actionTitle") }).catch(() => {});
+  chrome.action.setTitle({ tabId, title: t("actionTitle", "srllm: check text for bias") }).catch(() => {});
 });
 chrome.tabs.onRemoved.addListener((tabId) => {
   chrome.storage.session.remove(PAUSE_KEY(tabId)).catch(() => {});

@@ -102,7 +102,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 
   /**
    * Build a card. `actions` holds callbacks: onReplace, onUndo, onCopy, onDismiss, onRetry,
-   * onOptions, onRewriteAnyway. `editable`: the selection can be replaced; `readOnlyField`: it
+   * onOptions, onRewriteAnyway, onStop, onStopScan. `editable`: the selection can be replaced; `readOnlyField`: it
    * is in a field srllm cannot edit (an email field), which the finished card says.
    * Returns {host, root, ...methods}; the caller positions and attaches `host`. `root` is the
    * closed shadow root, for the content script's own (isolated) world only.
@@ -122,10 +122,19 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     });
     const head = el(doc, "div", { class: "head" });
     const title = el(doc, "h2", { class: "title", id: `${id}-title` }, t("cardTitle", "srllm bias check"));
-    const badge = el(doc, "span", { class: "badge", "data-tone": "busy" }, "Checking\u2026");
+    const badge = el(
+      doc,
+      "span",
+      { class: "badge", "data-tone": "busy" },
+      t("cardChecking", "Checking\u2026"),
+    );
     head.append(title, badge);
 
-    const cats = el(doc, "ul", { class: "cats", "aria-label": "Bias categories", hidden: "" });
+    const cats = el(doc, "ul", {
+      class: "cats",
+      "aria-label": t("cardCategories", "Bias categories"),
+      hidden: "",
+    });
     const excerptLabel = el(doc, "p", { class: "label" }, t("cardSelectedText", "Selected text"));
     // dir="auto": right-to-left text (Arabic, Hebrew) reads in its own direction.
     const excerpt = el(doc, "p", { class: "excerpt", "data-part": "excerpt", dir: "auto" });
@@ -151,7 +160,11 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       hidden: "",
     });
     const message = el(doc, "p", { class: "message", "data-part": "message", hidden: "" });
-    const commands = el(doc, "ul", { class: "commands", "aria-label": "Commands to run", hidden: "" });
+    const commands = el(doc, "ul", {
+      class: "commands",
+      "aria-label": t("cardCommands", "Commands to run"),
+      hidden: "",
+    });
     const status = el(doc, "p", {
       class: "status",
       id: `${id}-status`,
@@ -170,24 +183,57 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
       return b;
     };
     const replaceButton = button(
-      "Replace",
+      t("cardReplace", "Replace"),
       "replace",
-      "Replace the selected text with the rewrite",
+      t("cardReplaceLabel", "Replace the selected text with the rewrite"),
       () => actions.onReplace(),
       true,
     );
-    const undoButton = button("Undo", "undo", "Put the original text back", () => actions.onUndo());
-    const copyButton = button("Copy", "copy", "Copy the rewrite", () => actions.onCopy());
-    const anywayButton = button("Rewrite anyway", "rewrite-anyway", "Suggest a neutral rewrite anyway", () =>
-      actions.onRewriteAnyway(),
+    const undoButton = button(
+      t("cardUndo", "Undo"),
+      "undo",
+      t("cardUndoLabel", "Put the original text back"),
+      () => actions.onUndo(),
     );
-    const retryButton = button("Retry", "retry", "Check the selection again", () => actions.onRetry());
-    const optionsButton = button("Options", "options", "Open srllm options", () => actions.onOptions());
-    const dismissButton = button("Dismiss", "dismiss", "Close the srllm card", () => actions.onDismiss());
+    const copyButton = button(t("cardCopy", "Copy"), "copy", t("cardCopyLabel", "Copy the rewrite"), () =>
+      actions.onCopy(),
+    );
+    const anywayButton = button(
+      t("cardRewriteAnyway", "Rewrite anyway"),
+      "rewrite-anyway",
+      t("cardRewriteAnywayLabel", "Suggest a neutral rewrite anyway"),
+      () => actions.onRewriteAnyway(),
+    );
+    const retryButton = button(
+      t("cardRetry", "Retry"),
+      "retry",
+      t("cardRetryLabel", "Check the selection again"),
+      () => actions.onRetry(),
+    );
+    const optionsButton = button(
+      t("popupOptions", "Options"),
+      "options",
+      t("cardOptionsLabel", "Open srllm options"),
+      () => actions.onOptions(),
+    );
+    const dismissButton = button(
+      t("cardDismiss", "Dismiss"),
+      "dismiss",
+      t("cardDismissLabel", "Close the srllm card"),
+      () => actions.onDismiss(),
+    );
     // Stop cancels the check (waiting or running): the port closes, the server stops.
     const stopButton = button(t("cardStop", "Stop"), "stop", t("cardStopLabel", "Stop this check"), () =>
       actions.onStop?.(),
     );
+    // While the page scan runs (the card may wait behind it at the server): stop the scan.
+    const stopScanButton = button(
+      t("cardStopScan", "Stop scan"),
+      "stop-scan",
+      t("cardStopScanLabel", "Stop the scan of this page"),
+      () => actions.onStopScan?.(),
+    );
+    stopScanButton.hidden = true;
     const disagreeButton = button(
       t("cardDisagree", "Disagree"),
       "disagree",
@@ -207,6 +253,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
     for (const b of optional) b.hidden = true;
     buttons.append(
       stopButton,
+      stopScanButton,
       disagreeButton,
       replaceButton,
       undoButton,
@@ -291,6 +338,11 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         stopButton.hidden = false;
         status.textContent = t("cardCheckingSelection", "Checking the selection\u2026");
       },
+      /** Whether the page scan runs: "Stop scan" is offered while it does. */
+      showScanRunning(running) {
+        if (!running && root.activeElement === stopScanButton) card.focus(); // keep the focus in the card
+        stopScanButton.hidden = !running;
+      },
       /** After Stop: the check was cancelled here and on the server. */
       showStopped() {
         if (!flagShown) setBadge(t("cardNotChecked", "Not checked"), "busy");
@@ -363,15 +415,18 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         disagreeButton.hidden = false;
         stopButton.hidden = !(flag.biased && !flag.muted); // a rewrite follows
         if (flag.muted) {
-          message.textContent = "Not flagged: only categories you turned off in Options apply.";
+          message.textContent = t(
+            "cardMutedOnly",
+            "Not flagged: only categories you turned off in Options apply.",
+          );
           message.hidden = false;
-          status.textContent = `${verdict.text}, in categories you do not flag.`;
+          status.textContent = t("cardVerdictMuted", "$1, in categories you do not flag.", verdict.text);
         } else if (flag.biased) {
           rewriteLabel.hidden = false;
           rewrite.hidden = false;
-          status.textContent = `${verdict.text}. Writing a neutral rewrite\u2026`;
+          status.textContent = t("cardVerdictRewriting", "$1. Writing a neutral rewrite\u2026", verdict.text);
         } else {
-          status.textContent = "Neutral: nothing to rewrite.";
+          status.textContent = t("cardNeutral", "Neutral: nothing to rewrite.");
         }
       },
       /** "Rewrite anyway": a rewrite-only request after a neutral (or muted) verdict. */
@@ -385,7 +440,7 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         commands.hidden = true;
         for (const b of optional) b.hidden = true;
         stopButton.hidden = false;
-        status.textContent = "Writing a neutral rewrite\u2026";
+        status.textContent = t("cardRewriting", "Writing a neutral rewrite\u2026");
       },
       appendRewrite(delta) {
         rewriteText += String(delta);
@@ -402,10 +457,13 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
           replaceButton.hidden = !editable;
           copyButton.hidden = false;
           status.textContent = readOnlyField
-            ? "Rewrite ready. srllm cannot edit this kind of field: Copy the rewrite and paste it."
-            : "Rewrite ready.";
+            ? t(
+                "cardRewriteReadyReadOnly",
+                "Rewrite ready. srllm cannot edit this kind of field: Copy the rewrite and paste it.",
+              )
+            : t("cardRewriteReady", "Rewrite ready.");
         } else if (typeof finalText === "string") {
-          status.textContent = "The model left the text unchanged.";
+          status.textContent = t("cardUnchanged", "The model left the text unchanged.");
         } else {
           anywayButton.hidden = false; // neutral or muted verdict: no rewrite was made
         }

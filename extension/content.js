@@ -20,10 +20,12 @@
 
   // Inputs with a selection API. email and number have none (selectionStart is null): their
   // selected text comes from window.getSelection() and is checked read-only.
+  const { t } = globalThis.srllmCard; // card.js is injected first
   const TEXT_INPUT_TYPES = new Set(["text", "search", "url", "tel", ""]);
   const SETTLE_MS = 800; // how long an editor may take to show an edit (they update async)
   const POLL_MS = 50;
   let current = null; // {card, port, target, text, finished, closed, ...}
+  let scanRunning = false; // the page scan of this frame runs (scan.js says when it changes)
 
   const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   /** Selection text as Chromium reports it, with no-break spaces (editors type them) as spaces. */
@@ -407,8 +409,11 @@
         undo: false,
         message:
           event.inputType === "historyUndo"
-            ? "Undone in the page."
-            : "The text was edited after Replace: use the field's own undo (Ctrl+Z) to go back.",
+            ? t("cardUndoneInPage", "Undone in the page.")
+            : t(
+                "cardEditedAfterReplace",
+                "The text was edited after Replace: use the field's own undo (Ctrl+Z) to go back.",
+              ),
       });
     };
     document.addEventListener("beforeinput", onEdit, true);
@@ -425,14 +430,20 @@
   }
 
   const REPLACE_MESSAGES = {
-    replaced: "Replaced. Undo, or Ctrl+Z in the field, brings the original back.",
-    mismatch:
+    replaced: t("cardReplaced", "Replaced. Undo, or Ctrl+Z in the field, brings the original back."),
+    mismatch: t(
+      "cardReplaceMismatch",
       "The page changed the text while it went in: it is not exactly the rewrite. Undo brings the original back; Copy gives you the rewrite.",
-    mismatchNoUndo:
+    ),
+    mismatchNoUndo: t(
+      "cardReplaceMismatchNoUndo",
       "The page changed the text while it went in: it is not exactly the rewrite. The field's own undo (Ctrl+Z) brings the original back; Copy gives you the rewrite.",
-    refused:
+    ),
+    refused: t(
+      "cardReplaceRefused",
       "This editor did not take the rewrite, so nothing was changed. Copy it and paste it in yourself.",
-    changed: "The text changed since the check; select it again and re-check.",
+    ),
+    changed: t("cardReplaceChanged", "The text changed since the check; select it again and re-check."),
   };
 
   async function replace(state) {
@@ -440,7 +451,7 @@
     const { target } = state;
     const rewrite = state.card.rewriteText;
     state.busy = true;
-    state.card.setStatus("Replacing\u2026");
+    state.card.setStatus(t("cardReplacing", "Replacing\u2026"));
     let result = { kind: "changed" };
     try {
       if (target?.kind === "field") result = await replaceInField(state, target, state.text, rewrite);
@@ -481,7 +492,10 @@
       state.card.showEdit({
         replace: false,
         undo: false,
-        message: "The original did not come back from here: use the field's own undo (Ctrl+Z).",
+        message: t(
+          "cardUndoFailed",
+          "The original did not come back from here: use the field's own undo (Ctrl+Z).",
+        ),
       });
       return;
     }
@@ -489,7 +503,11 @@
     const again = captureSelection();
     const replaceable = again?.target?.editable && normalize(again.text) === normalize(state.text);
     if (replaceable) state.target = again.target;
-    state.card.showEdit({ replace: Boolean(replaceable), undo: false, message: "Original restored." });
+    state.card.showEdit({
+      replace: Boolean(replaceable),
+      undo: false,
+      message: t("cardUndone", "Original restored."),
+    });
   }
 
   // ---- card ------------------------------------------------------------------------------
@@ -572,14 +590,22 @@
         onRewriteAnyway: () => rewriteAnyway(state),
         onOptions: () => chrome.runtime.sendMessage({ type: "options/open", data: {} }),
         onStop: () => stop(state),
+        onStopScan: () => stopScan(),
         onIgnoreOnce: (term) => ignoreOnce(state, term),
-        onAllow: (term) => remember(state, "allow/add", { term }, "Never flagged again (Options lists it)."),
+        onAllow: (term) =>
+          remember(state, "allow/add", { term }, t("cardAllowed", "Never flagged again (Options lists it).")),
         onMute: (category) =>
-          remember(state, "mute/add", { category }, "Category muted (Options can turn it back on)."),
+          remember(
+            state,
+            "mute/add",
+            { category },
+            t("cardMuted", "Category muted (Options can turn it back on)."),
+          ),
         onDisagree: (what) => disagree(state, what),
       },
       { editable: Boolean(target?.editable), readOnlyField: Boolean(target?.field) },
     );
+    state.card.showScanRunning(scanRunning);
     place(state.card.host, selection?.rect ?? { left: 16, top: 16, bottom: 16 });
     document.documentElement.append(state.card.host);
     document.addEventListener("keydown", onDocumentKeydown, true);
@@ -630,9 +656,11 @@
       state.finished = true;
       state.card.showFailure({
         kind: "disconnected",
-        title: "The check was interrupted",
-        message:
+        title: t("cardInterruptedTitle", "The check was interrupted"),
+        message: t(
+          "cardInterrupted",
           "The extension's background worker stopped before the answer came. Press Retry to check again.",
+        ),
         retry: true,
       });
     });
@@ -652,6 +680,19 @@
     state.card.showStopped();
   }
 
+  /**
+   * The card's "Stop scan": the message the popup's Stop sends, for this tab (the background
+   * takes it from the sender); scan.js stops and says so through setScanRunning().
+   */
+  function stopScan() {
+    chrome.runtime.sendMessage({ type: "scan/stop", data: {} }).catch(() => {});
+  }
+
+  function setScanRunning(running) {
+    scanRunning = running;
+    current?.card.showScanRunning(running);
+  }
+
   /** Check again with `term` allowed for this card only. */
   function ignoreOnce(state, term) {
     if (state.closed) return;
@@ -666,7 +707,7 @@
     const reply = await chrome.runtime.sendMessage({ type, data }).catch(() => null);
     if (state.closed) return;
     if (!reply?.ok) {
-      state.card.setStatus("That could not be saved; try again from Options.");
+      state.card.setStatus(t("cardNotSaved", "That could not be saved; try again from Options."));
       return;
     }
     startCheck(state);
@@ -689,8 +730,8 @@
     if (state.closed) return;
     state.card.setStatus(
       reply?.ok
-        ? "Noted on this computer only; export your notes from Options."
-        : "The note could not be saved.",
+        ? t("cardNoted", "Noted on this computer only; export your notes from Options.")
+        : t("cardNoteNotSaved", "The note could not be saved."),
     );
   }
 
@@ -707,9 +748,11 @@
   async function copy(state) {
     try {
       await navigator.clipboard.writeText(state.card.rewriteText);
-      state.card.setStatus("Rewrite copied.");
+      state.card.setStatus(t("cardCopied", "Rewrite copied."));
     } catch {
-      state.card.setStatus("Copying was blocked by the page; select the rewrite and copy it by hand.");
+      state.card.setStatus(
+        t("cardCopyBlocked", "Copying was blocked by the page; select the rewrite and copy it by hand."),
+      );
     }
   }
 
@@ -727,14 +770,19 @@
       inFrame
         ? {
             kind: "frame",
-            title: "Selection inside an embedded frame",
-            message:
+            title: t("errorFrameTitle", "Selection inside an embedded frame"),
+            message: t(
+              "cardFrameSelection",
               "Right-click the selection inside the frame and choose \u201cCheck for bias\u201d; if that does not work, srllm cannot read that frame.",
+            ),
           }
         : {
             kind: "empty",
-            title: "Nothing selected",
-            message: "Select some text first, then choose \u201cCheck for bias\u201d.",
+            title: t("errorEmptyTitle", "Nothing selected"),
+            message: t(
+              "cardNothingSelected",
+              "Select some text first, then choose \u201cCheck for bias\u201d.",
+            ),
           },
     );
   }
@@ -761,8 +809,9 @@
   // DevTools protocol (tests/e2e/conftest.py); that is the only way in from outside.
   globalThis.srllmEditing = Object.freeze({ planEdit, plainText, locate });
   // For scan.js, in this same world: a click on an underline selects its sentence and opens
-  // the card exactly as a check of the selection does (so Replace and Undo work the same).
-  globalThis.srllmContent = Object.freeze({ openForSelection });
+  // the card exactly as a check of the selection does (so Replace and Undo work the same), and
+  // the scan says when it starts and ends (the card offers "Stop scan" meanwhile).
+  globalThis.srllmContent = Object.freeze({ openForSelection, setScanRunning });
   globalThis.srllmTestHook = Object.freeze({
     /** The open card's closed shadow root, or null. */
     cardRoot: () => current?.card.root ?? null,

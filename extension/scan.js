@@ -12,6 +12,7 @@
   "use strict";
   if (globalThis.srllmScanLoaded) return; // injected again on every scan; listen once
   globalThis.srllmScanLoaded = true;
+  const { t } = globalThis.srllmCard; // card.js is injected first
 
   // Never scanned: not text, not shown as text, or our own card.
   const SKIP = new Set([
@@ -350,6 +351,11 @@
 
   const biasedCount = () => [...flagged.values()].filter((e) => e.label === "biased").length;
 
+  /** Tell content.js whether the scan runs: its card offers "Stop scan" while it does. */
+  function announce() {
+    globalThis.srllmContent?.setScanRunning(scan?.status === "running");
+  }
+
   function reportBadge(biased = biasedCount()) {
     chrome.runtime.sendMessage({ type: "scan/badge", data: { biased } }).catch(() => {});
   }
@@ -404,6 +410,7 @@
     if (list.length === 0) {
       scan.status = "done";
       reportBadge();
+      announce();
       return;
     }
     const state = scan;
@@ -421,23 +428,30 @@
         state.progress.segments = state.progress.total;
         state.status = "done";
         state.port = null;
+        announce();
       },
       "scan/error": (data) => {
         if (state !== scan) return;
         state.status = "failed";
-        state.error = { title: String(data.title ?? "Scan failed"), message: String(data.message ?? "") };
+        state.error = {
+          title: String(data.title ?? t("scanFailedTitle", "Scan failed")),
+          message: String(data.message ?? ""),
+        };
         state.port = null;
+        announce();
       },
       lost: () => {
         if (state !== scan || state.status !== "running") return;
         state.status = "failed";
         state.port = null;
         state.error = {
-          title: "The scan was interrupted",
-          message: "The extension's background worker stopped. Scan again to finish.",
+          title: t("scanInterruptedTitle", "The scan was interrupted"),
+          message: t("scanInterrupted", "The extension's background worker stopped. Scan again to finish."),
         };
+        announce();
       },
     });
+    announce();
   }
 
   function stop() {
@@ -446,6 +460,7 @@
     disconnect(scan.port);
     scan.port = null;
     reportBadge();
+    announce();
   }
 
   function disconnect(port) {
@@ -471,6 +486,7 @@
       CSS.highlights.delete(REVIEW);
     }
     unlisten();
+    announce();
   }
 
   // ---- opening the card from an underline --------------------------------------------------

@@ -369,6 +369,20 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 # -- the app -------------------------------------------------------------------------------
 
 
+def describe_model(info: Any) -> str:
+    """The start-up line about what serves: a local GGUF (its type, where it runs, whether it
+    is the fine-tuned default or the untuned fallback) or an upstream engine (which says
+    neither, so nor does this line)."""
+    if getattr(info, "engine", "local") == "upstream":
+        tuned = {True: "yes", False: "no"}.get(info.finetuned, "unknown (the engine does not say)")
+        return f"model {info.name} from the upstream engine at {info.path} (fine-tuned: {tuned})"
+    return (
+        f"model {info.name} ({info.file_type}, "
+        f"{'GPU offload' if info.n_gpu_layers else 'CPU'}, fine-tuned: "
+        f"{'yes' if info.finetuned else 'no, the untuned fallback'}) from {info.path}"
+    )
+
+
 def create_app(
     settings: ServerSettings,
     token: str,
@@ -384,14 +398,7 @@ def create_app(
         await asyncio.to_thread(engine.warm_up)
         app.state.runner = ModelRunner(engine, settings.cache_size)
         info = engine.info
-        log.info(
-            "model %s (%s, %s, fine-tuned: %s) from %s",
-            info.name,
-            info.file_type,
-            "GPU offload" if info.n_gpu_layers else "CPU",
-            "yes" if info.finetuned else "no, the untuned fallback",
-            info.path,
-        )
+        log.info("%s", describe_model(info))
         log.info("serving %s on http://%s:%d", info.name, settings.host, settings.port)
         try:
             yield

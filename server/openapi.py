@@ -114,7 +114,10 @@ _SENTENCE_REWRITE = {
         "biased": {"type": "boolean"},
         "rewrite": {"type": ["string", "null"]},
         "changed": {"type": "boolean"},
-        "guided": {"type": "boolean"},
+        "guided": {
+            "type": "boolean",
+            "description": "the rewrite was made with the sentence's highlighted words pushed down",
+        },
     },
 }
 

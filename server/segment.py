@@ -7,8 +7,9 @@ a rich-text editor carries its paragraphs and `<br>`s as line breaks.
 
 A sentence ends at `.`, `!`, `?` or `…` (with any closing quotes or brackets after it) followed
 by white space and something that can start a sentence. Known abbreviations ("Dr.", "e.g.",
-"U.S."), single-letter initials ("J. Smith") and a lower-case word after the stop ("approx. ten")
-do not end one.
+"U.S."), single-letter initials ("J. Smith") and a lower-case word after a stop that could close
+an abbreviation ("approx. ten", "Calif. residents") do not end one; a lower-case word after "?",
+"!" or a plain word's "." ("faith. last night") starts the next, as chat text is written.
 """
 
 from __future__ import annotations
@@ -55,14 +56,23 @@ def _is_stop(line: str, match: re.Match[str]) -> bool:
     following = rest.lstrip()
     if not following:
         return False  # the line's end closes the sentence anyway
-    if following[0].islower():
-        return False  # "approx. ten people": the sentence goes on
-    if match.group(0).startswith("."):
-        before = _WORD_BEFORE.search(line[: match.start()])
-        word = before.group(1).lower() if before else ""
-        if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-            return False
-    return True
+    stop = match.group(0)
+    before = _WORD_BEFORE.search(line[: match.start()])
+    word = before.group(1) if before else ""
+    if following[0].islower() and not _plain_stop(stop, word):
+        return False  # "approx. ten people", "Calif. residents", "wait... what": it goes on
+    abbreviation = word.lower() in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    return not (stop.startswith(".") and abbreviation)
+
+
+def _plain_stop(stop: str, word: str) -> bool:
+    """A stop that ends a sentence even before a lower-case word, as people write in chats:
+    "?" or "!" ("really? no way"), or one "." after a plain lower-case word of five letters or
+    more ("lost their faith. last night"), which no abbreviation is."""
+    mark = stop.rstrip("\"'”’»)]}")
+    if mark and set(mark) <= set("?!"):
+        return True
+    return mark == "." and len(word) >= 5 and word.isalpha() and word.islower()
 
 
 def split_sentences(text: str) -> list[Segment]:

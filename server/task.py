@@ -5,9 +5,10 @@ A selection is split into sentences (server.segment). Each sentence is flagged o
 model's verdict from its label probability, its words, and the known terms of the lexicon);
 the passage's label is the most severe, its categories the union, its spans every sentence's
 spans at passage offsets. Only biased sentences are rewritten; every other character of the
-selection comes back as it was. A rewrite is guided by its flag: when the plain rewrite comes
-back unchanged or keeps a highlighted word, it is redone with those words pushed down, and what
-the user wrote around the bias (emoji, numbers, URLs) is put back where the model dropped it.
+selection comes back as it was. A rewrite is guided by its flag: the highlighted words are pushed
+down, a rewrite the flag still calls biased is redone with the words it finds there pushed down
+too, and what the user wrote around the bias (emoji, numbers, URLs) is put back where the model
+dropped it.
 
 Work is cached per sentence, so editing one sentence of a paragraph re-checks only that one.
 Everything here is blocking: the server runs it in a worker thread with the model held.
@@ -41,6 +42,9 @@ class Mode(StrEnum):
 # sensitive end is the scan's review band (server/scan.py takes REVIEW_MARGIN from here).
 REVIEW_MARGIN = 0.15
 STRICTNESS = {"conservative": 0.0, "balanced": REVIEW_MARGIN / 2, "sensitive": REVIEW_MARGIN}
+# How many redos a biased sentence's rewrite may take while the flag still calls it biased (each:
+# one flag of the best rewrite so far to find what to push down, one rewrite, one forward pass).
+GUIDED_ROUNDS = 2
 MAX_ALLOW_TERMS = 200
 MAX_ALLOW_CHARS = 64
 
@@ -197,7 +201,7 @@ class SentenceResult:
     flag: Flag  # after the lexicon merge
     spans: list[SpanOut]
     rewrite: str | None = None  # the rewritten sentence; None when it was not rewritten
-    guided: bool = False  # the rewrite was redone with the highlighted words pushed down
+    guided: bool = False  # the rewrite was made with highlighted words pushed down
 
     @property
     def changed(self) -> bool:
@@ -463,32 +467,53 @@ class Task:
         threshold: float | None = None,
         options: Options = DEFAULT_OPTIONS,
     ) -> Iterator[Delta | Rewritten]:
-        """Stream the plain rewrite. When it comes back unchanged, keeps a highlighted word, or
-        is itself still flagged biased (the flagger's P(biased) of the rewrite, one forward
-        pass), redo it with the highlighted words pushed down and keep the better of the two.
-        The sentence's final text ends it."""
+        """Stream the rewrite with the highlighted words pushed down (llama.cpp logit_bias; it
+        changes nothing where the model would not say them anyway). When the result is still
+        flagged biased (the flagger's P(biased) of the rewrite, one forward pass), the words the
+        flag finds in it (say "deceit" for "dishonesty") are pushed down too and it is redone,
+        up to GUIDED_ROUNDS times while there is something new to push down. The best candidate
+        is kept (Candidate.rank); the sentence's final text ends it."""
         source = result.segment.text
         # Allowed terms are never highlighted; a highlight sharing a word with one is not pushed
         # down either, or the rewrite would lose the allowed term too.
-        words = [
+        avoid = [
             w for w in dict.fromkeys(s.text for s in result.spans) if not options.allows_word(w)
         ]
         cut = self.engine.info.flag_threshold if threshold is None else threshold
         parts: list[str] = []
-        for delta in self.stream_sentence_rewrite(source, [], cancel):
+        for delta in self.stream_sentence_rewrite(source, avoid, cancel):
             parts.append(delta)
             yield Delta(delta, result.index)
         if cancel is not None and cancel.is_set():
             return  # the client left: no scoring, no second try
-        first = self._candidate(source, "".join(parts), words)
-        chosen, guided = first, False
-        if words and first.needs_another(cut):
-            raw = "".join(self.stream_sentence_rewrite(source, words, cancel))
-            second = self._candidate(source, raw, words)
-            if second.rank(cut) < first.rank(cut):
-                chosen, guided = second, True
-        result.rewrite, result.guided = chosen.text, guided
-        yield Rewritten(result.index, chosen.text, guided)
+        words = list(avoid)
+        chosen = self._candidate(source, "".join(parts), words)
+        for _ in range(GUIDED_ROUNDS):
+            if not chosen.changed or chosen.p_biased < cut:
+                break
+            more = self._still_flagged(chosen.text, cancel, cut, options)
+            if not more or set(more) <= set(avoid):
+                break  # nothing new to push down: another try would repeat the last
+            avoid = list(dict.fromkeys(avoid + more))
+            raw = "".join(self.stream_sentence_rewrite(source, avoid, cancel))
+            if cancel is not None and cancel.is_set():
+                return
+            candidate = self._candidate(source, raw, words)
+            if candidate.rank(cut) < chosen.rank(cut):
+                chosen = candidate
+        result.rewrite, result.guided = chosen.text, bool(words)
+        yield Rewritten(result.index, chosen.text, bool(words))
+
+    def _still_flagged(
+        self, rewrite: str, cancel: threading.Event | None, cut: float, options: Options
+    ) -> list[str]:
+        """The words the flag highlights in a rewrite it still calls biased (model, lexicon and
+        opinion words alike), less the user's allowed ones."""
+        segment = Segment(0, len(rewrite), rewrite)
+        flag, spans = merge_lexicon(segment, self.flag_sentence(rewrite, cancel, cut), options)
+        if not flag.biased:
+            return []
+        return [w for w in dict.fromkeys(s.text for s in spans) if not options.allows_word(w)]
 
     def _candidate(self, source: str, raw: str, words: list[str]) -> Candidate:
         text = finish_rewrite(source, raw)
@@ -515,9 +540,6 @@ class Candidate:
     changed: bool
     kept_highlights: int
     p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
-
-    def needs_another(self, threshold: float) -> bool:
-        return not self.changed or self.kept_highlights > 0 or self.p_biased >= threshold
 
     def rank(self, threshold: float) -> tuple:
         """Lower is better: changed at all, then no longer flagged, then fewer highlighted words

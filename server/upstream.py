@@ -19,7 +19,7 @@ chat template):
   response_format) is asked with `{"type": "json_object", "schema": ...}` from then on.
 - Rewrites and raw chat: streamed, stop at </text>, greedy.
 
-- A guided rewrite (Task asks for one when the first keeps a highlighted word): the words
+- A guided rewrite (Task asks for one for every biased sentence): the highlighted words
   pushed down through `logit_bias`, their token ids from the engine's tokenize endpoint (vLLM's
   and llama-server's /tokenize, llama-cpp-python's /extras/tokenize); an engine without one gets
   a rewrite sampled at temperature 0.3 instead.

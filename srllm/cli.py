@@ -13,6 +13,7 @@
     srllm token
     srllm extension install [--browser NAME] [--dir DIR] [--extension-id ID] [--dry-run]
     srllm extension uninstall [--browser NAME] [--dir DIR] [--dry-run]
+    srllm extension autostart on|off|status     (opt-in: start the server at login)
     srllm convert ... | srllm build-model          (srllm.convert)
     srllm train ... | srllm bench-train | srllm merge | srllm sample   (srllm.training)
     srllm eval ... | srllm calibrate              (srllm.evaluation)
@@ -245,6 +246,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_autostart(args: argparse.Namespace) -> int:
+    from srllm import autostart
+
+    run = {"on": autostart.enable, "off": autostart.disable, "status": autostart.status}
+    print(run[args.state]())
+    return 0
+
+
 def cmd_extension(args: argparse.Namespace) -> int:
     from srllm import native_install
 
@@ -294,6 +303,15 @@ def _register_extension(sub) -> None:
             )
         cmd.add_argument("--dry-run", action="store_true", help="print what would change")
         cmd.set_defaults(func=cmd_extension, extension_id=None)
+    autostart = actions.add_parser(
+        "autostart", help="start the server at login (off unless turned on here)"
+    )
+    autostart.add_argument(
+        "state",
+        choices=("on", "off", "status"),
+        help="on: add the login entry; off: remove it; status: say whether it is there",
+    )
+    autostart.set_defaults(func=cmd_autostart)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,3 +39,13 @@ def write_json_atomic(path: Path, data: dict) -> None:
     with temp_path(path, ".json.part") as tmp:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
+
+
+def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """`data` as the whole of `path` (its folder created), with `mode` when given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with temp_path(path) as tmp:
+        tmp.write_bytes(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)

@@ -21,8 +21,10 @@ dir: a second browser's host waits for the first, then reuses its server), with
 `--extension-origin` so that it answers only the extension that asked. A server this host started
 that does not know the caller's origin yet (Firefox's per-install moz-extension:// UUID, a copy
 of the extension with another ID) is restarted with both. The token handed over is the one
-`srllm serve` uses. Nothing runs at login: the server starts when the extension asks (a check,
-or the welcome page).
+`srllm serve` uses. Nothing runs at login unless the user opts in with `srllm extension
+autostart on` (srllm/autostart.py): the login entry it writes runs this module with `--at-login`,
+which starts the same server the same way, then exits. Otherwise the server starts when the
+extension asks (a check, or the welcome page).
 """
 
 from __future__ import annotations
@@ -418,6 +420,11 @@ def wait_until_ready(
         time.sleep(POLL_S)
 
 
+def remembered_origins(state: ServerState | None, url: str) -> list[str]:
+    """The origins the last server this host started on `url` answered."""
+    return state.origins if state is not None and state.url == url else []
+
+
 @dataclass(frozen=True)
 class Ready:
     url: str
@@ -469,13 +476,32 @@ def ensure_server(
                 f"something else answers at {url} (HTTP {status}): set SRLLM_PORT to a free "
                 "port and run `srllm extension install` again",
             )
-        remembered = state.origins if state is not None and state.url == url else []
-        origins = list(dict.fromkeys([origin, *remembered]))[:MAX_REMEMBERED_ORIGINS]
+        origins = list(dict.fromkeys([origin, *remembered_origins(state, url)]))
+        origins = origins[:MAX_REMEMBERED_ORIGINS]
         process, started = start_server(origins, url)
         on_starting(url, started.log)
         wait_until_ready(url, token, origin, lambda: process.poll() is None, started.log, timeout)
         log.info("server pid %d ready at %s", process.pid, url)
         return Ready(url, token, started=True)
+
+
+def start_at_login() -> int:
+    """What the login entry of `srllm extension autostart on` runs: the server the extension
+    would get, started the same way (start_server: detached, logging, the state file), unless
+    one answers already. The origins are those the last started server answered, else the
+    unpacked Chrome extension's; another extension that connects later gets the usual restart
+    with its origin added (ensure_server)."""
+    from srllm.server.settings import from_env
+
+    settings = from_env()
+    url = server_url(settings.host, settings.port)
+    with locked(paths.native_host_dir() / "lock"):
+        if probe(url) is not None:
+            log.info("at login: a server answers at %s already", url)
+            return 0
+        origins = remembered_origins(ServerState.read(), url)
+        start_server(origins or [f"chrome-extension://{CHROME_EXTENSION_ID}"], url)
+    return 0
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -552,8 +578,14 @@ def _setup_logging() -> None:
     root.setLevel(logging.INFO)
 
 
+AT_LOGIN = "--at-login"  # never a browser's first argument (an origin or a manifest path)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == [AT_LOGIN]:
+        _setup_logging()
+        return start_at_login()
     # The browser reads frames from file descriptor 1: keep a private copy for them and point
     # 1 (and sys.stdout) at stderr, so a stray print anywhere cannot corrupt the stream.
     sys.stdout.flush()

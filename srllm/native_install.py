@@ -1,6 +1,7 @@
 """`srllm extension install | uninstall`: register the native messaging host with the browsers.
 
-Per user only, and nothing that runs at login. `install` writes:
+Per user only, and nothing that runs at login (that is `srllm extension autostart on`, an opt-in:
+srllm/autostart.py). `install` writes:
 
 - the launcher, <data dir>/native-host/srllm-native-host (srllm-native-host.bat on Windows): it
   runs this Python (the absolute path of the environment srllm is installed in) with
@@ -28,6 +29,7 @@ from typing import Protocol
 
 from srllm import paths
 from srllm.errors import Code, SrllmError
+from srllm.files import write_bytes_atomic
 from srllm.native_host import CHROME_EXTENSION_ID, FIREFOX_EXTENSION_ID, HOST_NAME
 
 DESCRIPTION = "srllm: starts the local bias-check server for the srllm extension"
@@ -180,10 +182,16 @@ def host_manifest(family: str, launcher: Path, extension_ids: Iterable[str] = ()
     return manifest
 
 
-def launcher_text(system: str, python: str, env: Mapping[str, str]) -> str:
+def kept_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The SRLLM_* settings of `env` that whatever starts the server later must keep."""
     kept = {name: env[name] for name in KEPT_ENV if env.get(name)}
     if "SRLLM_HOME" in kept:
         kept["SRLLM_HOME"] = str(Path(kept["SRLLM_HOME"]).expanduser().resolve())
+    return kept
+
+
+def launcher_text(system: str, python: str, env: Mapping[str, str]) -> str:
+    kept = kept_env(env)
     if system == "windows":
         lines = [
             "@echo off",
@@ -252,12 +260,7 @@ def _key(browser: Browser) -> str:
 
 
 def _write(path: Path, text: str, mode: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    if mode is not None:
-        os.chmod(tmp, mode)
-    tmp.replace(path)
+    write_bytes_atomic(path, text.encode("utf-8"), mode)
 
 
 def _context(system, home, env, registry, host_dir):

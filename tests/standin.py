@@ -29,7 +29,7 @@ class ScriptedEngine:
         self,
         flags: dict[str, contract.Flag] | None = None,
         rewrites: dict[str, str] | None = None,
-        guided: dict[str, str] | None = None,
+        guided: dict[str | tuple[str, tuple[str, ...]], str] | None = None,
         delay: float = 0.0,
     ):
         self.info = StandInInfo()
@@ -77,8 +77,11 @@ class ScriptedEngine:
         self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
     ) -> Iterator[str]:
         self._enter("rewrite", text, tuple(avoid or ()))
-        table = self.guided if avoid else self.rewrites
-        answer = table.get(text, text)
+        # A guided answer scripted for these pushed-down words, else for the text; else the plain
+        # one (pushing down words the model would not say changes nothing).
+        answer = self.rewrites.get(text, text)
+        if avoid:
+            answer = self.guided.get((text, tuple(avoid)), self.guided.get(text, answer))
         pieces = answer.split(" ")
         produced = 0
         try:

@@ -23,7 +23,9 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # The base model value that means "SmolLM2-135M-Instruct from the GGUF shipped with the server".
 EMBEDDED = "embedded"
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-EXTRA_SOURCES = ("neutral_rewriter_gender", "paradetox", "toxigen", "wnc", "holisticbias")
+EXTRA_SOURCES = (
+    "neutral_rewriter_gender", "paradetox", "paradetox_flags", "toxigen", "wnc", "holisticbias"
+)  # fmt: skip
 
 
 def split_source(item: str, default_cap: int) -> tuple[str, int]:

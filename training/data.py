@@ -17,6 +17,7 @@ import hashlib
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -203,6 +204,7 @@ def _explain(flag: Flag) -> str:
 EXTRA_FILES = {
     "neutral_rewriter_gender": "neutral_rewriter_gender/neutral_rewriter_pairs.jsonl",
     "paradetox": "paradetox/paradetox_pairs.jsonl",
+    "paradetox_flags": "paradetox/paradetox_pairs.jsonl",
     "toxigen": "toxigen/toxigen_annotated_train_clean.csv",
     "wnc": "wnc_sample/wnc_sample_pairs.jsonl",
     "holisticbias": "holisticbias/holisticbias_sentence_sample.jsonl",
@@ -267,6 +269,9 @@ def extra_examples(
             ]
         elif source == "paradetox":
             pairs = [(r["toxic"], r["neutral_references"][0]) for r in jsonl(path)]
+        elif source == "paradetox_flags":
+            examples += paradetox_flag_examples(path, cap, seed)
+            continue
         elif source == "toxigen":
             examples += toxigen_examples(path, cap, seed)
             continue
@@ -286,6 +291,49 @@ def extra_examples(
                     Example(Task.REWRITE, src, ref, "rewrite_extra", f"{source}:{number}")
                 )
     return examples
+
+
+# A word counts as loaded in ParaDetox when its comments use it at least LOADED_MIN times and at
+# least LOADED_RATIO times as often as their human paraphrases ("fuck", "idiots", "stupid";
+# not "like", "want", "though", which an edit also drops in passing).
+PARADETOX_LOADED_MIN, PARADETOX_LOADED_RATIO = 5, 5.0
+_WORD = re.compile(r"[\w']+")
+
+
+def paradetox_flag_examples(path: Path, max_pairs: int, seed: int) -> list[Example]:
+    """Both sides of ParaDetox pairs as flags, in the same seeded order as the "paradetox"
+    rewrite pairs (with equal caps, the same pairs): the toxic comment is slightly biased with
+    the loaded words its human paraphrase removed as its biased words, the paraphrase is
+    neutral; pairs whose edit removed no loaded word are left out. Balanced, so the flag's prior
+    does not move (more ToxiGen toxic statements did: v6); it teaches loaded and profane wording
+    in comments, the genre of the SR-LLM data, and that the same comment without it is fair."""
+    records = jsonl(path)
+    in_toxic: Counter[str] = Counter()
+    in_neutral: Counter[str] = Counter()
+    for r in records:
+        in_toxic.update({w.lower() for w in _WORD.findall(r["toxic"])})
+        for ref in r["neutral_references"]:
+            in_neutral.update({w.lower() for w in _WORD.findall(ref)})
+    loaded = {
+        w
+        for w, n in in_toxic.items()
+        if n >= PARADETOX_LOADED_MIN and n >= PARADETOX_LOADED_RATIO * (in_neutral[w] + 1)
+    }
+    pairs = [(r["toxic"], r["neutral_references"][0]) for r in records]
+    random.Random(f"{seed}:paradetox").shuffle(pairs)
+    fair = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []))
+    out: list[Example] = []
+    for number, (src, ref) in enumerate(pairs[:max_pairs], start=1):
+        src, ref = clean_text(src), clean_text(ref)
+        kept = {w.lower() for w in _WORD.findall(ref)}
+        removed = [w for w in dict.fromkeys(_WORD.findall(src)) if w.lower() not in kept]
+        words = words_in_text(src, [w for w in removed if w.lower() in loaded])
+        if not words or not ref or contract.normalise(src) == contract.normalise(ref):
+            continue
+        where = f"paradetox_flags:{number}"
+        out.append(_flag_example(src, Label.SLIGHTLY_BIASED, [], words, where))
+        out.append(Example(Task.FLAG, ref, fair.to_json(), "flag_extra", where))
+    return out
 
 
 def _flag_example(text: str, label: Label, categories: list[str], words: list[str], where: str):

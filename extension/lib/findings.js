@@ -3,6 +3,8 @@
 // computer and exported as JSON lines in the evaluation's row format. Pure functions; the
 // background stores, the options page imports and exports.
 
+import { t } from "./i18n.js";
+
 // The server's bounds for `allow` (server/task.py MAX_ALLOW_TERMS, MAX_ALLOW_CHARS).
 export const MAX_ALLOW_TERMS = 200;
 export const MAX_ALLOW_CHARS = 64;
@@ -19,11 +21,11 @@ export function confidence(p) {
   const clamped = Math.min(1, Math.max(0, p));
   const percent = Math.round(clamped * 100);
   let words;
-  if (clamped >= 0.85) words = "very likely biased";
-  else if (clamped >= 0.6) words = "likely biased";
-  else if (clamped >= 0.3) words = "possibly biased";
-  else if (clamped >= 0.1) words = "probably fair";
-  else words = "very likely fair";
+  if (clamped >= 0.85) words = t("confidenceVeryLikelyBiased", "very likely biased");
+  else if (clamped >= 0.6) words = t("confidenceLikelyBiased", "likely biased");
+  else if (clamped >= 0.3) words = t("confidencePossiblyBiased", "possibly biased");
+  else if (clamped >= 0.1) words = t("confidenceProbablyFair", "probably fair");
+  else words = t("confidenceVeryLikelyFair", "very likely fair");
   return { percent, words };
 }
 
@@ -95,17 +97,27 @@ export function importAllowList(text, categories) {
   try {
     data = JSON.parse(text);
   } catch {
-    throw new Error("The file is not JSON.");
+    throw new Error(t("importNotJson", "The file is not JSON."));
   }
   const rawTerms = Array.isArray(data) ? data : data?.terms;
-  if (!Array.isArray(rawTerms)) throw new Error('Expected a list of terms, or {"terms": [...]}.');
+  if (!Array.isArray(rawTerms))
+    throw new Error(t("importNotList", 'Expected a list of terms, or {"terms": [...]}.'));
   const { terms, invalid } = parseAllowList(rawTerms);
   if (invalid.length)
-    throw new Error(`Not terms (1 to ${MAX_ALLOW_CHARS} characters): ${invalid.slice(0, 3).join(", ")}`);
-  if (terms.length > MAX_ALLOW_TERMS) throw new Error(`At most ${MAX_ALLOW_TERMS} terms.`);
+    throw new Error(
+      t(
+        "importNotTerms",
+        "Not terms (1 to $1 characters): $2",
+        MAX_ALLOW_CHARS,
+        invalid.slice(0, 3).join(", "),
+      ),
+    );
+  if (terms.length > MAX_ALLOW_TERMS)
+    throw new Error(t("importTooMany", "At most $1 terms.", MAX_ALLOW_TERMS));
   const rawMute = Array.isArray(data?.mute) ? data.mute : [];
   const unknown = rawMute.filter((c) => !categories.includes(c));
-  if (unknown.length) throw new Error(`Unknown categories: ${unknown.slice(0, 3).join(", ")}`);
+  if (unknown.length)
+    throw new Error(t("importUnknownCategories", "Unknown categories: $1", unknown.slice(0, 3).join(", ")));
   return { terms, mute: categories.filter((c) => rawMute.includes(c)) };
 }
 

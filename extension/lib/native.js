@@ -6,6 +6,7 @@
 // Pure logic: the background passes chrome.runtime.connectNative in, the tests a fake.
 
 import { normalizeServerUrl } from "./settings.js";
+import { t } from "./i18n.js";
 
 export const HOST_NAME = "srllm.native_host";
 // The first start may build the fine-tuned model and then loads it: minutes on a slow machine.
@@ -18,20 +19,24 @@ export function hostProblem(message) {
   if (/not found|no such native application/i.test(text)) {
     return {
       state: "missing",
-      message: "The srllm helper is not installed: run `srllm extension install` once.",
+      message: t("hostMissing", "The srllm helper is not installed: run `srllm extension install` once."),
     };
   }
   // Chrome: "Access to the specified native messaging host is forbidden." (another extension ID)
   if (/forbidden/i.test(text)) {
     return {
       state: "forbidden",
-      message:
+      message: t(
+        "hostForbidden",
         "The srllm helper does not allow this copy of the extension: run `srllm extension install --extension-id <this extension's ID>`.",
+      ),
     };
   }
   return {
     state: "failed",
-    message: text ? `The srllm helper stopped: ${text}` : "The srllm helper stopped.",
+    message: text
+      ? t("hostStoppedWhy", "The srllm helper stopped: $1", text)
+      : t("hostStopped", "The srllm helper stopped."),
   };
 }
 
@@ -58,7 +63,11 @@ export function askHost(connectNative, request, { onProgress, timeoutMs = HOST_T
     };
     timer = setTimeout(
       () =>
-        finish({ type: "unavailable", state: "failed", message: "The srllm helper did not answer in time." }),
+        finish({
+          type: "unavailable",
+          state: "failed",
+          message: t("hostTimeout", "The srllm helper did not answer in time."),
+        }),
       timeoutMs,
     );
     try {
@@ -91,15 +100,24 @@ export function askHost(connectNative, request, { onProgress, timeoutMs = HOST_T
 export function pairingFrom(reply) {
   if (reply?.type === "unavailable") return { ok: false, state: reply.state, message: reply.message };
   if (reply?.type !== "ready") {
-    const message = typeof reply?.message === "string" && reply.message ? reply.message : "no answer";
-    return { ok: false, state: "failed", message: `The srllm server did not start: ${message}` };
+    const message =
+      typeof reply?.message === "string" && reply.message ? reply.message : t("hostNoAnswer", "no answer");
+    return {
+      ok: false,
+      state: "failed",
+      message: t("hostServerNotStarted", "The srllm server did not start: $1", message),
+    };
   }
   const token = typeof reply.token === "string" ? reply.token.trim() : "";
   if (!token || /\s/.test(token))
-    return { ok: false, state: "failed", message: "The srllm helper sent no token." };
+    return { ok: false, state: "failed", message: t("hostNoToken", "The srllm helper sent no token.") };
   try {
     return { ok: true, serverUrl: normalizeServerUrl(reply.url), token, started: Boolean(reply.started) };
   } catch (error) {
-    return { ok: false, state: "failed", message: `The srllm helper sent a bad URL: ${error.message}` };
+    return {
+      ok: false,
+      state: "failed",
+      message: t("hostBadUrl", "The srllm helper sent a bad URL: $1", error.message),
+    };
   }
 }

@@ -11,7 +11,8 @@
 //     CHECK_STARTED when the server made the check wait behind another. Disconnecting the
 //     port cancels the request (the card's Stop and Dismiss).
 //   content -> background (runtime.sendMessage), from the card's buttons: ALLOW_ADD (always
-//     ignore a term), MUTE_ADD (stop flagging a category), DISAGREE_ADD (kept on this computer).
+//     ignore a term), MUTE_ADD (stop flagging a category), DISAGREE_ADD (kept on this computer),
+//     SCAN_STOP (stop the page scan of the card's tab, as the popup's Stop does).
 //   The page scan: popup -> background SCAN_ACTIVE_TAB, SCAN_STOP, SCAN_CLEAR, SCAN_STATE,
 //     SCAN_REVEAL, SITE_STATE, SITE_SET; background -> scan.js (tabs.sendMessage) SCAN_BEGIN and
 //     the same SCAN_STOP, SCAN_CLEAR, SCAN_STATE, SCAN_REVEAL; scan.js -> background SCAN_BADGE;

@@ -4,6 +4,7 @@
 // it goes back to the page (the server counts code points; DOM ranges count UTF-16 units).
 
 import { codePointLength, codePointToUtf16 } from "./offsets.js";
+import { t } from "./i18n.js";
 
 // Per call. The server takes up to 1,000 segments and 200,000 characters; smaller calls give
 // the page its first underlines sooner and make Stop take effect between two of them.
@@ -105,22 +106,32 @@ export function badgeText(biased, running) {
   return String(biased);
 }
 
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+/** "1 sentence" or "N sentences" (one message each: languages plural differently). */
+const sentences = (n) =>
+  n === 1 ? t("scanOneSentence", "1 sentence") : t("scanSentences", "$1 sentences", n);
 
 /**
  * The summary shown when a scan ends: "2 biased and 1 to review in 120 sentences." plus what
  * was not scanned. `fields`: text fields skipped (their text is not in the page's DOM).
  */
 export function summaryText({ counts, stopped = false, fields = 0, failed = false }) {
-  const total = counts.biased + counts.review + counts.neutral;
+  const total = sentences(counts.biased + counts.review + counts.neutral);
   const found =
     counts.biased + counts.review === 0
-      ? `Nothing flagged in ${plural(total, "sentence", "sentences")}.`
-      : `${counts.biased} biased and ${counts.review} to review in ${plural(total, "sentence", "sentences")}.`;
-  const parts = [stopped ? `Stopped. ${found}` : failed ? `Scan incomplete. ${found}` : found];
-  if (fields)
+      ? t("scanNothingFlagged", "Nothing flagged in $1.", total)
+      : t("scanFound", "$1 biased and $2 to review in $3.", counts.biased, counts.review, total);
+  const parts = [
+    stopped
+      ? t("scanStoppedSummary", "Stopped. $1", found)
+      : failed
+        ? t("scanIncompleteSummary", "Scan incomplete. $1", found)
+        : found,
+  ];
+  if (fields === 1)
+    parts.push(t("scanOneField", "1 text field was not scanned: select text in it and use Check for bias."));
+  else if (fields)
     parts.push(
-      `${plural(fields, "text field was", "text fields were")} not scanned: select text in ${fields === 1 ? "it" : "them"} and use Check for bias.`,
+      t("scanFields", "$1 text fields were not scanned: select text in them and use Check for bias.", fields),
     );
   return parts.join(" ");
 }

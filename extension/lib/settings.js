@@ -2,8 +2,9 @@
 // chrome.storage.local under one key; nothing is cached in service-worker globals because the
 // worker can be stopped at any moment.
 
-import { MAX_SITES, parseSiteList } from "./sites.js";
+import { MAX_SITES, SITE_MODES, parseSiteList } from "./sites.js";
 import { MAX_ALLOW_TERMS, STRICTNESS, parseAllowList } from "./findings.js";
+import { t } from "./i18n.js";
 
 export const STORAGE_KEY = "settings";
 export const SETTINGS_VERSION = 1;
@@ -36,8 +37,11 @@ export const DEFAULTS = Object.freeze({
   categories: CATEGORIES,
   maxSelectionChars: 4000,
   timeoutSeconds: 120,
-  // Sites where srllm stays off (hostnames; a parent domain covers its subdomains).
+  // Where srllm runs: "everywhere" but offSites, or only on onSites ("listed"). Hostnames; a
+  // parent domain covers its subdomains.
+  siteMode: "everywhere",
   offSites: Object.freeze([]),
+  onSites: Object.freeze([]),
   // After a page scan: rescan the edited sentences of a contenteditable after a pause.
   checkAsYouType: false,
   // How readily a sentence is called biased (the server maps it to a threshold).
@@ -63,16 +67,22 @@ export function normalizeServerUrl(value) {
   try {
     url = new URL(String(value).trim());
   } catch {
-    throw new SettingsError("serverUrl", `expected a URL like ${DEFAULT_SERVER_URL}`);
+    throw new SettingsError("serverUrl", t("settingsUrl", "expected a URL like $1", DEFAULT_SERVER_URL));
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new SettingsError("serverUrl", "must start with http:// or https://");
+    throw new SettingsError("serverUrl", t("settingsUrlScheme", "must start with http:// or https://"));
   }
   if (!LOOPBACK_HOSTS.has(url.hostname)) {
-    throw new SettingsError("serverUrl", "must be on this machine (127.0.0.1 or localhost)");
+    throw new SettingsError(
+      "serverUrl",
+      t("settingsUrlLocal", "must be on this machine (127.0.0.1 or localhost)"),
+    );
   }
   if (url.username || url.password || url.search || url.hash || url.pathname !== "/") {
-    throw new SettingsError("serverUrl", `expected only scheme, host and port, like ${DEFAULT_SERVER_URL}`);
+    throw new SettingsError(
+      "serverUrl",
+      t("settingsUrlOrigin", "expected only scheme, host and port, like $1", DEFAULT_SERVER_URL),
+    );
   }
   return url.origin;
 }
@@ -80,7 +90,7 @@ export function normalizeServerUrl(value) {
 function boundedInteger(field, value, { min, max }) {
   const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   if (!Number.isInteger(number) || number < min || number > max) {
-    throw new SettingsError(field, `expected a whole number from ${min} to ${max}`);
+    throw new SettingsError(field, t("settingsNumber", "expected a whole number from $1 to $2", min, max));
   }
   return number;
 }
@@ -92,9 +102,10 @@ function boundedInteger(field, value, { min, max }) {
 export function validateSettings(input) {
   const categories = Array.isArray(input.categories) ? input.categories : [];
   const unknown = categories.filter((c) => !CATEGORIES.includes(c));
-  if (unknown.length) throw new SettingsError("categories", `unknown ${unknown.join(", ")}`);
+  if (unknown.length)
+    throw new SettingsError("categories", t("settingsUnknown", "unknown $1", unknown.join(", ")));
   const token = typeof input.token === "string" ? input.token.trim() : "";
-  if (/\s/.test(token)) throw new SettingsError("token", "must not contain spaces");
+  if (/\s/.test(token)) throw new SettingsError("token", t("settingsTokenSpaces", "must not contain spaces"));
   return {
     version: SETTINGS_VERSION,
     serverUrl: normalizeServerUrl(input.serverUrl),
@@ -102,7 +113,9 @@ export function validateSettings(input) {
     categories: CATEGORIES.filter((c) => categories.includes(c)),
     maxSelectionChars: boundedInteger("maxSelectionChars", input.maxSelectionChars, MAX_SELECTION_BOUNDS),
     timeoutSeconds: boundedInteger("timeoutSeconds", input.timeoutSeconds, TIMEOUT_BOUNDS),
-    offSites: siteList(input.offSites),
+    siteMode: siteModeOf(input.siteMode),
+    offSites: siteList("offSites", input.offSites),
+    onSites: siteList("onSites", input.onSites),
     checkAsYouType: input.checkAsYouType === true,
     strictness: strictnessOf(input.strictness),
     allowTerms: allowList(input.allowTerms),
@@ -112,15 +125,19 @@ export function validateSettings(input) {
 function strictnessOf(value) {
   const name = value ?? DEFAULTS.strictness;
   if (!STRICTNESS.includes(name))
-    throw new SettingsError("strictness", `expected one of ${STRICTNESS.join(", ")}`);
+    throw new SettingsError("strictness", t("settingsOneOf", "expected one of $1", STRICTNESS.join(", ")));
   return name;
 }
 
 function allowList(value) {
   const { terms, invalid } = parseAllowList(value ?? []);
-  if (invalid.length) throw new SettingsError("allowTerms", `not a term: ${invalid.slice(0, 3).join(", ")}`);
+  if (invalid.length)
+    throw new SettingsError(
+      "allowTerms",
+      t("settingsNotTerm", "not a term: $1", invalid.slice(0, 3).join(", ")),
+    );
   if (terms.length > MAX_ALLOW_TERMS)
-    throw new SettingsError("allowTerms", `at most ${MAX_ALLOW_TERMS} terms`);
+    throw new SettingsError("allowTerms", t("settingsTooManyTerms", "at most $1 terms", MAX_ALLOW_TERMS));
   return terms;
 }
 
@@ -130,11 +147,20 @@ export function mutedCategories(settings) {
   return CATEGORIES.filter((c) => !on.includes(c));
 }
 
-function siteList(value) {
+function siteList(field, value) {
   const { sites, invalid } = parseSiteList(value ?? []);
-  if (invalid.length) throw new SettingsError("offSites", `not a site: ${invalid.slice(0, 3).join(", ")}`);
-  if (sites.length > MAX_SITES) throw new SettingsError("offSites", `at most ${MAX_SITES} sites`);
+  if (invalid.length)
+    throw new SettingsError(field, t("settingsNotSite", "not a site: $1", invalid.slice(0, 3).join(", ")));
+  if (sites.length > MAX_SITES)
+    throw new SettingsError(field, t("settingsTooManySites", "at most $1 sites", MAX_SITES));
   return sites;
+}
+
+function siteModeOf(value) {
+  const mode = value ?? DEFAULTS.siteMode;
+  if (!SITE_MODES.includes(mode))
+    throw new SettingsError("siteMode", t("settingsOneOf", "expected one of $1", SITE_MODES.join(", ")));
+  return mode;
 }
 
 // Each step takes the stored object of version N and returns one of version N+1; add a step
@@ -176,9 +202,11 @@ export function migrateSettings(stored, migrations = MIGRATIONS, targetVersion =
     ? parseAllowList(data.allowTerms).terms.slice(0, MAX_ALLOW_TERMS)
     : [...settings.allowTerms];
   // Likewise, a site entry that is not one is dropped, not the whole list.
-  settings.offSites = Array.isArray(data.offSites)
-    ? parseSiteList(data.offSites).sites.slice(0, MAX_SITES)
-    : [...settings.offSites];
+  for (const field of ["offSites", "onSites"]) {
+    settings[field] = Array.isArray(data[field])
+      ? parseSiteList(data[field]).sites.slice(0, MAX_SITES)
+      : [...settings[field]];
+  }
   const changed = JSON.stringify(settings) !== JSON.stringify(stored);
   return { settings, changed };
 }

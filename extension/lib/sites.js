@@ -1,6 +1,9 @@
-// Per-site switches: the sites where srllm stays off (a list in the settings) and the tabs
-// paused for this browser session (chrome.storage.session). Both the selection check and the
-// page scan ask siteBlock() before they touch a page; the answer is a failure the card shows.
+// Per-site switches: where srllm runs (the mode: everywhere but the sites turned off, or only
+// on the sites turned on; both lists are in the settings) and the tabs paused for this browser
+// session (chrome.storage.session). The selection check, the page scan and check as I type ask
+// siteBlock() before they touch a page; the answer is a failure the card shows.
+
+import { t } from "./i18n.js";
 
 // A hostname as the address bar has it: letters, digits, hyphens, dots; or an IPv4 address;
 // or a bracketed IPv6 address.
@@ -8,6 +11,8 @@ const HOSTNAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0
 const IPV6 = /^\[[0-9a-f:.]+\]$/;
 
 export const MAX_SITES = 500;
+// "everywhere": on except on the off-list (the default); "listed": only on the on-list.
+export const SITE_MODES = Object.freeze(["everywhere", "listed"]);
 
 /** The key of a tab's "pause on this tab" flag in chrome.storage.session. */
 export const PAUSE_KEY = (tabId) => `paused:${tabId}`;
@@ -68,37 +73,70 @@ export function matchingSite(hostname, sites) {
   return null;
 }
 
-/** The list with `hostname` turned off (off=true) or back on (every entry that covers it goes). */
-export function withSite(sites, hostname, off) {
+/** The list with `hostname` added (add=true) or taken out (every entry that covers it goes). */
+export function withSite(sites, hostname, add) {
   const list = Array.isArray(sites) ? sites : [];
-  if (off) {
+  if (add) {
     const site = normalizeSite(hostname);
     return site ? parseSiteList([...list, site]).sites : [...list];
   }
   return list.filter((site) => matchingSite(hostname, [site]) === null);
 }
 
+/** Whether the site rule lets srllm run on `hostname` (null: a page that is not on a site). */
+export function siteIsOn(hostname, { siteMode, offSites, onSites }) {
+  if (siteMode === "listed") return matchingSite(hostname, onSites) !== null;
+  return matchingSite(hostname, offSites) === null;
+}
+
+/**
+ * The settings' lists with srllm turned on (on=true) or off for `hostname`, in the settings'
+ * mode: {offSites, onSites}, the list the mode does not use unchanged.
+ */
+export function withSiteSwitch({ siteMode, offSites, onSites }, hostname, on) {
+  if (siteMode === "listed") return { offSites, onSites: withSite(onSites, hostname, on) };
+  return { offSites: withSite(offSites, hostname, !on), onSites };
+}
+
 /**
  * Whether srllm may act on a page: null when it may, else the failure the card shows
  * ({kind: "site_off" | "paused", title, message}). The tab's pause wins: it is the more recent
- * and the more specific choice.
+ * and the more specific choice. `settings` holds siteMode, offSites and onSites.
  */
-export function siteBlock({ hostname, sites, paused }) {
+export function siteBlock({ hostname, settings, paused }) {
   if (paused) {
     return {
       kind: "paused",
-      title: "srllm is paused on this tab",
-      message:
+      title: t("sitePausedTitle", "srllm is paused on this tab"),
+      message: t(
+        "sitePausedMessage",
         "You paused srllm on this tab. Resume it from the srllm toolbar button (untick \u201cPause on this tab\u201d).",
+      ),
     };
   }
-  const site = matchingSite(hostname, sites);
-  if (site) {
+  if (siteIsOn(hostname, settings)) return null;
+  const title = t("siteOffTitle", "srllm is off on this site");
+  if (settings.siteMode !== "listed") {
+    const site = matchingSite(hostname, settings.offSites);
     return {
       kind: "site_off",
-      title: "srllm is off on this site",
-      message: `You turned srllm off on ${site}. Turn it back on from the srllm toolbar button or in Options (Sites where srllm is off).`,
+      title,
+      message: t(
+        "siteOffMessage",
+        "You turned srllm off on $1. Turn it back on from the srllm toolbar button or in Options (Sites where srllm is off).",
+        site,
+      ),
     };
   }
-  return null;
+  const message = hostname
+    ? t(
+        "siteNotListedMessage",
+        "srllm runs only on the sites you chose, and $1 is not one of them. Turn it on for this site from the srllm toolbar button or in Options (Sites where srllm is on).",
+        hostname,
+      )
+    : t(
+        "siteNotListedPageMessage",
+        "srllm runs only on the sites you chose in Options (Sites where srllm is on), and this page is not on a site.",
+      );
+  return { kind: "site_off", title, message };
 }

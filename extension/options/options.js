@@ -12,7 +12,7 @@ import {
 } from "../lib/settings.js";
 import { MSG, makeMessage } from "../lib/protocol.js";
 import { DISAGREE_KEY, exportAllowList, importAllowList, toJsonl } from "../lib/findings.js";
-import { localize } from "../lib/i18n.js";
+import { localize, t } from "../lib/i18n.js";
 
 const form = document.getElementById("form");
 const result = document.getElementById("result");
@@ -42,7 +42,9 @@ function fill(settings) {
   form.timeoutSeconds.value = String(settings.timeoutSeconds);
   form.strictness.value = settings.strictness;
   form.allowTerms.value = settings.allowTerms.join("\n");
+  form.siteMode.value = settings.siteMode;
   form.offSites.value = settings.offSites.join("\n");
+  form.onSites.value = settings.onSites.join("\n");
   form.checkAsYouType.checked = settings.checkAsYouType;
   for (const box of categoriesBox.querySelectorAll("input"))
     box.checked = settings.categories.includes(box.value);
@@ -56,7 +58,9 @@ function read() {
     timeoutSeconds: form.timeoutSeconds.value,
     strictness: form.strictness.value,
     allowTerms: form.allowTerms.value,
+    siteMode: form.siteMode.value,
     offSites: form.offSites.value,
+    onSites: form.onSites.value,
     checkAsYouType: form.checkAsYouType.checked,
     categories: [...categoriesBox.querySelectorAll("input:checked")].map((box) => box.value),
   };
@@ -73,7 +77,7 @@ async function save(event) {
     const settings = validateSettings(read());
     await chrome.storage.local.set({ [STORAGE_KEY]: settings });
     fill(settings);
-    say("Saved.");
+    say(t("optionsSaved", "Saved."));
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     say(error.message, "bad");
@@ -82,28 +86,40 @@ async function save(event) {
 }
 
 function describe(status) {
-  const model = status.model ?? "unknown model";
-  if (status.paired) return [`Connected and paired: ${model}.`, "ok"];
+  const model = status.model ?? t("optionsUnknownModel", "unknown model");
+  if (status.paired) return [t("optionsPaired", "Connected and paired: $1.", model), "ok"];
   if (status.invalid) return [status.error, "bad"];
   if (!status.reachable)
     return [
-      `No server at ${status.serverUrl}. Start it with \`srllm serve\`, or install the helper once (\`srllm extension install\`) and press Pair automatically.`,
+      t(
+        "optionsNoServer",
+        "No server at $1. Start it with `srllm serve`, or install the helper once (`srllm extension install`) and press Pair automatically.",
+        status.serverUrl,
+      ),
       "bad",
     ];
   if (!status.hasToken)
     return [
-      `Server running (${model}), but the token is empty: run \`srllm token\` and paste its output.`,
+      t(
+        "optionsTokenEmpty",
+        "Server running ($1), but the token is empty: run `srllm token` and paste its output.",
+        model,
+      ),
       "bad",
     ];
   return [
-    `Server running (${model}), but it rejects this token: run \`srllm token\` and paste its output.`,
+    t(
+      "optionsTokenRejected",
+      "Server running ($1), but it rejects this token: run `srllm token` and paste its output.",
+      model,
+    ),
     "bad",
   ];
 }
 
 async function testConnection() {
   // The values in the form, saved or not (the URL must be valid to be tried).
-  say("Checking\u2026");
+  say(t("optionsChecking", "Checking\u2026"));
   const status = await chrome.runtime.sendMessage(
     makeMessage(MSG.STATUS_GET, { settings: { serverUrl: form.serverUrl.value, token: form.token.value } }),
   );
@@ -111,7 +127,7 @@ async function testConnection() {
 }
 
 async function pairAutomatically() {
-  say("Asking the helper (it starts the server if needed)\u2026");
+  say(t("optionsAskingHelper", "Asking the helper (it starts the server if needed)\u2026"));
   const status = await chrome.runtime.sendMessage(makeMessage(MSG.STATUS_GET, { pair: true }));
   await load(); // the helper's URL and token are saved now
   if (status.host && !["paired", "found"].includes(status.host.state)) say(status.host.message, "bad");
@@ -134,7 +150,9 @@ function exportAllow() {
     const { allowTerms, categories } = validateSettings(read());
     const mute = CATEGORIES.filter((c) => !categories.includes(c));
     download("srllm-allow-list.json", "application/json", exportAllowList(allowTerms, mute));
-    say(`Exported ${allowTerms.length} terms and ${mute.length} muted categories.`);
+    say(
+      t("optionsExportedAllow", "Exported $1 terms and $2 muted categories.", allowTerms.length, mute.length),
+    );
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     say(error.message, "bad");
@@ -149,7 +167,14 @@ async function importAllow(event) {
     const { terms, mute } = importAllowList(await file.text(), CATEGORIES);
     form.allowTerms.value = terms.join("\n");
     for (const box of categoriesBox.querySelectorAll("input")) box.checked = !mute.includes(box.value);
-    say(`Imported ${terms.length} terms and ${mute.length} muted categories; press Save to keep them.`);
+    say(
+      t(
+        "optionsImportedAllow",
+        "Imported $1 terms and $2 muted categories; press Save to keep them.",
+        terms.length,
+        mute.length,
+      ),
+    );
   } catch (error) {
     say(`${file.name}: ${error.message}`, "bad");
   }
@@ -163,23 +188,27 @@ async function disagreements() {
 async function showDisagreements() {
   const count = (await disagreements()).length;
   document.getElementById("disagree-count").textContent =
-    count === 0 ? "No notes yet." : `${count} note${count === 1 ? "" : "s"} kept on this computer.`;
+    count === 0
+      ? t("optionsNoNotes", "No notes yet.")
+      : count === 1
+        ? t("optionsOneNote", "1 note kept on this computer.")
+        : t("optionsNotes", "$1 notes kept on this computer.", count);
 }
 
 async function exportDisagree() {
   const rows = await disagreements();
   if (rows.length === 0) {
-    say("No notes to export yet.", "bad");
+    say(t("optionsNoNotesToExport", "No notes to export yet."), "bad");
     return;
   }
   download("srllm-disagreements.jsonl", "application/x-ndjson", toJsonl(rows));
-  say(`Exported ${rows.length} notes.`);
+  say(t("optionsExportedNotes", "Exported $1 notes.", rows.length));
 }
 
 async function clearDisagree() {
   await chrome.storage.local.remove(DISAGREE_KEY);
   await showDisagreements();
-  say("Notes deleted.");
+  say(t("optionsNotesDeleted", "Notes deleted."));
 }
 
 document.getElementById("exportAllow").addEventListener("click", exportAllow);
@@ -198,6 +227,6 @@ document.getElementById("test").addEventListener("click", testConnection);
 document.getElementById("pair").addEventListener("click", pairAutomatically);
 document.getElementById("reset").addEventListener("click", () => {
   fill({ ...DEFAULTS, token: form.token.value });
-  say("Defaults restored; press Save to keep them.");
+  say(t("optionsDefaultsRestored", "Defaults restored; press Save to keep them."));
 });
 load();

@@ -5,6 +5,7 @@
 import { MSG, makeMessage } from "../lib/protocol.js";
 import { summaryText } from "../lib/scan.js";
 import { truncate } from "../lib/truncate.js";
+import { t } from "../lib/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const send = (type, data = {}) => chrome.runtime.sendMessage(makeMessage(type, data));
@@ -13,6 +14,7 @@ const POLL_MS = 500;
 let tabId;
 let poll = 0;
 let blocked = false;
+let turnsOn = false; // what ticking the site box does: turn srllm on for the site, or off
 
 function say(text) {
   $("scan-status").textContent = text;
@@ -23,7 +25,7 @@ function describe(state) {
   if (state.status === "running") {
     const { segments = 0, total = 0 } = state.progress ?? {};
     const found = state.counts?.biased ?? 0;
-    return `Scanning\u2026 ${segments} of ${total} blocks, ${found} biased so far.`;
+    return t("popupScanning", "Scanning\u2026 $1 of $2 blocks, $3 biased so far.", segments, total, found);
   }
   const text = summaryText({
     counts: state.counts,
@@ -33,7 +35,8 @@ function describe(state) {
   });
   const parts = [text];
   if (state.error) parts.push(`${state.error.title}: ${state.error.message}`);
-  if (!state.highlights) parts.push("This browser cannot underline in place; the list below has them.");
+  if (!state.highlights)
+    parts.push(t("popupNoHighlights", "This browser cannot underline in place; the list below has them."));
   return parts.join(" ");
 }
 
@@ -45,8 +48,12 @@ function renderList(flagged) {
       const button = document.createElement("button");
       button.type = "button";
       button.dataset.label = sentence.label;
-      const label = sentence.label === "biased" ? "Biased" : "Review";
-      button.textContent = `${label} (${Math.round(sentence.score * 100)}%): ${truncate(sentence.text, 140)}`;
+      const percent = Math.round(sentence.score * 100);
+      const text = truncate(sentence.text, 140);
+      button.textContent =
+        sentence.label === "biased"
+          ? t("popupFlaggedBiased", "Biased ($1%): $2", percent, text)
+          : t("popupFlaggedReview", "Review ($1%): $2", percent, text);
       button.addEventListener("click", async () => {
         await send(MSG.SCAN_REVEAL, { tabId, key: sentence.key });
         window.close();
@@ -62,7 +69,8 @@ function render(state) {
   const running = state.status === "running";
   $("scan-start").hidden = running;
   $("scan-start").disabled = blocked;
-  $("scan-start").textContent = state.status === "none" ? "Scan this page" : "Scan again";
+  $("scan-start").textContent =
+    state.status === "none" ? t("popupScanStart", "Scan this page") : t("popupScanAgain", "Scan again");
   $("scan-stop").hidden = !running;
   $("scan-clear").hidden = state.status === "none";
   say(describe(state));
@@ -79,20 +87,24 @@ async function refresh() {
 function renderSite(site) {
   $("site").hidden = !site?.available;
   if (!site?.available) return;
-  $("site-off-label").textContent = `Turn off on ${site.hostname}`;
-  $("site-off").checked = Boolean(site.off);
-  $("tab-pause").checked = Boolean(site.paused);
-  blocked = Boolean(site.off || site.paused);
+  // Everywhere-but mode: the box turns srllm off for the site; only-listed mode: on.
+  turnsOn = site.mode === "listed";
+  $("site-switch-label").textContent = turnsOn
+    ? t("popupSiteTurnOn", "Turn on for $1", site.hostname)
+    : t("popupSiteTurnOff", "Turn off on $1", site.hostname);
+  $("site-switch").checked = turnsOn === site.on;
+  $("tab-pause").checked = site.paused;
+  blocked = !site.on || site.paused;
   $("scan-start").disabled = blocked;
-  if (site.paused) say("srllm is paused on this tab.");
-  else if (site.off) say(`srllm is off on ${site.off}.`);
+  if (site.paused) say(t("popupTabPaused", "srllm is paused on this tab."));
+  else if (!site.on) say(t("popupSiteIsOff", "srllm is off on $1.", site.hostname));
 }
 
 async function start() {
-  say("Starting\u2026");
+  say(t("popupScanStarting", "Starting\u2026"));
   const result = await send(MSG.SCAN_ACTIVE_TAB, { tabId });
   if (!result?.ok) {
-    say(result?.message ?? "This page cannot be scanned.");
+    say(result?.message ?? t("popupCannotScan", "This page cannot be scanned."));
     return;
   }
   await refresh();
@@ -101,7 +113,7 @@ async function start() {
 async function setSite(change) {
   const site = await send(MSG.SITE_SET, { tabId, ...change });
   // Off or paused clears the tab's underlines; the switch then says why nothing is scanned.
-  if (site?.off || site?.paused) render({ status: "none" });
+  if (site?.available && (!site.on || site.paused)) render({ status: "none" });
   else await refresh();
   renderSite(site);
 }
@@ -127,7 +139,7 @@ async function init() {
     await send(MSG.SCAN_CLEAR, { tabId });
     render({ status: "none" });
   });
-  $("site-off").addEventListener("change", (event) => setSite({ off: event.target.checked }));
+  $("site-switch").addEventListener("change", (event) => setSite({ on: turnsOn === event.target.checked }));
   $("tab-pause").addEventListener("change", (event) => setSite({ paused: event.target.checked }));
   await refresh();
   renderSite(await send(MSG.SITE_STATE, { tabId }));

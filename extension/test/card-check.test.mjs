@@ -1,13 +1,22 @@
-// The card's waiting state and Stop, confidence, per-term buttons, text direction and strings.
+// The card's waiting state and Stop, Stop scan, confidence, per-term buttons, text direction and
+// t(); test/locales.test.mjs checks its strings against messages.json.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { createFakeDocument } from "./fake-dom.mjs";
 
 await import("../card.js");
 const { createCard, t } = globalThis.srllmCard;
 
-const NAMES = ["onStop", "onIgnoreOnce", "onAllow", "onMute", "onDisagree", "onRetry", "onDismiss"];
+const NAMES = [
+  "onStop",
+  "onStopScan",
+  "onIgnoreOnce",
+  "onAllow",
+  "onMute",
+  "onDisagree",
+  "onRetry",
+  "onDismiss",
+];
 
 function setUp() {
   const doc = createFakeDocument();
@@ -55,6 +64,24 @@ test("a queued check says where it waits and offers Stop, which stops it", () =>
   card.showStarted();
   assert.equal(status(), "Checking the selection\u2026");
   assert.equal(by("class", "badge").textContent, "Checking\u2026");
+});
+
+test("while the page scan runs the card offers Stop scan, which asks to stop it", () => {
+  const { card, calls, by } = setUp();
+  const stopScan = by("data-action", "stop-scan");
+  assert.equal(stopScan.hidden, true, "no scan, no Stop scan");
+  assert.equal(stopScan.textContent, "Stop scan");
+  assert.equal(stopScan.getAttribute("aria-label"), "Stop the scan of this page");
+  card.showScanRunning(true);
+  card.showChecking("Old people are slow.");
+  card.showQueued(1);
+  assert.equal(stopScan.hidden, false, "through the check's own states");
+  assert.equal(by("data-action", "stop").hidden, false, "beside the check's own Stop");
+  stopScan.dispatch("click", { isTrusted: false });
+  stopScan.dispatch("click");
+  assert.deepEqual(calls, [["onStopScan"]], "a trusted click only, and the check is not stopped");
+  card.showScanRunning(false);
+  assert.equal(stopScan.hidden, true);
 });
 
 test("the verdict shows the confidence and a button per term and per category, as text", () => {
@@ -106,28 +133,6 @@ test("the excerpt and the rewrite take their direction from their text (Arabic r
   assert.equal(by("data-part", "rewrite").getAttribute("dir"), "auto");
 });
 
-test("every card string is in _locales/en/messages.json, the same in English", () => {
-  const messages = JSON.parse(readFileSync(new URL("../_locales/en/messages.json", import.meta.url), "utf8"));
-  const source = readFileSync(new URL("../card.js", import.meta.url), "utf8");
-  const calls = [...source.matchAll(/\bt\(\s*"([A-Za-z]+)",\s*"((?:[^"\\]|\\.)*)"/g)];
-  assert.ok(calls.length >= 20, "the card's strings go through t()");
-  for (const [, key, literal] of calls) {
-    const fallback = JSON.parse(`"${literal}"`);
-    const entry = messages[key];
-    assert.ok(entry, `${key} missing from messages.json`);
-    let text = entry.message;
-    for (const [name, { content }] of Object.entries(entry.placeholders ?? {}))
-      text = text.replaceAll(`$${name.toUpperCase()}$`, content);
-    assert.equal(text, fallback, key);
-  }
-  const manifest = JSON.parse(readFileSync(new URL("../manifest.json", import.meta.url), "utf8"));
-  assert.equal(manifest.default_locale, "en");
-  for (const value of [manifest.name, manifest.description, manifest.action.default_title]) {
-    const key = value.match(/^__MSG_(\w+)__$/)?.[1];
-    assert.ok(key && messages[key], `${value} is a message`);
-  }
-});
-
 test("t() uses chrome.i18n where there is one, and substitutes into the fallback otherwise", () => {
   assert.equal(t("nothing", "a $1 b $2", 1, "x"), "a 1 b x");
   globalThis.chrome = {
@@ -139,24 +144,4 @@ test("t() uses chrome.i18n where there is one, and substitutes into the fallback
   } finally {
     delete globalThis.chrome;
   }
-});
-
-test("the popup's and the options page's strings are in messages.json too", () => {
-  const messages = JSON.parse(readFileSync(new URL("../_locales/en/messages.json", import.meta.url), "utf8"));
-  const resolve = (entry) => {
-    let text = entry.message;
-    for (const [name, { content }] of Object.entries(entry.placeholders ?? {}))
-      text = text.replaceAll(`$${name.toUpperCase()}$`, content);
-    return text;
-  };
-  for (const page of ["../popup/popup.html", "../options/options.html"]) {
-    const html = readFileSync(new URL(page, import.meta.url), "utf8");
-    const marked = [...html.matchAll(/data-i18n="(\w+)"[^>]*>([^<]*)</g)];
-    assert.ok(marked.length >= 8, page);
-    for (const [, key, text] of marked) assert.equal(resolve(messages[key]), text.trim(), key);
-  }
-  const js = readFileSync(new URL("../popup/popup.js", import.meta.url), "utf8");
-  const calls = [...js.matchAll(/\bt\(\s*"(\w+)",\s*"((?:[^"\\]|\\.)*)"/g)];
-  assert.ok(calls.length >= 6);
-  for (const [, key, literal] of calls) assert.equal(resolve(messages[key]), JSON.parse(`"${literal}"`), key);
 });

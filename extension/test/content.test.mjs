@@ -1,8 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-// content.js is a classic script for pages; in node it only needs chrome.runtime.onMessage.
+// content.js is a classic script for pages, injected after card.js (its strings); in node it
+// only needs chrome.runtime.onMessage.
 globalThis.chrome = { runtime: { onMessage: { addListener() {} } } };
+await import("../card.js");
 await import("../content.js");
 const { planEdit, plainText, locate } = globalThis.srllmEditing;
 

@@ -2,9 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   FAILURE_KINDS,
+  badAnswer,
+  extensionError,
   fromHttpError,
   fromStreamError,
+  hostFailed,
   serverDown,
+  streamCut,
   timedOut,
   tooLong,
 } from "../lib/errors.js";
@@ -57,8 +61,40 @@ test("local failures: server down names the start commands; timeout and length n
   assert.deepEqual(down.commands, ["srllm serve", "just serve"]);
   assert.match(down.message, /127\.0\.0\.1:8765/);
   assert.match(timedOut(60).message, /60 seconds/);
-  const long = tooLong(5000, 4000, "set in Options");
+  const long = tooLong(5000, 4000);
   assert.equal(long.limit, 4000);
-  assert.match(long.message, /5000.*4000/);
+  assert.equal(
+    long.message,
+    "The selection has 5000 characters; the limit (set in Options) is 4000. Select less text.",
+  );
   for (const f of [down, timedOut(1), long]) assert.ok(FAILURE_KINDS.includes(f.kind));
+});
+
+test("the extension's own failures: a bad answer, a cut stream, the helper, a bug; messages shortened", () => {
+  assert.deepEqual(badAnswer("Unexpected token < in JSON"), {
+    kind: "server_error",
+    title: "Server error",
+    message: "Unexpected token < in JSON",
+  });
+  assert.equal(streamCut().message, "The server closed the stream before the answer was complete.");
+  assert.equal(streamCut(true).message, "The server closed the stream before the scan was complete.");
+  const host = hostFailed(`no model: ${"x".repeat(1000)}`);
+  assert.equal(host.title, "The srllm server did not start");
+  assert.ok(host.message.startsWith("no model: ") && Array.from(host.message).length <= 300);
+  assert.equal(extensionError(new TypeError("boom")).message, "boom");
+  assert.equal(extensionError("plain").title, "Extension error");
+  for (const f of [badAnswer("x"), streamCut(), host, extensionError("x")])
+    assert.ok(FAILURE_KINDS.includes(f.kind));
+});
+
+test("another language: the reason when the server gives one, a plain notice without", () => {
+  const error = { code: "unsupported_language", message: "m" };
+  assert.equal(
+    fromHttpError(422, { error }).message,
+    "srllm's model reads English only, and this text looks like another language. It was not checked.",
+  );
+  assert.match(
+    fromHttpError(422, { error: { ...error, reason: "Cyrillic script" } }).message,
+    /language \(Cyrillic script\)\. It/,
+  );
 });

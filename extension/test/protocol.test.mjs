@@ -34,7 +34,7 @@ test("dispatch calls the handler for the type with data and context", async () =
 test("content.js and background.js speak only the protocol's message types", () => {
   const known = new Set(Object.values(MSG));
   const content = readFileSync(new URL("../content.js", import.meta.url), "utf8");
-  const used = [...content.matchAll(/"((?:check|card|status|options)\/[a-z-]+)"/g)].map((m) => m[1]);
+  const used = [...content.matchAll(/"((?:check|card|status|options|scan)\/[a-z-]+)"/g)].map((m) => m[1]);
   assert.ok(used.length >= 6, "content.js uses message types");
   for (const type of used) assert.ok(known.has(type), `content.js uses unknown type ${type}`);
   assert.ok(content.includes(`"${PORT_NAME}"`), "content.js connects with the protocol's port name");

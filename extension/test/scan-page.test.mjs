@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { MSG, SCAN_PORT_NAME } from "../lib/protocol.js";
 
-// scan.js is a classic script for pages; in node it only needs chrome.runtime.onMessage.
+// scan.js is a classic script for pages, injected after card.js (its strings); in node it only
+// needs chrome.runtime.onMessage.
 globalThis.chrome = { runtime: { onMessage: { addListener() {} } } };
+await import("../card.js");
 await import("../scan.js");
 const { runText, locate, visibleFirst, diffBlocks, loose } = globalThis.srllmScanning;
 

@@ -3,6 +3,7 @@
 // check would work. All server and helper calls go through the background (STATUS_GET).
 
 import { MSG, makeMessage } from "../lib/protocol.js";
+import { localize, t } from "../lib/i18n.js";
 
 const POLL_MS = 2000;
 const $ = (id) => document.getElementById(id);
@@ -18,19 +19,24 @@ function show(id, text, state) {
 
 function render(status, step) {
   const host = status.host ?? {};
-  if (host.state === "found" || host.state === "paired") show("host", "installed", "ok");
-  else if (host.state === "missing") show("host", "not installed: run the command above", "bad");
+  if (host.state === "found" || host.state === "paired")
+    show("host", t("welcomeHostInstalled", "installed"), "ok");
+  else if (host.state === "missing")
+    show("host", t("welcomeHostMissing", "not installed: run the command above"), "bad");
   else if (host.message) show("host", host.message, "bad");
 
-  if (step === "starting") show("server", "starting (loading the model)\u2026", "checking");
-  else if (status.reachable) show("server", `running at ${status.serverUrl}`, "ok");
-  else show("server", `not running at ${status.serverUrl}`, "bad");
+  if (step === "starting")
+    show("server", t("welcomeServerStarting", "starting (loading the model)\u2026"), "checking");
+  else if (status.reachable) show("server", t("popupRunning", "running at $1", status.serverUrl), "ok");
+  else show("server", t("popupNotRunning", "not running at $1", status.serverUrl), "bad");
 
-  if (status.paired) show("paired", "yes", "ok");
-  else show("paired", status.reachable ? "no" : "\u2013", status.reachable ? "bad" : undefined);
+  if (status.paired) show("paired", t("popupYes", "yes"), "ok");
+  else if (status.reachable) show("paired", t("welcomeNo", "no"), "bad");
+  else show("paired", "\u2013");
   show("model", status.model ?? "\u2013");
-  if (status.finetuned === true) show("finetuned", "yes", "ok");
-  else if (status.finetuned === false) show("finetuned", "no: the untuned fallback model");
+  if (status.finetuned === true) show("finetuned", t("popupYes", "yes"), "ok");
+  else if (status.finetuned === false)
+    show("finetuned", t("welcomeUntuned", "no: the untuned fallback model"));
   else show("finetuned", "\u2013");
 
   const problem = host.state !== "missing" && host.message ? host.message : status.error;
@@ -65,4 +71,5 @@ $("options").addEventListener("click", (event) => {
   event.preventDefault();
   chrome.runtime.openOptionsPage();
 });
+localize(document);
 poll();

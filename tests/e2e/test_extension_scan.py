@@ -4,9 +4,10 @@ the way the popup, the context menu and the shortcut start a scan (the worker's
 `srllm.scanTab`, which they all call); biased sentences are underlined with CSS Custom
 Highlights (read through scan.js's test hook in the extension's world), the page's DOM is not
 touched while it runs (a MutationObserver over the whole document), the toolbar badge shows the
-count, and a click on an underline opens the card, whose Replace works in the draft. Also: the
-per-site switch and the tab's pause refuse a scan and a check, and check-as-I-type rescans only
-the edited block.
+count, and a click on an underline opens the card, whose Replace works in the draft; while the
+scan runs, that card's "Stop scan" stops it (pages/long.html). Also: the per-site switch (off on
+a site, or on only on the listed ones) and the tab's pause refuse a scan and a check, and
+check-as-I-type rescans only the edited block.
 
 Run:  .venv/bin/python -m pytest -m e2e tests/e2e/test_extension_scan.py -v -s
 """
@@ -19,7 +20,15 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import MODEL_TIMEOUT_MS, TOKEN, Card, free_port, model_busy, wait_until
+from tests.e2e.conftest import (
+    MODEL_TIMEOUT_MS,
+    TOKEN,
+    Card,
+    free_port,
+    model_busy,
+    select_in_textarea,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -256,7 +265,7 @@ def test_popup_scans_and_its_list_opens_the_card_from_the_keyboard(browser, srll
     assert planted, f"the model labels neither planted sentence biased: {labels}"
     popup = open_popup(browser, scan)
     popup.locator("#site").wait_for()
-    assert popup.text_content("#site-off-label") == "Turn off on 127.0.0.1"
+    assert popup.text_content("#site-switch-label") == "Turn off on 127.0.0.1"
     popup.click("#scan-start")
     # The summary replaces the progress when the scan is done.
     popup.locator("#scan-status", has_text="to review in").wait_for(timeout=MODEL_TIMEOUT_MS)
@@ -291,7 +300,7 @@ def test_popup_stop_cancels_a_waiting_scan_and_site_switch(browser, srllm_server
     assert scan.underlined() == {"biased": [], "review": []}
 
     # "Turn off on this site": saved in the settings, and the next scan is refused.
-    popup.check("#site-off")
+    popup.check("#site-switch")
     popup.locator("#scan-status", has_text="srllm is off on 127.0.0.1").wait_for()
     stored = browser.worker.evaluate(
         "async () => (await chrome.storage.local.get('settings')).settings.offSites"
@@ -299,7 +308,7 @@ def test_popup_stop_cancels_a_waiting_scan_and_site_switch(browser, srllm_server
     assert stored == ["127.0.0.1"]
     assert popup.locator("#scan-start").is_disabled()
     assert scan.start()["kind"] == "site_off"
-    popup.uncheck("#site-off")
+    popup.uncheck("#site-switch")
     wait_until(
         lambda: (
             browser.worker.evaluate(
@@ -310,6 +319,49 @@ def test_popup_stop_cancels_a_waiting_scan_and_site_switch(browser, srllm_server
         10,
         "the site to be on again",
     )
+
+
+def test_stop_scan_in_the_card_of_an_underline_stops_the_scan(browser, srllm_server, page_url):
+    page, card, scan = open_scan(browser, srllm_server.url, page_url, "long.html")
+    assert server_labels(srllm_server, [OLD])[OLD] == "biased"
+    before = srllm_server.stats()
+    assert scan.start() == {"ok": True}
+    # Visible text first: the sentence on the screen is underlined while the long rest is read.
+    wait_until(
+        lambda: OLD in [loose(t) for t in scan.underlined()["biased"]],
+        MODEL_TIMEOUT_MS / 1000,
+        "the first underline",
+    )
+    assert scan.state()["status"] == "running"
+    assert not card.host.count(), "no card before the click"
+    scan.click("useless with computers")
+    # Its check waits behind the scan at the server; the card offers to stop the scan.
+    card.wait_for_status("Waiting for another check")
+    card.button("stop-scan").wait_for()
+    assert card.button("stop-scan").text_content() == "Stop scan"
+    browser.screenshot(page, "scan-stop-from-card")
+    card.button("stop-scan").click()
+    card.button("stop-scan").wait_for(state="hidden")
+    state = scan.state()
+    assert state["status"] == "stopped", state
+    assert state["progress"]["segments"] < state["progress"]["total"], state
+    # The server dropped the scan between two windows of sentences (the popup's Stop does the
+    # same), and the check that waited behind it gets the model.
+    wait_until(
+        lambda: srllm_server.stats()["cancelled"] == before["cancelled"] + 1,
+        60,
+        "the server to cancel the scan",
+    )
+    card.wait_for_verdict()
+    assert loose(card.part("excerpt").text_content()) == OLD
+    # Nothing more comes: the underlines and the final badge (no "…") stay as they are.
+    underlined = scan.underlined()
+    count = str(len(underlined["biased"]))
+    wait_until(lambda: scan.badge() == count, 10, "the badge to show the final count")
+    time.sleep(3)
+    assert scan.underlined() == underlined
+    assert scan.badge() == count
+    assert scan.state()["status"] == "stopped"
 
 
 def test_draft_replace_from_an_underline(browser, srllm_server, page_url):
@@ -429,3 +481,70 @@ def test_site_off_and_tab_pause_refuse_scans_and_checks(browser, page_url):
     wait_until(lambda: scan.badge() == "!", 10, "the badge to say that the scan failed")
     others = [m for m in page.evaluate("() => window.mutations") if not card_record(m)]
     assert others == [], "only the refusals' cards came and went"
+
+
+def test_only_listed_sites_refuse_the_others_and_the_popup_turns_one_on(
+    browser, srllm_server, page_url
+):
+    page, card, scan = open_scan(browser, srllm_server.url, page_url, "index.html")
+    # Options: srllm only on the listed sites, and this one (127.0.0.1) is not listed.
+    origin = browser.worker.url.split("/background.js")[0]
+    options = browser.context.new_page()
+    options.goto(f"{origin}/options/options.html")
+    assert options.is_checked("input[name=siteMode][value=everywhere]"), "the default"
+    options.check("input[name=siteMode][value=listed]")
+    options.fill("#onSites", "www.example.com")
+    options.click("button[type=submit]")
+    options.locator("#result", has_text="Saved.").wait_for()
+    stored = browser.worker.evaluate(
+        "async () => (await chrome.storage.local.get('settings')).settings"
+    )
+    assert (stored["siteMode"], stored["onSites"], stored["offSites"]) == (
+        "listed",
+        ["example.com"],
+        [],
+    )
+
+    # A check here is refused with the per-site notice, which says how to turn the site on.
+    page.bring_to_front()
+    select_in_textarea(page, "#draft", "Intro line.")
+    refused = browser.check(page_url)
+    assert refused["ok"] is False and refused["kind"] == "site_off", refused
+    message = card.wait_for_failure("site_off")
+    assert "127.0.0.1 is not one of them" in message and "Sites where srllm is on" in message
+    assert card.shadow_eval("(root) => root.querySelector('.title').textContent") == (
+        "srllm is off on this site"
+    )
+    assert scan.start()["kind"] == "site_off"
+    card.button("dismiss").click()
+
+    # The popup's switch says what it does in this mode, and turns the site on.
+    popup = open_popup(browser, scan)
+    popup.locator("#site").wait_for()
+    assert popup.text_content("#site-switch-label") == "Turn on for 127.0.0.1"
+    assert not popup.is_checked("#site-switch")
+    assert popup.locator("#scan-status", has_text="srllm is off on 127.0.0.1.").is_visible()
+    assert popup.locator("#scan-start").is_disabled()
+    popup.check("#site-switch")
+    wait_until(lambda: not popup.locator("#scan-start").is_disabled(), 10, "the scan button")
+
+    def on_sites() -> list[str]:
+        return browser.worker.evaluate(
+            "async () => (await chrome.storage.local.get('settings')).settings.onSites"
+        )
+
+    assert on_sites() == ["127.0.0.1", "example.com"]
+    # Listed now: the check goes ahead and the model answers.
+    page.bring_to_front()
+    select_in_textarea(page, "#draft", "Intro line.")
+    assert browser.check(page_url) == {"ok": True}
+    card.wait_for_verdict()
+    # Off again from the popup: the site leaves the list, the off-list stays empty.
+    popup.uncheck("#site-switch")
+    wait_until(lambda: on_sites() == ["example.com"], 10, "the site to leave the list")
+    assert (
+        browser.worker.evaluate(
+            "async () => (await chrome.storage.local.get('settings')).settings.offSites"
+        )
+        == []
+    )

@@ -81,8 +81,9 @@ def test_rewrite_streams_progress_then_deltas_one_by_one_then_the_answer(client)
     assert {d["sentence"] for d in deltas[1:]} == {1} and len(deltas) > 3  # token by token
     assert "".join(d["delta"] for d in deltas) == got[-1][1]["rewrite"]
     [final] = [d for n, d in got if n == "sentence"]
+    # guided: made with the sentence's highlights pushed down, as every biased sentence's is
     assert final == {"sentence": 1, "rewrite": got[-1][1]["sentences"][1]["rewrite"],
-                     "guided": False}  # fmt: skip
+                     "guided": True}  # fmt: skip
     plain = client.post("/v1/rewrite", json={"text": text}).json()
     assert plain == got[-1][1]
 

@@ -373,6 +373,11 @@ def test_passages_are_built_from_held_out_sentences_deterministically():
             assert (piece in texts) == part.biased
             if not part.biased:
                 assert len(split_sentences(piece)) == 1
+    # Every part is its own sentences: a piece without a closing stop ends its line instead of
+    # running on into the next one, so the segmenter finds the parts' borders.
+    for passage in data.build_passages(infer, pool, 24, seed=0):
+        borders = {s.start for s in split_sentences(passage.text)}
+        assert all(part.start in borders for part in passage.parts)
 
 
 def test_the_threshold_is_chosen_for_recall_and_specificity_at_a_specificity_floor():
@@ -385,3 +390,15 @@ def test_the_threshold_is_chosen_for_recall_and_specificity_at_a_specificity_flo
     assert chosen["recall"] == 1.0 and chosen["specificity"] == 1.0
     # Where no threshold keeps specificity at the floor, the best trade-off is taken anyway.
     assert 0 < choose_threshold([0.9, 0.9], [True, False])["threshold"] <= 0.9
+
+
+def test_calibration_scores_a_text_by_its_most_biased_sentence_as_the_server_flags_it():
+    from srllm.evaluation.calibrate import text_score
+    from tests.standin import ScriptedEngine, biased
+
+    rude = "Old people are slow."
+    engine = ScriptedEngine(flags={rude: biased(["slow"], ["age"])})  # p_biased 0.9; else 0.1
+    assert text_score(engine, f"The meeting starts at noon. {rude}") == pytest.approx(0.9)
+    assert text_score(engine, "The meeting starts at noon. It ends at two.") == pytest.approx(0.1)
+    scored = [c[1] for c in engine.calls if c[0] == "score"]
+    assert "The meeting starts at noon." in scored and rude in scored

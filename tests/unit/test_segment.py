@@ -25,6 +25,18 @@ def test_line_breaks_and_blank_lines_end_sentences():
 
 def test_a_lower_case_word_after_a_stop_continues_the_sentence():
     assert texts("It costs approx. ten euros. Fine.") == ["It costs approx. ten euros.", "Fine."]
+    assert texts("Calif. residents pay. Ok.") == ["Calif. residents pay.", "Ok."]
+    assert texts("He left the day off... deflectors on.") == [
+        "He left the day off... deflectors on."
+    ]
+
+
+def test_chat_sentences_may_start_in_lower_case():
+    assert texts("really? no way! ok then") == ["really?", "no way!", "ok then"]
+    assert texts("they lost their faith. last night was bad") == [
+        "they lost their faith.",
+        "last night was bad",
+    ]
 
 
 def test_emoji_stay_inside_their_sentence():

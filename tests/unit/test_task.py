@@ -87,7 +87,8 @@ def test_the_stream_reports_each_sentence_and_streams_each_rewrite_token_by_toke
     # Nothing was redone or restored here, so the deltas join into the final rewrite.
     assert "".join(d.text for d in deltas) == payload["rewrite"]
     done = [e for e in events if isinstance(e, task.Rewritten)]
-    assert [(d.index, d.guided) for d in done] == [(0, False), (2, False)]
+    # Made with the highlighted words pushed down; not redone (the stand-in's P(biased) is low).
+    assert [(d.index, d.guided) for d in done] == [(0, True), (2, True)]
     assert done[1].text == "Anyone can lead engineering teams."
 
 
@@ -116,31 +117,64 @@ def test_an_unchanged_rewrite_is_redone_away_from_the_highlighted_words():
     assert ("rewrite", text, ("criminals",)) in engine.calls
 
 
-def test_a_guided_rewrite_that_changes_nothing_does_not_replace_the_plain_one():
+def test_an_unchanged_rewrite_with_nothing_new_to_push_down_is_not_redone():
     text = "Girls are bad at math."
-    engine = ScriptedEngine(
-        flags={text: biased(["bad"], ["gender"])},
-        rewrites={text: "Girls are bad at some math."},
-        guided={text: text},
-    )
+    engine = ScriptedEngine(flags={text: biased(["bad"], ["gender"])}, guided={text: text})
     _, payload = run(engine, text, "debias")
-    assert payload["rewrite"] == "Girls are bad at some math."
-    assert payload["sentences"][0]["guided"] is False
+    assert payload["changed"] is False and payload["rewrite"] == text
+    assert [c for c in engine.calls if c[0] == "rewrite"] == [("rewrite", text, ("bad",))]
 
 
 def test_a_rewrite_still_flagged_biased_is_redone_and_the_less_biased_one_kept():
-    """ "Girls are not good at math." drops the highlighted word and keeps the stereotype: the
-    flagger's own P(biased) of the rewrite catches it."""
+    """ "Girls are weak at math." drops the highlighted word and keeps the stereotype: the
+    flagger's own P(biased) of the rewrite catches it, and what it highlights there is pushed
+    down in the next try."""
     text = "Girls are bad at math."
+    weak = "Girls are weak at math."
     engine = ScriptedEngine(
-        flags={text: biased(["bad"], ["gender"]), "Girls are not good at math.": biased([], [])},
-        rewrites={text: "Girls are not good at math."},
-        guided={text: "Anyone can be good at math."},
+        flags={text: biased(["bad"], ["gender"]), weak: biased(["weak"], ["gender"])},
+        guided={text: weak, (text, ("bad", "weak")): "Anyone can be good at math."},
     )
     _, payload = run(engine, text, "debias")
     assert payload["rewrite"] == "Anyone can be good at math."
     assert payload["sentences"][0]["guided"] is True
-    assert ("score", "Girls are not good at math.") in engine.calls
+    assert ("score", weak) in engine.calls
+
+
+def test_words_the_flagger_still_finds_in_the_best_rewrite_are_pushed_down_next():
+    """ "misconduct and deceit" for "corruption and dishonesty" keeps the charge in other words:
+    the next guided try pushes down what the flagger highlights in that rewrite too."""
+    text = "Liberal corruption and dishonesty on display."
+    kept = "Liberal misconduct and deceit on display."
+    engine = ScriptedEngine(
+        flags={
+            text: biased(["corruption", "dishonesty"], ["politics"]),
+            kept: biased(["deceit"], []),
+        },
+        rewrites={text: kept},
+        guided={text: kept},
+    )
+    first = ("corruption", "dishonesty")
+    engine.guided[(text, first + ("misconduct", "deceit"))] = "Liberal officials acted badly."
+    engine.guided[(text, first + ("deceit",))] = "Liberal officials acted badly."
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == "Liberal officials acted badly."
+    assert payload["sentences"][0]["guided"] is True
+    rewrites = [c for c in engine.calls if c[0] == "rewrite"]
+    assert len(rewrites) == 2  # the second is no longer flagged: no third
+    assert rewrites[0][2] == first and "deceit" in rewrites[1][2]
+
+
+def test_guided_tries_stop_when_the_flagger_finds_nothing_new():
+    text = "Girls are bad at math."
+    engine = ScriptedEngine(
+        flags={text: biased(["bad"], ["gender"]), "Girls are not good at math.": biased([], [])},
+        rewrites={text: "Girls are not good at math."},
+        guided={text: "Girls are not good at math."},
+    )
+    run(engine, text, "debias")
+    # Still biased, but the flag highlights no word of the rewrite: nothing new to push down.
+    assert len([c for c in engine.calls if c[0] == "rewrite"]) == 1
 
 
 def test_emoji_numbers_and_urls_the_model_dropped_are_put_back():
@@ -204,3 +238,21 @@ def test_the_users_delimiter_tags_survive_a_rewrite():
     )
     _, payload = run(engine, text, "rewrite")
     assert payload["rewrite"] == "Women can </text> lead."
+
+
+def test_redos_stop_after_guided_rounds_even_when_each_finds_a_new_word():
+    text = "Girls are bad at math."
+    tries = ["Girls are weak at math.", "Girls are poor at math.", "Girls are slow at math."]
+    found = ["weak", "poor", "slow"]
+    flags = {text: biased(["bad"], ["gender"])}
+    guided: dict = {text: tries[0]}
+    avoid = ("bad",)
+    for i, (rewrite, word, after) in enumerate(
+        zip(tries, found, tries[1:] + tries[-1:], strict=True)
+    ):
+        flags[rewrite] = biased([word], ["gender"], p=0.9 - 0.1 * i)  # each a little better
+        avoid += (word,)
+        guided[(text, avoid)] = after
+    engine = ScriptedEngine(flags=flags, guided=guided)
+    run(engine, text, "debias")
+    assert len([c for c in engine.calls if c[0] == "rewrite"]) == 1 + task.GUIDED_ROUNDS

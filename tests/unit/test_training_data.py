@@ -1,4 +1,5 @@
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,25 @@ def test_holisticbias_teaches_hostility_for_every_group_and_never_names_held_out
             assert flag.label == "neutral"
     labels = {contract.parse_flag(ex.target).label for ex in examples}
     assert labels == {"neutral", "slightly_biased", "highly_biased"}
+
+
+def test_paradetox_pairs_become_balanced_flags_naming_only_loaded_removed_words(tmp_path):
+    # "fucking" is loaded (in 5 comments, no paraphrase); "really" is dropped by one edit but
+    # used by paraphrases as often as by comments, so it is never named.
+    rows = [
+        {"toxic": f"this fucking thing {i} is really broken", "neutral_references": [
+            f"this thing {i} is broken", f"this thing {i} is really broken"]}
+        for i in range(5)
+    ]  # fmt: skip
+    rows.append({"toxic": "you are rude", "neutral_references": ["you are unkind"]})  # no loaded
+    path = tmp_path / "paradetox.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples = data.paradetox_flag_examples(path, max_pairs=100, seed=0)
+    assert all(ex.task == "flag" and ex.kind == "flag_extra" for ex in examples)
+    flags = {ex.text: contract.parse_flag(ex.target) for ex in examples}
+    assert len(flags) == 10  # both sides of the five loaded pairs; the rude one is left out
+    for i in range(5):
+        biased = flags[f"this fucking thing {i} is really broken"]
+        assert biased.label == "slightly_biased" and biased.biased_words == ["fucking"]
+        assert flags[f"this thing {i} is broken"].label == "neutral"
+    assert len(data.paradetox_flag_examples(path, max_pairs=2, seed=0)) <= 4

@@ -9,6 +9,7 @@ import json
 import math
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,6 +19,7 @@ from srllm.server.launch import free_port
 from srllm.server.upstream import (
     UpstreamConfig,
     UpstreamEngine,
+    UpstreamInfo,
     config_from,
     label_probabilities_from_logprobs,
 )
@@ -385,3 +387,19 @@ def test_a_client_that_leaves_the_server_cancels_the_upstream_request(url, scrip
         while script.disconnected == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert script.disconnected == 1
+
+
+def test_the_start_up_line_names_an_upstream_engine_not_a_local_cpu_fallback():
+    from srllm.server.app import describe_model
+
+    info = UpstreamInfo("qwen2", "http://127.0.0.1:8080#qwen2", 0.5, 4096)
+    line = describe_model(info)
+    assert "upstream engine at http://127.0.0.1:8080" in line
+    assert "fine-tuned: unknown" in line
+    assert "CPU" not in line and "fallback" not in line
+    local = SimpleNamespace(
+        name="m", file_type="Q8_0", n_gpu_layers=0, finetuned=False, path="/x/m.gguf"
+    )
+    assert describe_model(local) == (
+        "model m (Q8_0, CPU, fine-tuned: no, the untuned fallback) from /x/m.gguf"
+    )
