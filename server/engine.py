@@ -420,12 +420,6 @@ class Engine:
         )
         yield from contract.clean_deltas(delta for delta, _ in stream)
 
-    def rewrite(
-        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
-    ) -> str:
-        raw = "".join(self.stream_rewrite(text, cancel, avoid))
-        return contract.clean_rewrite(raw, original=text)
-
     def stream_chat(
         self,
         messages: list[dict[str, str]],

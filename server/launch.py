@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,28 +58,40 @@ def running_server(
     url = f"http://127.0.0.1:{port}"
     server = RunningServer(url, token, process, log)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{server.log_text()}")
-            if _healthy(url):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready in {timeout}s:\n{server.log_text()}")
-            time.sleep(0.2)
+        wait_ready(process, lambda: answers(f"{url}/health"), timeout, server.log_text)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
-def _healthy(url: str) -> bool:
+def wait_ready(
+    process: subprocess.Popen, ready: Callable[[], bool], timeout: float, log: Callable[[], str]
+) -> None:
+    """Poll `ready` until it is true; RuntimeError with the process's log if the process exits
+    first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server not ready in {timeout}s:\n{log()}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate, and kill what does not end within 15 s."""
+    process.terminate()
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def answers(url: str) -> bool:
+    """Whether a GET of `url` answers 200 (within 2 s)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False

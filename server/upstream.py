@@ -517,12 +517,6 @@ class UpstreamEngine:
             body["logit_bias"] = {str(token): value for token, value in bias.items()}
         yield from contract.clean_deltas(delta for delta, _ in self._stream(body, cancel))
 
-    def rewrite(
-        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
-    ) -> str:
-        raw = "".join(self.stream_rewrite(text, cancel, avoid))
-        return contract.clean_rewrite(raw, original=text)
-
     def stream_chat(
         self,
         messages: list[dict[str, str]],

@@ -8,14 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from srllm import contract
-from srllm.server.launch import free_port, running_server
+from srllm.server.launch import answers, free_port, running_server, stop, wait_ready
 from srllm.server.upstream import UpstreamConfig, UpstreamEngine
 from tests.fake_openai import Script, create_fake
 from tests.live import serve_app
@@ -50,27 +47,10 @@ def llama_server(tmp_path_factory, finetuned_model):
         process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=dict(os.environ))
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server not ready:\n{log.read_text()}")
-            time.sleep(0.5)
+        wait_ready(process, lambda: answers(f"{url}/models"), 120, log.read_text)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def test_the_verdict_matches_the_embedded_engine_on_the_same_model(llama_server, finetuned_model):

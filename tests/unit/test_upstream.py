@@ -150,9 +150,15 @@ def test_without_logprobs_the_verdict_is_the_greedy_label(url, script):
     engine.close()
 
 
+def rewrite(engine: UpstreamEngine, text: str, avoid: list[str] | None = None) -> str:
+    """The rewrite as the task joins and cleans it (server.task.finish_rewrite)."""
+    raw = "".join(engine.stream_rewrite(text, avoid=avoid))
+    return contract.clean_rewrite(raw, original=text)
+
+
 def test_rewrite_streams_greedy_until_the_closing_tag(url, script):
     engine = engine_at(url)
-    assert engine.rewrite(OLD) == "Some older people take longer."
+    assert rewrite(engine, OLD) == "Some older people take longer."
     sent = script.requests[-1]
     assert sent["stream"] is True and sent["stop"] == [contract.TEXT_CLOSE]
     assert sent["temperature"] == 0.0 and "logit_bias" not in sent
@@ -161,7 +167,7 @@ def test_rewrite_streams_greedy_until_the_closing_tag(url, script):
 
 def test_a_guided_rewrite_pushes_the_highlighted_words_down_by_token_id(url, script):
     engine = engine_at(url)
-    engine.rewrite(OLD, avoid=["slow", "the old"])  # "the" is a function word: left alone
+    rewrite(engine, OLD, avoid=["slow", "the old"])  # "the" is a function word: left alone
     sent = script.requests[-1]
     ids = script.vocabulary
     expected = {ids[w]: -8.0 for w in ("slow", " slow", "Slow", " Slow")}
@@ -175,7 +181,7 @@ def test_a_guided_rewrite_pushes_the_highlighted_words_down_by_token_id(url, scr
 def test_without_a_tokenize_endpoint_a_guided_rewrite_is_sampled(url, script):
     script.tokenize = False
     engine = engine_at(url)
-    engine.rewrite(OLD, avoid=["slow"])
+    rewrite(engine, OLD, avoid=["slow"])
     sent = script.requests[-1]
     assert sent["temperature"] == 0.3 and "logit_bias" not in sent
     assert engine.health()["guided_rewrite"] == "sampled"
@@ -186,7 +192,7 @@ def test_a_stream_cut_short_is_an_error_not_a_shorter_rewrite(url, script):
     script.cut_streams = True
     engine = engine_at(url)
     with pytest.raises(SrllmError) as caught:
-        engine.rewrite(OLD)
+        rewrite(engine, OLD)
     assert caught.value.code is Code.UPSTREAM_BAD_RESPONSE and "early" in caught.value.message
     engine.close()
 
