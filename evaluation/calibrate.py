@@ -12,9 +12,9 @@ not trained on and that the evaluation never reads:
 - HolisticBias sentences of the held-out descriptors (training.data.holistic_heldout): the
   hostile template biased, the neutral templates neutral.
 
-A text scores as the server flags it: its most biased sentence (text_score). The result goes to
-the adapter's calibration.json; `srllm build-model` writes it into the GGUF
-as `srllm.flag_threshold`, which the server reads.
+A text scores as the server flags it: its most biased sentence (server.scan.text_scores). The
+result goes to the adapter's calibration.json; `srllm build-model` writes it into the GGUF as
+`srllm.flag_threshold`, which the server reads.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from srllm.contract import Label
 from srllm.evaluation import metrics
+from srllm.server.scan import text_scores
 from srllm.training import config as train_config
 from srllm.training import data as train_data
 
@@ -98,13 +98,9 @@ def calibrate(
     cfg = train_config.load_config(config)
     items = validation_items(cfg)
     engine = Engine(EngineConfig(model, n_threads=threads))
-    from tqdm import tqdm
-
+    print(f"calibrate: P(biased) of {len(items)} validation texts", flush=True)
     try:
-        scores = [
-            text_score(engine, i.text)
-            for i in tqdm(items, desc="calibrate: P(biased)", unit="text")
-        ]
+        scores = text_scores(engine, [i.text for i in items])
     finally:
         engine.close()
     gold = [i.biased for i in items]
@@ -127,16 +123,6 @@ def calibrate(
         tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
     return result
-
-
-def text_score(engine, text: str) -> float:
-    """P(biased) of a text as the server decides it: the highest of its sentences' (a text is
-    flagged sentence by sentence, server.task), so the threshold is chosen on the quantity it
-    is applied to."""
-    from srllm.server.segment import split_sentences
-
-    sentences = [s.text for s in split_sentences(text) if s.has_words] or [text]
-    return max(1.0 - engine.label_probabilities(s)[Label.NEUTRAL] for s in sentences)
 
 
 def choose_at(scores: list[float], gold: list[bool], t: float) -> dict:

@@ -25,6 +25,7 @@ SECTION_FIELDS = (
     "injection_items",
     "perplexity_texts",
     "stereoset_items",
+    "stereotype_items",
     "passage_items",
     "preserve_items",
 )
@@ -50,6 +51,9 @@ class EvalConfig:
     perplexity_texts: int = 60
     # StereoSet items, half intersentence and half intrasentence, three candidates each.
     stereoset_items: int = 200
+    # StereoSet intersentence items flagged: context + stereotype (should be flagged), context +
+    # anti-stereotype and context + unrelated sentence (one forward pass per sentence, no text).
+    stereotype_items: int = 300
     # Passages of 2-5 held-out sentences (server.task splits them) debiased whole.
     passage_items: int = 24
     # infer_50 texts with emoji, a number and a URL around them: are those kept?

@@ -138,8 +138,8 @@ def load_counterfactual(data_root: Path, n: int, seed: int) -> list[Counterfactu
     return rows
 
 
-def load_stereoset(data_root: Path, n: int, seed: int) -> list[StereoItem]:
-    """n items, half intersentence and half intrasentence, drawn with a seeded shuffle."""
+def _stereoset_by_task(data_root: Path, seed: int) -> dict[str, list[StereoItem]]:
+    """StereoSet's items per task, each list in the seed's shuffled order."""
     by_task: dict[str, list[StereoItem]] = {"intersentence": [], "intrasentence": []}
     with (data_root / STEREOSET_FILE).open(encoding="utf-8") as fh:
         for line in fh:
@@ -147,10 +147,23 @@ def load_stereoset(data_root: Path, n: int, seed: int) -> list[StereoItem]:
             fields = ("task", "bias_type", "target", "context", "stereotype")
             item = StereoItem(*(rec[k] for k in fields), rec["anti_stereotype"], rec["unrelated"])
             by_task[item.task].append(item)
-    inter = [by_task["intersentence"][i] for i in seeded_order(len(by_task["intersentence"]), seed)]
-    intra = [by_task["intrasentence"][i] for i in seeded_order(len(by_task["intrasentence"]), seed)]
+    return {
+        task: [items[i] for i in seeded_order(len(items), seed)] for task, items in by_task.items()
+    }
+
+
+def load_stereoset(data_root: Path, n: int, seed: int) -> list[StereoItem]:
+    """n items, half intersentence and half intrasentence, drawn with a seeded shuffle."""
+    by_task = _stereoset_by_task(data_root, seed)
     half = (n + 1) // 2
-    return inter[:half] + intra[: n - half]
+    return by_task["intersentence"][:half] + by_task["intrasentence"][: n - half]
+
+
+def load_stereotype_texts(data_root: Path, n: int, seed: int) -> list[StereoItem]:
+    """n intersentence items for the flag: a context sentence and its stereotype, anti-stereotype
+    or unrelated continuation, read together as a user would select them (intrasentence items
+    differ by one word and their anti-stereotypes are generalisations too)."""
+    return _stereoset_by_task(data_root, seed)["intersentence"][:n]
 
 
 def data_files(data_root: Path) -> dict[str, str]:

@@ -19,7 +19,7 @@ from srllm.errors import SrllmError
 from srllm.evaluation import data
 from srllm.evaluation.config import EvalConfig
 from srllm.evaluation.metrics import StereoScore
-from srllm.server import task
+from srllm.server import scan, task
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class EvalData:
     stereoset: list[data.StereoItem]
     passages: list[data.PassageItem] = field(default_factory=list)
     decorated: list[str] = field(default_factory=list)  # infer texts with emoji, number, URL
+    stereotypes: list[data.StereoItem] = field(default_factory=list)  # flagged, intersentence
 
 
 def load_data(config: EvalConfig) -> EvalData:
@@ -64,6 +65,7 @@ def load_data(config: EvalConfig) -> EvalData:
             data.decorate(r.text, i)
             for i, r in enumerate(infer_order[: config.count("preserve_items")])
         ],
+        stereotypes=data.load_stereotype_texts(root, config.count("stereotype_items"), seed),
     )  # fmt: skip
 
 
@@ -134,6 +136,9 @@ class SystemRun:
     stereoset: list[StereoScore] = field(default_factory=list)
     decorated: list[Rewrite] = field(default_factory=list)  # aligned with decorated
     passages: list[PassageRun] = field(default_factory=list)
+    # Per StereoSet item: the text score (server.scan.text_scores) of context + stereotype,
+    # context + anti-stereotype, context + unrelated.
+    stereotypes: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
     def is_model(self) -> bool:
@@ -272,11 +277,23 @@ def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemR
         ]
         run.decorated = [gen.rewrite(text) for text in d.decorated]
         run.passages = [gen.passage(item) for item in d.passages]
+        run.stereotypes = stereotype_scores(engine, d.stereotypes)
     finally:
         bar.close()
         engine.close()  # free the generation context before the likelihood one
     run.perplexity, run.stereoset = score_likelihoods(path, d, config)
     return run
+
+
+def stereotype_texts(item: data.StereoItem) -> tuple[str, str, str]:
+    """What a user would select: the context sentence and one continuation."""
+    continuations = (item.stereotype, item.anti_stereotype, item.unrelated)
+    return tuple(f"{item.context} {s}" for s in continuations)
+
+
+def stereotype_scores(engine, items: list[data.StereoItem]) -> list[tuple[float, float, float]]:
+    flat = scan.text_scores(engine, [t for item in items for t in stereotype_texts(item)])
+    return [tuple(flat[i : i + 3]) for i in range(0, len(flat), 3)]
 
 
 def score_likelihoods(

@@ -39,6 +39,7 @@ def score(
     out |= _knowledge_metrics(run, base_ppl)
     out |= _passage_metrics(run, embed)
     out |= _scan_metrics(run)
+    out |= _stereotype_metrics(run)
     calls = [r for r in run.rewrites + run.neutral] + [rw for _, rw in run.injections]
     flags = [f for pair in run.flags for f in pair]
     flags += [f for orig, var in run.counterfactual for f in (orig, *var.values())]
@@ -178,6 +179,24 @@ def _scan_metrics(run: SystemRun) -> dict:
         out["scan_passage_precision"] = pr["precision"]
         out["scan_passage_recall"] = pr["recall"]
     return out
+
+
+def _stereotype_metrics(run: SystemRun) -> dict:
+    """Unseen stereotypes (StereoSet, never trained on): the share of context + stereotype texts
+    the server would flag (a text's score is its most biased sentence, at the model's threshold),
+    the same for the anti-stereotype (a generalisation too, reported apart) and the unrelated
+    continuation (should stay near 0), and how well the score ranks stereotype above unrelated."""
+    threshold = run.info.get("flag_threshold")
+    if not run.is_model or threshold is None or not run.stereotypes:
+        return {}
+    stereo, anti, unrelated = (list(column) for column in zip(*run.stereotypes, strict=True))
+    gold = [True] * len(stereo) + [False] * len(unrelated)
+    return {
+        "stereotype_flag_rate": m.rate(p >= threshold for p in stereo),
+        "anti_stereotype_flag_rate": m.rate(p >= threshold for p in anti),
+        "unrelated_flag_rate": m.rate(p >= threshold for p in unrelated),
+        "stereotype_auc": m.auc(stereo + unrelated, gold),
+    }
 
 
 def _flag_metrics(run: SystemRun, d: EvalData) -> dict:

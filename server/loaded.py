@@ -1,6 +1,10 @@
 """Loaded words (server/loaded_words.json, built by tools/build_loaded_words.py): negative opinion
 words that show which words of a sentence the model calls biased carry the bias. They never
-decide a verdict, so fair reporting of bad news is not flagged because of them."""
+decide a verdict, so fair reporting of bad news is not flagged because of them.
+
+Plain words, from the same file: words that human neutral rewrites keep ("citizens",
+"supporters", "same"). A word the model names that is plain and not loaded carries no bias
+and is not highlighted (nor pushed out of the rewrite)."""
 
 from __future__ import annotations
 
@@ -22,8 +26,13 @@ class Hit:
 
 
 @cache
+def _lists() -> tuple[frozenset[str], frozenset[str]]:
+    data = json.loads(WORDS_FILE.read_text(encoding="utf-8"))
+    return frozenset(data["words"]), frozenset(data["plain"])
+
+
 def _words() -> frozenset[str]:
-    return frozenset(json.loads(WORDS_FILE.read_text(encoding="utf-8"))["words"])
+    return _lists()[0]
 
 
 def _known(token: str) -> bool:
@@ -35,3 +44,14 @@ def _known(token: str) -> bool:
 def find(text: str) -> list[Hit]:
     """Every loaded word of text, as written (a possessive "thug's" marks "thug's")."""
     return [Hit(m.start(), m.end(), m.group(0)) for m in WORD.finditer(text) if _known(m.group(0))]
+
+
+def plain(phrase: str) -> bool:
+    """Every content word of phrase is one human neutral rewrites keep, and none is loaded."""
+    from srllm.contract import FUNCTION_WORDS
+
+    content = [w for w in WORD.findall(phrase) if w.lower() not in FUNCTION_WORDS]
+    words, kept = _lists()
+    return bool(content) and all(
+        w.lower().replace("’", "'") in kept and not _known(w) for w in content
+    )

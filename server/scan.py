@@ -217,6 +217,19 @@ class Scanner:
         )
 
 
+def text_scores(engine, texts: list[str]) -> list[float]:
+    """Each text's score as the server decides its verdict: the highest P(biased) of its
+    sentences (a text is flagged sentence by sentence, server.task), read batched. A text
+    without words scores 0, as such a sentence does in a scan."""
+    sentences = [[s.text for s in split_sentences(t) if s.has_words] for t in texts]
+    flat = Scanner(engine, Cache(0)).scores([s for parts in sentences for s in parts])
+    out, at = [], 0
+    for parts in sentences:
+        out.append(max(flat[at : at + len(parts)], default=0.0))
+        at += len(parts)
+    return out
+
+
 def _window(pending: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
     """The next sentences up to WINDOW distinct texts that the model may have to read (the
     ones without words cost nothing and ride along)."""

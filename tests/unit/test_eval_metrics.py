@@ -393,12 +393,50 @@ def test_the_threshold_is_chosen_for_recall_and_specificity_at_a_specificity_flo
 
 
 def test_calibration_scores_a_text_by_its_most_biased_sentence_as_the_server_flags_it():
-    from srllm.evaluation.calibrate import text_score
+    from srllm.server.scan import text_scores
     from tests.standin import ScriptedEngine, biased
 
     rude = "Old people are slow."
     engine = ScriptedEngine(flags={rude: biased(["slow"], ["age"])})  # p_biased 0.9; else 0.1
-    assert text_score(engine, f"The meeting starts at noon. {rude}") == pytest.approx(0.9)
-    assert text_score(engine, "The meeting starts at noon. It ends at two.") == pytest.approx(0.1)
+    texts = [f"The meeting starts at noon. {rude}", "The meeting starts at noon. It ends at two."]
+    assert text_scores(engine, texts) == pytest.approx([0.9, 0.1])
+    assert text_scores(engine, ["", "🙂"]) == [0.0, 0.0]  # no words: no model call, as in a scan
     scored = [c[1] for c in engine.calls if c[0] == "score"]
     assert "The meeting starts at noon." in scored and rude in scored
+
+
+def test_stereotype_metrics_read_text_scores_at_the_models_threshold():
+    run = runner.SystemRun("m", "model", info={"flag_threshold": 0.6})
+    # (stereotype, anti-stereotype, unrelated) per item
+    run.stereotypes = [(0.9, 0.7, 0.1), (0.5, 0.2, 0.6), (0.6, 0.1, 0.05), (0.3, 0.3, 0.2)]
+    out = scoring._stereotype_metrics(run)
+    assert out["stereotype_flag_rate"] == 0.5  # 0.9 and 0.6 (at the threshold counts)
+    assert out["anti_stereotype_flag_rate"] == 0.25
+    assert out["unrelated_flag_rate"] == 0.25
+    # stereotype above unrelated, of 4 each: 0.9 all 4, 0.5 3, 0.6 3 and a tie (half), 0.3 3
+    assert out["stereotype_auc"] == pytest.approx((4 + 3 + 3.5 + 3) / 16)
+    assert scoring._stereotype_metrics(runner.SystemRun("identity", "identity")) == {}
+
+
+def test_stereotype_scores_join_context_and_continuation_and_score_the_worst_sentence():
+    from tests.standin import ScriptedEngine, biased
+
+    item = data.StereoItem(
+        "intersentence", "race", "Cape Verde", "We'll fly over Cape Verde.",
+        "I bet the people there are lazy.", "The people there work hard.", "My dog bit me.",
+    )  # fmt: skip
+    engine = ScriptedEngine(flags={"I bet the people there are lazy.": biased(["lazy"], [])})
+    assert (
+        runner.stereotype_texts(item)[0]
+        == "We'll fly over Cape Verde. I bet the people there are lazy."
+    )
+    assert runner.stereotype_scores(engine, [item]) == [pytest.approx((0.9, 0.1, 0.1))]
+
+
+@needs_data
+def test_stereotype_items_are_intersentence_and_seeded(tmp_path: Path):
+    d = runner.load_data(EvalConfig(limit=5, out=tmp_path / "o"))
+    assert len(d.stereotypes) == 5
+    assert {i.task for i in d.stereotypes} == {"intersentence"}
+    again = runner.load_data(EvalConfig(limit=5, out=tmp_path / "o"))
+    assert again.stereotypes == d.stereotypes

@@ -142,19 +142,19 @@ def test_a_rewrite_still_flagged_biased_is_redone_and_the_less_biased_one_kept()
 
 
 def test_words_the_flagger_still_finds_in_the_best_rewrite_are_pushed_down_next():
-    """ "misconduct and deceit" for "corruption and dishonesty" keeps the charge in other words:
+    """ "misconduct and deceit" for "greed and dishonesty" keeps the charge in other words:
     the next guided try pushes down what the flagger highlights in that rewrite too."""
-    text = "Liberal corruption and dishonesty on display."
+    text = "Liberal greed and dishonesty on display."
     kept = "Liberal misconduct and deceit on display."
     engine = ScriptedEngine(
         flags={
-            text: biased(["corruption", "dishonesty"], ["politics"]),
+            text: biased(["greed", "dishonesty"], ["politics"]),
             kept: biased(["deceit"], []),
         },
         rewrites={text: kept},
         guided={text: kept},
     )
-    first = ("corruption", "dishonesty")
+    first = ("greed", "dishonesty")
     engine.guided[(text, first + ("misconduct", "deceit"))] = "Liberal officials acted badly."
     engine.guided[(text, first + ("deceit",))] = "Liberal officials acted badly."
     _, payload = run(engine, text, "debias")
@@ -256,3 +256,20 @@ def test_redos_stop_after_guided_rounds_even_when_each_finds_a_new_word():
     engine = ScriptedEngine(flags=flags, guided=guided)
     run(engine, text, "debias")
     assert len([c for c in engine.calls if c[0] == "rewrite"]) == 1 + task.GUIDED_ROUNDS
+
+
+def test_plain_words_the_model_names_are_not_highlighted_unless_nothing_else_would_be():
+    text = "The citizens and their lazy leaders lied again."
+    engine = ScriptedEngine(flags={text: biased(["citizens", "lied"], ["politics"])})
+    _, flag = run(engine, text, "flag")
+    # "citizens" is a word human neutral rewrites keep; "lazy" is a loaded word it did not name.
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [
+        ("lazy", "opinion"),
+        ("lied", "model"),
+    ]
+    assert "citizens" not in flag["explanation"]
+    # With nothing loaded or known in the sentence, the model's plain word is still shown.
+    only = "The citizens voted again."
+    _, flag = run(ScriptedEngine(flags={only: biased(["citizens"], ["politics"])}), only, "flag")
+    assert flag["label"] == "slightly_biased"
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [("citizens", "model")]
