@@ -407,16 +407,24 @@ class Engine:
         return bias
 
     def stream_rewrite(
-        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
+        self,
+        text: str,
+        cancel: threading.Event | None = None,
+        avoid: list[str] | None = None,
+        sample: int = 0,
     ) -> Iterator[str]:
         """Yield the rewrite as token deltas (clean the joined text with clean_rewrite). With
-        `avoid`, the words the flag highlighted are pushed down so the rewrite drops them."""
+        `avoid`, the words the flag highlighted are pushed down so the rewrite drops them.
+        `sample` 0 is the greedy rewrite; n > 0 is the n-th one sampled at
+        contract.SAMPLE_TEMPERATURE (seeded, so repeatable)."""
         stream = self._stream(
             self.prompt_tokens(contract.Task.REWRITE, text),
             max_tokens=self.rewrite_budget(text),
             cancel=cancel,
             stop=[contract.TEXT_CLOSE],
             logit_bias=self.avoid_bias(avoid) if avoid else None,
+            temperature=contract.SAMPLE_TEMPERATURE if sample else 0.0,
+            seed=self.config.seed + sample if sample else None,
         )
         yield from contract.clean_deltas(delta for delta, _ in stream)
 

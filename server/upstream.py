@@ -500,7 +500,11 @@ class UpstreamEngine:
             )
 
     def stream_rewrite(
-        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
+        self,
+        text: str,
+        cancel: threading.Event | None = None,
+        avoid: list[str] | None = None,
+        sample: int = 0,
     ) -> Iterator[str]:
         """The rewrite as deltas (clean the joined text with contract.clean_rewrite). With
         `avoid`, the highlighted words are pushed down through `logit_bias` as the embedded
@@ -513,6 +517,8 @@ class UpstreamEngine:
             "temperature": GUIDED_TEMPERATURE if avoid and bias is None else 0.0,
             "stop": [contract.TEXT_CLOSE],
         }
+        if sample:  # the sample-th sampled rewrite (server.task), seeded so it repeats
+            body["temperature"], body["seed"] = contract.SAMPLE_TEMPERATURE, sample
         if bias:
             body["logit_bias"] = {str(token): value for token, value in bias.items()}
         yield from contract.clean_deltas(delta for delta, _ in self._stream(body, cancel))

@@ -108,6 +108,8 @@ MAX_BIASED_WORDS = 5
 MAX_WORD_CHARS = 40
 MAX_EXPLANATION_CHARS = 200
 FLAG_MAX_TOKENS = 192
+# Temperature of the extra rewrites drawn when the greedy one is still flagged (server.task).
+SAMPLE_TEMPERATURE = 0.8
 
 FLAG_SCHEMA: dict = {
     "type": "object",
@@ -364,13 +366,13 @@ FUNCTION_WORDS = frozenset(
 )  # fmt: skip
 
 
-_WORD = re.compile(r"\w[\w'’-]*")
+WORD = re.compile(r"\w[\w'’-]*")
 
 
 def candidate_words(text: str, limit: int = 80) -> list[str]:
     """What a flag may highlight in `text`: its content words and its two-word phrases with a
     content word in them ("too emotional", "the worst"), as written, first occurrence first."""
-    words = [m.group(0) for m in _WORD.finditer(text)]
+    words = [m.group(0) for m in WORD.finditer(text)]
     content = [w.lower() not in FUNCTION_WORDS and len(w) <= MAX_WORD_CHARS for w in words]
     out: dict[str, None] = {}
     for i, word in enumerate(words):

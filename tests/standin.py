@@ -74,7 +74,11 @@ class ScriptedEngine:
         }
 
     def stream_rewrite(
-        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
+        self,
+        text: str,
+        cancel: threading.Event | None = None,
+        avoid: list[str] | None = None,
+        sample: int = 0,
     ) -> Iterator[str]:
         self._enter("rewrite", text, tuple(avoid or ()))
         # A guided answer scripted for these pushed-down words, else for the text; else the plain

@@ -47,7 +47,11 @@ class FuzzEngine(ScriptedEngine):
         return contract.Flag(label, ["age"], picked, contract.explain(label, ["age"], picked), 0.9)
 
     def stream_rewrite(
-        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
+        self,
+        text: str,
+        cancel: threading.Event | None = None,
+        avoid: list[str] | None = None,
+        sample: int = 0,
     ) -> Iterator[str]:
         # Drop every other word (emoji, numbers and all) and swap in the avoided words, so the
         # rewrite differs and restore_protected has work to do.

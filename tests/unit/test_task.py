@@ -173,8 +173,9 @@ def test_guided_tries_stop_when_the_flagger_finds_nothing_new():
         guided={text: "Girls are not good at math."},
     )
     run(engine, text, "debias")
-    # Still biased, but the flag highlights no word of the rewrite: nothing new to push down.
-    assert len([c for c in engine.calls if c[0] == "rewrite"]) == 1
+    # Still biased, but the flag highlights no word of the rewrite: nothing new to push down, so
+    # no guided redo; only the sampled tries follow (a standin's samples repeat the rewrite).
+    assert len([c for c in engine.calls if c[0] == "rewrite"]) == 1 + task.SAMPLED_REWRITES
 
 
 def test_emoji_numbers_and_urls_the_model_dropped_are_put_back():
@@ -255,7 +256,10 @@ def test_redos_stop_after_guided_rounds_even_when_each_finds_a_new_word():
         guided[(text, avoid)] = after
     engine = ScriptedEngine(flags=flags, guided=guided)
     run(engine, text, "debias")
-    assert len([c for c in engine.calls if c[0] == "rewrite"]) == 1 + task.GUIDED_ROUNDS
+    # The greedy try, GUIDED_ROUNDS redos, then the sampled tries with the last words pushed down.
+    calls = [c for c in engine.calls if c[0] == "rewrite"]
+    assert len(calls) == 1 + task.GUIDED_ROUNDS + task.SAMPLED_REWRITES
+    assert len({c[2] for c in calls[: 1 + task.GUIDED_ROUNDS]}) == 1 + task.GUIDED_ROUNDS
 
 
 def test_plain_words_the_model_names_are_not_highlighted_unless_nothing_else_would_be():
