@@ -48,6 +48,9 @@ GUIDED_ROUNDS = 2
 # Rewrites sampled (contract.SAMPLE_TEMPERATURE) when the guided ones are still flagged or keep a
 # highlighted word; the best of all is kept (Candidate.rank).
 SAMPLED_REWRITES = 6  # infer_50: residual 0.36 -> 0.21, removal 0.50 -> 0.53 (vs 0)
+# A sampled rewrite must keep this share of the sentence's other content words (content_kept),
+# or as much as the best try so far, to be chosen: sampling must not buy removal with meaning.
+MIN_CONTENT = 0.5
 MAX_ALLOW_TERMS = 200
 MAX_ALLOW_CHARS = 64
 
@@ -500,22 +503,19 @@ class Task:
             if not more or set(more) <= set(avoid):
                 break  # nothing new to push down: another try would repeat the last
             avoid = list(dict.fromkeys(avoid + more))
-            raw = "".join(self.stream_sentence_rewrite(source, avoid, cancel))
-            if cancel is not None and cancel.is_set():
-                return
-            candidate = self._candidate(source, raw, words)
+            candidate = self._try(source, avoid, words, cancel)
+            if candidate is None:
+                return  # the client left: no scoring, no further try
             if candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
         for sample in range(1, SAMPLED_REWRITES + 1):
             if not chosen.changed or (chosen.p_biased < cut and not chosen.kept_highlights):
                 break  # the model saw nothing to change, or it is done
-            raw = "".join(self.stream_sentence_rewrite(source, avoid, cancel, sample))
-            if cancel is not None and cancel.is_set():
+            candidate = self._try(source, avoid, words, cancel, sample)
+            if candidate is None:
                 return
-            candidate = self._candidate(source, raw, words)
-            if candidate.rank(cut) < chosen.rank(cut) and candidate.kept_content >= min(
-                MIN_CONTENT, chosen.kept_content
-            ):
+            enough = candidate.kept_content >= min(MIN_CONTENT, chosen.kept_content)
+            if enough and candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
         result.rewrite, result.guided = chosen.text, bool(words)
         yield Rewritten(result.index, chosen.text, bool(words))
@@ -530,6 +530,20 @@ class Task:
         if not flag.biased:
             return []
         return [w for w in dict.fromkeys(s.text for s in spans) if not options.allows_word(w)]
+
+    def _try(
+        self,
+        source: str,
+        avoid: list[str],
+        words: list[str],
+        cancel: threading.Event | None,
+        sample: int = 0,
+    ) -> Candidate | None:
+        """One more rewrite of `source` with `avoid` pushed down, scored; None if cancelled."""
+        raw = "".join(self.stream_sentence_rewrite(source, avoid, cancel, sample))
+        if cancel is not None and cancel.is_set():
+            return None
+        return self._candidate(source, raw, words)
 
     def _candidate(self, source: str, raw: str, words: list[str]) -> Candidate:
         text = finish_rewrite(source, raw)
@@ -558,7 +572,7 @@ class Candidate:
     changed: bool
     kept_highlights: int
     p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
-    kept_content: float = 1.0  # content_kept: a sampled rewrite must not drop the meaning
+    kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
 
     def rank(self, threshold: float) -> tuple:
         """Lower is better: changed at all, then no longer flagged, then fewer highlighted words
@@ -640,9 +654,6 @@ def finish_rewrite(source: str, raw: str) -> str:
         return source
     kept = preserve.restore_protected(source, cleaned)
     return source if not contract.is_changed(source, kept) else kept
-
-
-MIN_CONTENT = 0.5
 
 
 def content_kept(source: str, rewrite: str, avoid: list[str]) -> float:

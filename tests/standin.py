@@ -30,12 +30,14 @@ class ScriptedEngine:
         flags: dict[str, contract.Flag] | None = None,
         rewrites: dict[str, str] | None = None,
         guided: dict[str | tuple[str, tuple[str, ...]], str] | None = None,
+        sampled: dict[tuple[str, int], str] | None = None,
         delay: float = 0.0,
     ):
         self.info = StandInInfo()
         self.flags = flags or {}
         self.rewrites = rewrites or {}
         self.guided = guided or {}
+        self.sampled = sampled or {}  # (text, sample) -> the sample-th sampled rewrite
         self.delay = delay
         self.calls: list[tuple] = []
         self.active = 0
@@ -80,12 +82,15 @@ class ScriptedEngine:
         avoid: list[str] | None = None,
         sample: int = 0,
     ) -> Iterator[str]:
-        self._enter("rewrite", text, tuple(avoid or ()))
+        # ("rewrite", text, avoid), with the sample's number after it for a sampled rewrite
+        self._enter("rewrite", text, tuple(avoid or ()), *([sample] if sample else []))
         # A guided answer scripted for these pushed-down words, else for the text; else the plain
-        # one (pushing down words the model would not say changes nothing).
+        # one (pushing down words the model would not say changes nothing). A sample without a
+        # script of its own repeats that answer.
         answer = self.rewrites.get(text, text)
         if avoid:
             answer = self.guided.get((text, tuple(avoid)), self.guided.get(text, answer))
+        answer = self.sampled.get((text, sample), answer)
         pieces = answer.split(" ")
         produced = 0
         try:

@@ -277,3 +277,40 @@ def test_plain_words_the_model_names_are_not_highlighted_unless_nothing_else_wou
     _, flag = run(ScriptedEngine(flags={only: biased(["citizens"], ["politics"])}), only, "flag")
     assert flag["label"] == "slightly_biased"
     assert [(s["text"], s["source"]) for s in flag["spans"]] == [("citizens", "model")]
+
+
+def test_a_sampled_rewrite_replaces_a_still_flagged_one_and_sampling_stops_there():
+    text = "Girls are bad at math."
+    still = "Girls are not good at math."
+    fair = "Some students find math hard."
+    better = "Girls and boys can both do well at math."
+    engine = ScriptedEngine(
+        flags={text: biased(["bad"], ["gender"]), still: biased([], [], p=0.9)},
+        guided={text: still},
+        sampled={(text, 1): still, (text, 2): better, (text, 3): fair},
+    )
+    _, payload = run(engine, text, "debias")
+    # Sample 2 is no longer flagged and keeps "girls" and "math": chosen, and no third sample.
+    assert payload["rewrite"] == better
+    samples = [c[3:] for c in engine.calls if c[0] == "rewrite"]
+    assert samples == [(), (1,), (2,)]
+
+
+def test_a_sampled_rewrite_that_drops_the_meaning_is_not_chosen():
+    text = "Girls are bad at math."
+    still = "Girls are not good at math."
+    engine = ScriptedEngine(
+        flags={text: biased(["bad"], ["gender"]), still: biased([], [], p=0.9)},
+        guided={text: still},
+        sampled={(text, 1): "Okay."},  # not flagged, but neither "girls" nor "math" is left
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == still
+
+
+def test_content_kept_counts_the_content_words_other_than_the_pushed_down_ones():
+    source = "Girls are bad at math."
+    assert task.content_kept(source, "Girls can do math.", ["bad"]) == 1.0
+    assert task.content_kept(source, "Okay.", ["bad"]) == 0.0
+    assert task.content_kept(source, "Girls are fine.", ["bad"]) == 0.5
+    assert task.content_kept("The bad.", "Fine.", ["bad"]) == 1.0  # nothing left to keep
