@@ -48,6 +48,9 @@ GUIDED_ROUNDS = 2
 # Rewrites sampled (contract.SAMPLE_TEMPERATURE) when the guided ones are still flagged or keep a
 # highlighted word; the best of all is kept (Candidate.rank).
 SAMPLED_REWRITES = 6  # infer_50: residual 0.36 -> 0.21, removal 0.50 -> 0.53 (vs 0)
+# Only a fine-tuned model's flagger is worth sampling for: the untuned embedded model's P(biased)
+# does not rank (AUC 0.50), so it would call every try still biased and spend all six on noise;
+# an upstream engine that does not say what it serves (finetuned None) is not sampled either.
 # A sampled rewrite must keep this share of the sentence's other content words (content_kept),
 # or as much as the best try so far, to be chosen: sampling must not buy removal with meaning.
 MIN_CONTENT = 0.5
@@ -370,6 +373,11 @@ class Task:
     def model(self) -> str:
         return self.engine.info.name
 
+    @property
+    def samples(self) -> int:
+        """How many sampled rewrites a still-flagged sentence may get (see SAMPLED_REWRITES)."""
+        return SAMPLED_REWRITES if self.engine.info.finetuned is True else 0
+
     def _key(self, *parts) -> tuple:
         return (*parts, self.engine.info.path, self.engine.info.flag_threshold)
 
@@ -508,7 +516,7 @@ class Task:
                 return  # the client left: no scoring, no further try
             if candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
-        for sample in range(1, SAMPLED_REWRITES + 1):
+        for sample in range(1, self.samples + 1):
             if not chosen.changed or (chosen.p_biased < cut and not chosen.kept_highlights):
                 break  # the model saw nothing to change, or it is done
             candidate = self._try(source, avoid, words, cancel, sample)

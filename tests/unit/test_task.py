@@ -1,5 +1,7 @@
 """The passage task (server.task) around a scripted engine: exact labels, offsets, bytes."""
 
+import pytest
+
 from srllm.server import task
 from tests.standin import ScriptedEngine, biased
 
@@ -314,3 +316,18 @@ def test_content_kept_counts_the_content_words_other_than_the_pushed_down_ones()
     assert task.content_kept(source, "Okay.", ["bad"]) == 0.0
     assert task.content_kept(source, "Girls are fine.", ["bad"]) == 0.5
     assert task.content_kept("The bad.", "Fine.", ["bad"]) == 1.0  # nothing left to keep
+
+
+@pytest.mark.parametrize("finetuned", [False, None])
+def test_an_untuned_or_unknown_model_is_not_sampled(finetuned):
+    text = "Girls are bad at math."
+    engine = ScriptedEngine(
+        flags={text: biased(["bad"], ["gender"]), "Girls are not good at math.": biased([], [])},
+        rewrites={text: "Girls are not good at math."},
+        guided={text: "Girls are not good at math."},
+    )
+    engine.info.finetuned = finetuned
+    _, payload = run(engine, text, "debias")
+    # Its flagger does not rank, so a still-biased verdict on the rewrite buys no samples.
+    assert [c for c in engine.calls if c[0] == "rewrite"] == [("rewrite", text, ("bad",))]
+    assert payload["rewrite"] == "Girls are not good at math."
