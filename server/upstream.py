@@ -545,21 +545,17 @@ class UpstreamEngine:
     def avoid_bias(
         self, words: list[str], cancel: threading.Event | None = None
     ) -> dict[int, float] | None:
-        """Engine.avoid_bias through the engine's own tokenizer: the first token of each content
-        word of `words`, as written, lower-case, capitalised, with and without a leading space,
-        when that token holds 3 characters or more. None when the engine cannot tokenize."""
+        """Engine.avoid_bias through the engine's own tokenizer: the first token of each of
+        contract.avoided_spellings(words) when that token holds 3 characters or more (an
+        OpenAI-style API takes no logits processor, so later tokens stay free). None when the
+        engine cannot tokenize."""
         bias: dict[int, float] = {}
-        for phrase in words:
-            for word in phrase.split():
-                if len(word) < 3 or word.lower() in contract.FUNCTION_WORDS:
-                    continue
-                for form in {word, word.lower(), word[:1].upper() + word[1:].lower()}:
-                    for spaced in (form, " " + form):
-                        first = self._first_token(spaced, cancel)
-                        if first is None:
-                            return None
-                        if first[0] >= 0 and len(first[1].strip()) >= 3:
-                            bias[first[0]] = AVOID_BIAS
+        for spelling in contract.avoided_spellings(words):
+            first = self._first_token(spelling, cancel)
+            if first is None:
+                return None
+            if first[0] >= 0 and len(first[1].strip()) >= 3:
+                bias[first[0]] = AVOID_BIAS
         return bias
 
     def _first_token(self, text: str, cancel) -> tuple[int, str] | None:

@@ -366,6 +366,22 @@ FUNCTION_WORDS = frozenset(
 )  # fmt: skip
 
 
+def avoided_spellings(words: list[str]) -> list[str]:
+    """The spellings a guided rewrite is steered away from, for the highlighted `words`: each
+    content word of three letters or more ("bad", "fat"; not "the" of "the worst"), as written,
+    lower-case and capitalised, each with and without a leading space (how a tokenizer sees it
+    at the start of a text and after a space)."""
+    out: dict[str, None] = {}
+    for phrase in words:
+        for word in phrase.split():
+            if len(word) < 3 or word.lower() in FUNCTION_WORDS:
+                continue
+            for form in (word, word.lower(), word[:1].upper() + word[1:].lower()):
+                out.setdefault(form)
+                out.setdefault(" " + form)
+    return list(out)
+
+
 WORD = re.compile(r"\w[\w'’-]*")
 
 

@@ -178,3 +178,12 @@ def test_a_flag_may_only_name_words_and_word_pairs_of_the_text():
     assert "enum" not in contract.flag_schema("neutral", words)["properties"]["biased_words"].get(
         "items", {}
     )
+
+
+def test_avoided_spellings_are_the_content_words_in_each_case_with_and_without_a_space():
+    spellings = contract.avoided_spellings(["the worst", "Old people", "is"])
+    assert spellings == [
+        "worst", " worst", "Worst", " Worst",
+        "Old", " Old", "old", " old",
+        "people", " people", "People", " People",
+    ]  # fmt: skip
