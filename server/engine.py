@@ -8,7 +8,6 @@ threading.Event to stop a generation early, e.g. when an HTTP client disconnects
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from srllm import contract, paths
 from srllm.defaults import DEFAULT_CTX
 from srllm.errors import Code, SrllmError
 from srllm.manifest import ModelManifest
+from srllm.server import flag_answer
 
 log = logging.getLogger("srllm.engine")
 
@@ -141,17 +141,13 @@ class Engine:
             draft_model=draft,
             verbose=False,
         )
-        # Compiling a schema grammar costs milliseconds; do it once, not per request. One grammar
-        # per label: the verdict is decided from the label probability, the rest is generated.
-        self._flag_grammars = {
-            label: llama_cpp.LlamaGrammar.from_json_schema(
-                json.dumps(contract.flag_schema(label)), verbose=False
-            )
-            for label in contract.Label
-        }
         meta = self._llm.metadata
         self._format = _chat_formatter(meta, self._llm)
         self._label_prefix, self._label_first = self._label_tokens()
+        self._answer_heads = {
+            label: self._answer_head(label)
+            for label in (contract.Label.SLIGHTLY_BIASED, contract.Label.HIGHLY_BIASED)
+        }
         self._scorer: _BatchScorer | None = None
         threshold = config.flag_threshold
         if threshold is None:
@@ -223,6 +219,28 @@ class Engine:
             common += 1
         first = {label: ids[common] for label, ids in encoded.items()}
         return rows[0][:common], first
+
+    def _answer_head(self, label: contract.Label) -> tuple[list[int], str, str]:
+        """The tokens every canonical answer with this verdict starts with, up to the
+        categories (as the flag JSON tokenises whatever follows), their text, and the rest of
+        flag_answer.head(label) that the grammar writes out."""
+        full = flag_answer.head(label)
+        rows = [
+            self._llm.tokenize(
+                contract.Flag(label, cats, words, "").to_json().encode("utf-8"),
+                add_bos=False,
+                special=False,
+            )
+            for cats, words in (([], []), (["age"], ["x"]), (["gender", "other"], ["a b"]))
+        ]
+        common = 0
+        while all(len(r) > common for r in rows) and len({r[common] for r in rows}) == 1:
+            common += 1
+        tokens = rows[0][:common]
+        while tokens and not full.startswith(text := self._llm.detokenize(tokens).decode()):
+            tokens = tokens[:-1]
+        text = self._llm.detokenize(tokens).decode()
+        return tokens, text, full[len(text) :]
 
     def _next_logits(self, tokens: list[int]) -> np.ndarray:
         """Logits after `tokens`, reusing the longest prefix already evaluated."""
@@ -357,16 +375,16 @@ class Engine:
             label = contract.Label.NEUTRAL
         if label is contract.Label.NEUTRAL:  # nothing left to generate: no words, no categories
             return contract.Flag(label, p_biased=p_biased)
-        vocabulary = contract.candidate_words(text)
-        grammar = self._flag_grammars[label]
-        if vocabulary:  # the words it names must be the text's own: compiled per text, ~ms
-            grammar = llama_cpp.LlamaGrammar.from_json_schema(
-                json.dumps(contract.flag_schema(label, vocabulary)), verbose=False
-            )
-        prompt = self.prompt_tokens(contract.Task.FLAG, text)
+        # The words it names must be the text's own: a grammar per text, compiled in ~ms. The
+        # answer up to the categories is put in the prompt, not generated (server.flag_answer).
+        head_tokens, head_text, rest = self._answer_heads[label]
+        grammar = llama_cpp.LlamaGrammar.from_string(
+            flag_answer.tail_grammar(rest, contract.candidate_words(text)), verbose=False
+        )
+        prompt = self.prompt_tokens(contract.Task.FLAG, text) + head_tokens
         last_error: Exception | None = None
         for attempt, temperature in enumerate((0.0, 0.3)):
-            raw = "".join(
+            generated = "".join(
                 delta
                 for delta, _ in self._stream(
                     prompt,
@@ -377,6 +395,7 @@ class Engine:
                     seed=self.config.seed + attempt,
                 )
             )
+            raw = flag_answer.answer(head_text, generated)
             if cancel is not None and cancel.is_set():
                 raise SrllmError(Code.CANCELLED, "generation cancelled")
             try:
