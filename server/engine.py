@@ -84,6 +84,14 @@ AVOID_BIAS = -8.0
 RE_READ = 4  # tokens of a scored prompt always evaluated again (see Engine._next_logits)
 
 
+def _shared_start(rows: list[list[int]]) -> list[int]:
+    """The tokens every row starts with."""
+    common = 0
+    while all(len(r) > common for r in rows) and len({r[common] for r in rows}) == 1:
+        common += 1
+    return rows[0][:common]
+
+
 def _chat_formatter(meta: dict, llm: llama_cpp.Llama):
     """messages -> (prompt, add_bos) with the GGUF's chat template, as llama-cpp-python's own
     chat handler renders it."""
@@ -213,12 +221,9 @@ class Engine:
             )
             for label in contract.Label
         }
-        rows = list(encoded.values())
-        common = 0
-        while all(len(r) > common for r in rows) and len({r[common] for r in rows}) == 1:
-            common += 1
-        first = {label: ids[common] for label, ids in encoded.items()}
-        return rows[0][:common], first
+        common = _shared_start(list(encoded.values()))
+        first = {label: ids[len(common)] for label, ids in encoded.items()}
+        return common, first
 
     def _answer_head(self, label: contract.Label) -> tuple[list[int], str, str]:
         """The tokens every canonical answer with this verdict starts with, up to the
@@ -233,12 +238,9 @@ class Engine:
             )
             for cats, words in (([], []), (["age"], ["x"]), (["gender", "other"], ["a b"]))
         ]
-        common = 0
-        while all(len(r) > common for r in rows) and len({r[common] for r in rows}) == 1:
-            common += 1
-        tokens = rows[0][:common]
-        while tokens and not full.startswith(text := self._llm.detokenize(tokens).decode()):
-            tokens = tokens[:-1]
+        tokens = _shared_start(rows)
+        while tokens and not full.startswith(self._llm.detokenize(tokens).decode()):
+            tokens.pop()  # a token that runs past the head (none with SmolLM2's tokenizer)
         text = self._llm.detokenize(tokens).decode()
         return tokens, text, full[len(text) :]
 
@@ -310,10 +312,7 @@ class Engine:
         """Made on first use (a scan), so a server that never scans never pays its memory."""
         if self._scorer is None:
             probe = [self.prompt_tokens(contract.Task.FLAG, t) for t in ("Hello.", "Bonjour !")]
-            common = 0
-            while probe[0][common] == probe[1][common]:
-                common += 1
-            self._scorer = _BatchScorer(self._llm, probe[0][:common])
+            self._scorer = _BatchScorer(self._llm, _shared_start(probe))
         return self._scorer
 
     def warm_up(self) -> None:

@@ -48,9 +48,6 @@ GUIDED_ROUNDS = 2
 # Rewrites sampled (contract.SAMPLE_TEMPERATURE) when the guided ones are still flagged or keep a
 # highlighted word; the best of all is kept (Candidate.rank).
 SAMPLED_REWRITES = 6  # infer_50: residual 0.36 -> 0.21, removal 0.50 -> 0.53 (vs 0)
-# Only a fine-tuned model's flagger is worth sampling for: the untuned embedded model's P(biased)
-# does not rank (AUC 0.50), so it would call every try still biased and spend all six on noise;
-# an upstream engine that does not say what it serves (finetuned None) is not sampled either.
 # A sampled rewrite must keep this share of the sentence's other content words (content_kept),
 # or as much as the best try so far, to be chosen: sampling must not buy removal with meaning.
 MIN_CONTENT = 0.5
@@ -375,7 +372,11 @@ class Task:
 
     @property
     def samples(self) -> int:
-        """How many sampled rewrites a still-flagged sentence may get (see SAMPLED_REWRITES)."""
+        """How many sampled rewrites a still-flagged sentence may get: SAMPLED_REWRITES with a
+        fine-tuned model only. The untuned embedded model's P(biased) does not rank (AUC 0.50),
+        so it would call every try still biased and spend all six on noise; an upstream engine
+        does not say what it serves (finetuned None), so it is never sampled and its
+        stream_rewrite takes no `sample`."""
         return SAMPLED_REWRITES if self.engine.info.finetuned is True else 0
 
     def _key(self, *parts) -> tuple:
@@ -410,7 +411,8 @@ class Task:
             yield cached
             return
         parts: list[str] = []
-        stream = self.engine.stream_rewrite(text, cancel, avoid=avoid or None, sample=sample)
+        more = {"sample": sample} if sample else {}  # engines never sampled take no `sample`
+        stream = self.engine.stream_rewrite(text, cancel, avoid=avoid or None, **more)
         for delta in stream:
             parts.append(delta)
             yield delta

@@ -500,11 +500,7 @@ class UpstreamEngine:
             )
 
     def stream_rewrite(
-        self,
-        text: str,
-        cancel: threading.Event | None = None,
-        avoid: list[str] | None = None,
-        sample: int = 0,
+        self, text: str, cancel: threading.Event | None = None, avoid: list[str] | None = None
     ) -> Iterator[str]:
         """The rewrite as deltas (clean the joined text with contract.clean_rewrite). With
         `avoid`, the highlighted words are pushed down through `logit_bias` as the embedded
@@ -517,8 +513,6 @@ class UpstreamEngine:
             "temperature": GUIDED_TEMPERATURE if avoid and bias is None else 0.0,
             "stop": [contract.TEXT_CLOSE],
         }
-        if sample:  # the sample-th sampled rewrite (server.task), seeded so it repeats
-            body["temperature"], body["seed"] = contract.SAMPLE_TEMPERATURE, sample
         if bias:
             body["logit_bias"] = {str(token): value for token, value in bias.items()}
         yield from contract.clean_deltas(delta for delta, _ in self._stream(body, cancel))
@@ -546,9 +540,8 @@ class UpstreamEngine:
         self, words: list[str], cancel: threading.Event | None = None
     ) -> dict[int, float] | None:
         """Engine.avoid_bias through the engine's own tokenizer: the first token of each of
-        contract.avoided_spellings(words) when that token holds 3 characters or more (an
-        OpenAI-style API takes no logits processor, so later tokens stay free). None when the
-        engine cannot tokenize."""
+        contract.avoided_spellings(words) when that token holds 3 characters or more. None when
+        the engine cannot tokenize."""
         bias: dict[int, float] = {}
         for spelling in contract.avoided_spellings(words):
             first = self._first_token(spelling, cancel)
