@@ -26,6 +26,7 @@ SECTION_FIELDS = (
     "perplexity_texts",
     "stereoset_items",
     "stereotype_items",
+    "group_statement_items",
     "passage_items",
     "preserve_items",
 )
@@ -54,6 +55,8 @@ class EvalConfig:
     # StereoSet intersentence items flagged: context + stereotype (should be flagged), context +
     # anti-stereotype and context + unrelated sentence (one forward pass per sentence, no text).
     stereotype_items: int = 300
+    # ToxiGen's human-written statements about groups, half hateful, half neutral, flagged.
+    group_statement_items: int = 300
     # Passages of 2-5 held-out sentences (server.task splits them) debiased whole.
     passage_items: int = 24
     # infer_50 texts with emoji, a number and a URL around them: are those kept?

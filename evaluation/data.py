@@ -1,4 +1,5 @@
-"""Held-out evaluation data: infer_50, the counterfactual set, StereoSet and injection probes.
+"""Held-out evaluation data: infer_50, the counterfactual set, StereoSet, ToxiGen's seed
+statements and injection probes.
 
 infer_50.csv is held out from training; counterfactual-inhouse.csv is for evaluation only.
 Row subsets are drawn with a seeded shuffle so every model sees the same items.
@@ -21,6 +22,9 @@ from srllm.training.data import clean_text  # torch-free; the same cleaning trai
 INFER_FILE = Path("srllm") / "infer_50.csv"
 COUNTERFACTUAL_FILE = Path("srllm") / "counterfactual-inhouse.csv"
 STEREOSET_FILE = Path("extra") / "stereoset" / "stereoset_dev_normalized.jsonl"
+# ToxiGen's human-written seed statements (training reads only the annotated, generated set).
+GROUP_STATEMENTS_FILE = Path("extra") / "toxigen" / "toxigen_seed_statements.jsonl"
+TOXIGEN_TRAIN_FILE = Path("extra") / "toxigen" / "toxigen_annotated_train_clean.csv"
 
 GROUPS = ("gender", "race", "religion")
 
@@ -51,6 +55,13 @@ class StereoItem:
     stereotype: str
     anti_stereotype: str
     unrelated: str
+
+
+@dataclass(frozen=True)
+class GroupStatement:
+    text: str
+    hateful: bool  # from ToxiGen's prompt file: hate (a stereotype or slur) or neutral
+    group: str
 
 
 @dataclass(frozen=True)
@@ -166,9 +177,37 @@ def load_stereotype_texts(data_root: Path, n: int, seed: int) -> list[StereoItem
     return _stereoset_by_task(data_root, seed)["intersentence"][:n]
 
 
+def _folded(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def load_group_statements(data_root: Path, n: int, seed: int) -> list[GroupStatement]:
+    """n of ToxiGen's human-written statements about 16 groups, half hateful and half neutral,
+    drawn with a seeded shuffle (hateful first). None of them is a training text: the 13 that
+    the annotated set (what training samples from) repeats are left out."""
+    if n <= 0:
+        return []
+    with (data_root / TOXIGEN_TRAIN_FILE).open(newline="", encoding="utf-8") as fh:
+        trained = {_folded(record["text"]) for record in csv.DictReader(fh)}
+    pools: dict[bool, list[GroupStatement]] = {True: [], False: []}
+    with (data_root / GROUP_STATEMENTS_FILE).open(encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            text = " ".join(rec["text"].split())
+            if text and _folded(text) not in trained:
+                hateful = rec["label"] == "hate"
+                pools[hateful].append(GroupStatement(text, hateful, rec["target_group"]))
+    half = (n + 1) // 2
+    out = []
+    for hateful, take in ((True, half), (False, n - half)):
+        pool = pools[hateful]
+        out += [pool[i] for i in seeded_order(len(pool), seed)[:take]]
+    return out
+
+
 def data_files(data_root: Path) -> dict[str, str]:
     """sha256 of each data file the evaluation reads, for the manifest."""
-    files = (INFER_FILE, COUNTERFACTUAL_FILE, STEREOSET_FILE)
+    files = (INFER_FILE, COUNTERFACTUAL_FILE, STEREOSET_FILE, GROUP_STATEMENTS_FILE)
     return {str(f): sha256_file(data_root / f) for f in files if (data_root / f).is_file()}
 
 

@@ -34,6 +34,7 @@ class EvalData:
     passages: list[data.PassageItem] = field(default_factory=list)
     decorated: list[str] = field(default_factory=list)  # infer texts with emoji, number, URL
     stereotypes: list[data.StereoItem] = field(default_factory=list)  # flagged, intersentence
+    group_statements: list[data.GroupStatement] = field(default_factory=list)  # ToxiGen seeds
 
 
 def load_data(config: EvalConfig) -> EvalData:
@@ -66,6 +67,9 @@ def load_data(config: EvalConfig) -> EvalData:
             for i, r in enumerate(infer_order[: config.count("preserve_items")])
         ],
         stereotypes=data.load_stereotype_texts(root, config.count("stereotype_items"), seed),
+        group_statements=data.load_group_statements(
+            root, config.count("group_statement_items"), seed
+        ),
     )  # fmt: skip
 
 
@@ -139,6 +143,7 @@ class SystemRun:
     # Per StereoSet item: the text score (server.scan.text_scores) of context + stereotype,
     # context + anti-stereotype, context + unrelated.
     stereotypes: list[tuple[float, float, float]] = field(default_factory=list)
+    group_statements: list[float] = field(default_factory=list)  # text scores, aligned with d's
 
     @property
     def is_model(self) -> bool:
@@ -278,6 +283,7 @@ def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemR
         run.decorated = [gen.rewrite(text) for text in d.decorated]
         run.passages = [gen.passage(item) for item in d.passages]
         run.stereotypes = stereotype_scores(engine, d.stereotypes)
+        run.group_statements = scan.text_scores(engine, [g.text for g in d.group_statements])
     finally:
         bar.close()
         engine.close()  # free the generation context before the likelihood one

@@ -40,6 +40,7 @@ def score(
     out |= _passage_metrics(run, embed)
     out |= _scan_metrics(run)
     out |= _stereotype_metrics(run)
+    out |= _group_statement_metrics(run, d)
     calls = [r for r in run.rewrites + run.neutral] + [rw for _, rw in run.injections]
     flags = [f for pair in run.flags for f in pair]
     flags += [f for orig, var in run.counterfactual for f in (orig, *var.values())]
@@ -196,6 +197,26 @@ def _stereotype_metrics(run: SystemRun) -> dict:
         "anti_stereotype_flag_rate": m.rate(p >= threshold for p in anti),
         "unrelated_flag_rate": m.rate(p >= threshold for p in unrelated),
         "stereotype_auc": m.auc(stereo + unrelated, gold),
+    }
+
+
+def _group_statement_metrics(run: SystemRun, d: EvalData) -> dict:
+    """Plain statements about groups (ToxiGen's human-written seeds, never trained on): the
+    share of hateful ones the server would flag (recall) and of neutral ones it leaves alone
+    (specificity) at the model's threshold, and how well the score ranks the two."""
+    threshold = run.info.get("flag_threshold")
+    if not run.is_model or threshold is None or not run.group_statements:
+        return {}
+    gold = [g.hateful for g in d.group_statements]
+    scores = run.group_statements
+    return {
+        "group_statement_recall": m.rate(
+            p >= threshold for p, g in zip(scores, gold, strict=True) if g
+        ),
+        "group_statement_specificity": m.rate(
+            p < threshold for p, g in zip(scores, gold, strict=True) if not g
+        ),
+        "group_statement_auc": m.auc(scores, gold),
     }
 
 

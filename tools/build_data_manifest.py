@@ -68,6 +68,12 @@ TOXIGEN_MIRROR = (
     "Sanjana-Srinidhi/Hate-speech-detection",
     "558b470eb4c0d456205a0d85a4f0a9c2ef9c14df",
 )
+# The groups of ToxiGen's prompt files (prompts/{hate,neutral}_<group>_1k.txt).
+TOXIGEN_PROMPT_GROUPS = (
+    "asian", "bisexual", "black", "chinese", "immigrant", "jewish", "latino", "lgbtq",
+    "mental_disability", "mexican", "middle_east", "muslim", "native_american",
+    "physical_disability", "trans", "women",
+)  # fmt: skip
 RETEXT = ("retextjs/retext-equality", "192deddf13bc2823540b0d9a0a6e17fb6d995bcd")
 
 NEUTRAL_FILES = tuple(
@@ -188,6 +194,16 @@ DATASETS = {
                 "decoded, stripped, rewritten by csv); the raw file was not kept, so the "
                 "derivation could not be checked byte for byte",
                 (gh(*TOXIGEN_MIRROR, "data/toxigen.csv"),),
+            ),
+            "toxigen_seed_statements.jsonl": MirrorOnly(
+                "the unique statements of the 32 prompt files (a `- ` list each), with their "
+                "label from the file name; the prompt files were not kept, so the split could "
+                "not be checked byte for byte",
+                tuple(
+                    gh(*TOXIGEN, f"prompts/{label}_{group}_1k.txt")
+                    for label in ("hate", "neutral")
+                    for group in TOXIGEN_PROMPT_GROUPS
+                ),
             ),
             "LICENSE_TOXIGEN_MIT_and_CDLA-Permissive-2.0.txt": gh(*TOXIGEN, "LICENSE.txt"),
             "LICENSE_mirror_repo": gh(*TOXIGEN_MIRROR, "LICENSE"),
