@@ -92,11 +92,13 @@ def calibrate(
     config: Path,
     threads: int | None,
     release: str | None = None,
+    sources: tuple[str, ...] | None = None,
 ) -> dict:
+    """sources: only the validation items of these (None: all of SOURCES)."""
     from srllm.server.engine import Engine, EngineConfig
 
     cfg = train_config.load_config(config)
-    items = validation_items(cfg)
+    items = [i for i in validation_items(cfg) if sources is None or i.source in sources]
     engine = Engine(EngineConfig(model, n_threads=threads))
     print(f"calibrate: P(biased) of {len(items)} validation texts", flush=True)
     try:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from srllm.errors import Code, SrllmError
+from srllm.evaluation.config import CALIBRATION_SOURCES as SOURCES
 from srllm.evaluation.config import DEFAULT_OUT, EvalConfig
 
 
@@ -73,8 +74,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument("--config", type=Path, default=Path("training/configs/default.toml"),
                      help="the training config whose validation split is used")  # fmt: skip
     cal.add_argument("--release", default=None, help="a release name for the model's display name")
+    cal.add_argument("--sources", type=_sources, default=None, metavar="NAME,...",
+                     help="only these validation sources (" + ", ".join(SOURCES) + "); leave "
+                     "out srllm-val for a model continued from one trained with another seed, "
+                     "whose SR-LLM validation rows it has seen")  # fmt: skip
     cal.add_argument("--threads", type=_positive, default=None, help="llama.cpp threads")
     cal.set_defaults(func=run_calibrate)
+
+
+def _sources(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in SOURCES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown source {', '.join(unknown) or repr(value)}: choose from {', '.join(SOURCES)}"
+        )
+    return names
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
@@ -86,7 +101,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     check_gguf(args.model)
     if args.adapter is not None and not (args.adapter / "adapter_config.json").is_file():
         raise SrllmError(Code.BAD_INPUT, f"no adapter at {args.adapter} (adapter_config.json)")
-    result = calibrate(args.model, args.adapter, args.config, args.threads, args.release)
+    result = calibrate(
+        args.model, args.adapter, args.config, args.threads, args.release, args.sources
+    )
     print(json.dumps(result, indent=2))
     return 0
 

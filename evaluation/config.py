@@ -16,6 +16,8 @@ from srllm.errors import Code, SrllmError
 
 DEFAULT_OUT = Path("runs") / "eval"
 
+# The validation sets `srllm calibrate` reads (evaluation/calibrate.py, Item.source).
+CALIBRATION_SOURCES = ("srllm-val", "toxigen-tail", "holistic")
 # Fields that count items per section; `limit` caps each of them.
 SECTION_FIELDS = (
     "rewrite_items",

@@ -185,21 +185,10 @@ class Engine:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def max_text_tokens(self) -> int:
-        """How many tokens of user text fit: the rewrite must fit beside its prompt twice."""
-        prompt_overhead = 320  # the fixed instructions and chat markup, measured ~290
-        return max(16, (self.info.n_ctx - prompt_overhead) // 2)
+        return contract.max_text_tokens(self.info.n_ctx)
 
     def check_length(self, text: str) -> int:
-        n = self.count_tokens(text)
-        if n > self.max_text_tokens():
-            raise SrllmError(
-                Code.TEXT_TOO_LONG,
-                f"text is {n} tokens; this model accepts at most {self.max_text_tokens()} "
-                f"(context {self.info.n_ctx})",
-                limit=self.max_text_tokens(),
-                unit="tokens",
-            )
-        return n
+        return contract.check_text_tokens(self.count_tokens(text), self.info.n_ctx)
 
     # -- prompts ---------------------------------------------------------------------------
 

@@ -374,20 +374,10 @@ class UpstreamEngine:
         return max(1, math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN))
 
     def max_text_tokens(self) -> int:
-        prompt_overhead = 320  # as Engine: the fixed instructions and chat markup
-        return max(16, (self.info.n_ctx - prompt_overhead) // 2)
+        return contract.max_text_tokens(self.info.n_ctx)
 
     def check_length(self, text: str) -> int:
-        n = self.count_tokens(text)
-        if n > self.max_text_tokens():
-            raise SrllmError(
-                Code.TEXT_TOO_LONG,
-                f"text is about {n} tokens; this model accepts at most {self.max_text_tokens()} "
-                f"(context {self.info.n_ctx})",
-                limit=self.max_text_tokens(),
-                unit="tokens",
-            )
-        return n
+        return contract.check_text_tokens(self.count_tokens(text), self.info.n_ctx, True)
 
     def rewrite_budget(self, text: str) -> int:
         return min(2 * self.count_tokens(text) + 32, self.info.n_ctx // 2)

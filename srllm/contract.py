@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from srllm.errors import Code, SrllmError
+
 CONTRACT_VERSION = "srllm-contract/1"
 
 
@@ -171,6 +173,30 @@ SYSTEM_PROMPT = (
     "possible. A neutral passage is returned unchanged. Answer with the rewritten passage only: "
     "no preamble, no notes, no quotes."
 )
+
+# Tokens of the fixed instructions and chat markup around a text (measured ~290).
+PROMPT_OVERHEAD_TOKENS = 320
+
+
+def max_text_tokens(n_ctx: int) -> int:
+    """How many tokens of user text fit a context: the rewrite must fit beside its prompt."""
+    return max(16, (n_ctx - PROMPT_OVERHEAD_TOKENS) // 2)
+
+
+def check_text_tokens(n: int, n_ctx: int, approximate: bool = False) -> int:
+    """n, or the TEXT_TOO_LONG error when a text of n tokens does not fit (approximate: n is an
+    estimate, as for an upstream engine that cannot tokenise locally)."""
+    limit = max_text_tokens(n_ctx)
+    if n > limit:
+        about = "about " if approximate else ""
+        raise SrllmError(
+            Code.TEXT_TOO_LONG,
+            f"text is {about}{n} tokens; this model accepts at most {limit} (context {n_ctx})",
+            limit=limit,
+            unit="tokens",
+        )
+    return n
+
 
 TASK_LINES: dict[Task, str] = {
     Task.FLAG: "Task: flag",

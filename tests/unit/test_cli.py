@@ -57,3 +57,17 @@ def test_python_dash_m_evaluation_means_srllm_eval():
         [sys.executable, "-m", "srllm.evaluation", "--limit", "0"], capture_output=True, text=True
     )
     assert out.returncode == 2 and "srllm eval: error: argument --limit" in out.stderr
+
+
+def test_calibrate_takes_known_validation_sources_only(capsys):
+    args = cli.build_parser().parse_args(
+        ["calibrate", "--model", "m.gguf", "--sources", "toxigen-tail, holistic,holistic"]
+    )
+    assert args.sources == ("toxigen-tail", "holistic")
+    assert cli.build_parser().parse_args(["calibrate", "--model", "m.gguf"]).sources is None
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(["calibrate", "--model", "m.gguf", "--sources", "infer50"])
+    assert exit_info.value.code == 2
+    assert "unknown source infer50: choose from srllm-val, toxigen-tail, holistic" in (
+        capsys.readouterr().err
+    )
