@@ -177,6 +177,10 @@ def load_stereotype_texts(data_root: Path, n: int, seed: int) -> list[StereoItem
     return _stereoset_by_task(data_root, seed)["intersentence"][:n]
 
 
+def group_statement_files() -> tuple[Path, ...]:
+    return (GROUP_STATEMENTS_FILE, TOXIGEN_TRAIN_FILE)
+
+
 def _folded(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.lower()))
 
@@ -184,8 +188,9 @@ def _folded(text: str) -> str:
 def load_group_statements(data_root: Path, n: int, seed: int) -> list[GroupStatement]:
     """n of ToxiGen's human-written statements about 16 groups, half hateful and half neutral,
     drawn with a seeded shuffle (hateful first). None of them is a training text: the 13 that
-    the annotated set (what training samples from) repeats are left out."""
-    if n <= 0:
+    the annotated set (what training samples from) repeats are left out. Both files come only
+    from a mirror (`srllm data fetch --from DIR`): without them, there are none."""
+    if n <= 0 or not all((data_root / f).is_file() for f in group_statement_files()):
         return []
     with (data_root / TOXIGEN_TRAIN_FILE).open(newline="", encoding="utf-8") as fh:
         trained = {_folded(record["text"]) for record in csv.DictReader(fh)}

@@ -49,6 +49,14 @@ def evaluate(config: EvalConfig) -> Path:
     logging.getLogger("srllm.engine").setLevel(logging.ERROR)
     base = config.base_model or paths.embedded_model()
     d = runner.load_data(config)
+    if config.count("group_statement_items") and not d.group_statements:
+        print(
+            "eval: statements about groups skipped: "
+            + " and ".join(str(f) for f in data.group_statement_files())
+            + f" are not all under {config.data_root} (mirror-only files: "
+            "`srllm data fetch --from DIR`)",
+            flush=True,
+        )
     runs = [runner.run_model(path, role, d, config) for path, role in models]
     base_ppl = None
     if base is not None:

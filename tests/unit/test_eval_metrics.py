@@ -478,7 +478,9 @@ def test_group_statements_are_balanced_seeded_and_never_training_texts(tmp_path:
         g.text for g in data.load_group_statements(root, 12, seed=4)
     }  # every usable statement: 6 hateful (capped) + 5 neutral
     assert len(data.load_group_statements(root, 12, seed=3)) == 11
-    assert data.load_group_statements(tmp_path / "nowhere", 0, seed=3) == []
+    assert data.load_group_statements(root, 0, seed=3) == []
+    (root / data.TOXIGEN_TRAIN_FILE).unlink()  # mirror-only: a fetch without a mirror lacks it
+    assert data.load_group_statements(root, 7, seed=3) == []
 
 
 @needs_data
