@@ -17,14 +17,16 @@ from pathlib import Path
 
 from srllm import contract
 from srllm.files import sha256_file
-from srllm.training.data import clean_text  # torch-free; the same cleaning training applies
+
+# torch-free: the same cleaning, and the same ToxiGen pools, as training
+from srllm.training.data import EXTRA_FILES, clean_text, toxigen_pools
 
 INFER_FILE = Path("srllm") / "infer_50.csv"
 COUNTERFACTUAL_FILE = Path("srllm") / "counterfactual-inhouse.csv"
 STEREOSET_FILE = Path("extra") / "stereoset" / "stereoset_dev_normalized.jsonl"
 # ToxiGen's human-written seed statements (training reads only the annotated, generated set).
 GROUP_STATEMENTS_FILE = Path("extra") / "toxigen" / "toxigen_seed_statements.jsonl"
-TOXIGEN_TRAIN_FILE = Path("extra") / "toxigen" / "toxigen_annotated_train_clean.csv"
+TOXIGEN_TRAIN_FILE = Path("extra") / EXTRA_FILES["toxigen"]
 
 GROUPS = ("gender", "race", "religion")
 
@@ -181,25 +183,21 @@ def group_statement_files() -> tuple[Path, ...]:
     return (GROUP_STATEMENTS_FILE, TOXIGEN_TRAIN_FILE)
 
 
-def _folded(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
-
-
 def load_group_statements(data_root: Path, n: int, seed: int) -> list[GroupStatement]:
     """n of ToxiGen's human-written statements about 16 groups, half hateful and half neutral,
     drawn with a seeded shuffle (hateful first). None of them is a training text: the 13 that
-    the annotated set (what training samples from) repeats are left out. Both files come only
-    from a mirror (`srllm data fetch --from DIR`): without them, there are none."""
+    the rated pools training samples from repeat (contract.normalise) are left out. Both files
+    come only from a mirror (`srllm data fetch --from DIR`): without them, there are none."""
     if n <= 0 or not all((data_root / f).is_file() for f in group_statement_files()):
         return []
-    with (data_root / TOXIGEN_TRAIN_FILE).open(newline="", encoding="utf-8") as fh:
-        trained = {_folded(record["text"]) for record in csv.DictReader(fh)}
+    toxic, benign = toxigen_pools(data_root / TOXIGEN_TRAIN_FILE, seed)
+    trained = {contract.normalise(t) for t in [t for t, _, _ in toxic] + benign}
     pools: dict[bool, list[GroupStatement]] = {True: [], False: []}
     with (data_root / GROUP_STATEMENTS_FILE).open(encoding="utf-8") as fh:
         for line in fh:
             rec = json.loads(line)
             text = " ".join(rec["text"].split())
-            if text and _folded(text) not in trained:
+            if text and contract.normalise(clean_text(text)) not in trained:
                 hateful = rec["label"] == "hate"
                 pools[hateful].append(GroupStatement(text, hateful, rec["target_group"]))
     half = (n + 1) // 2

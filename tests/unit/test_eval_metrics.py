@@ -462,7 +462,7 @@ def _toxigen_root(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     (tmp_path / data.TOXIGEN_TRAIN_FILE).write_text(
-        "text,target_group,toxicity_human\nmuslims all of them are  dangerous,muslim,5\n",
+        'text,target_group,toxicity_human\n"MUSLIMS, all of them,  are dangerous!",muslim,5\n',
         encoding="utf-8",
     )
     return tmp_path
