@@ -39,7 +39,7 @@ test *ARGS: setup
     {{py}} tools/check_browser.py
     {{py}} -m pytest {{ARGS}}
 
-# Only the extension's end-to-end tests in headless Chromium (~6 min on 2 cores)
+# Only the extension's end-to-end tests in headless Chromium and Firefox (~6 min on 2 cores)
 e2e *ARGS: setup
     {{py}} tools/check_browser.py
     {{py}} -m pytest -m e2e tests/e2e {{ARGS}}

@@ -93,6 +93,18 @@ function idleTimeout(ms, signal) {
   };
 }
 
+// Firefox runs this background as an event page and suspends it after 30 s without extension
+// events or API calls, a fetch in flight or not (the card then says the check was interrupted);
+// the model can take longer than that before its first word. A cheap API call every 10 s keeps
+// the page awake while a call to the server runs (in Chrome it extends the worker's life too).
+const KEEP_AWAKE_MS = 10_000;
+
+/** Keep the background awake until the returned function is called. */
+function keepAwake() {
+  const timer = setInterval(() => chrome.runtime.getPlatformInfo().catch(() => {}), KEEP_AWAKE_MS);
+  return () => clearInterval(timer);
+}
+
 function request(settings, path, { method = "GET", body, signal, stream = false } = {}) {
   const headers = { Accept: stream ? "text/event-stream" : "application/json" };
   // /health answers details (the model's name, limits) only with the token.
@@ -219,6 +231,7 @@ async function streamRequest(path, { text, ignore }, { port, cancel }, extra = {
     return;
   }
   const timer = idleTimeout(settings.timeoutSeconds * 1000, cancel.signal);
+  const awake = keepAwake();
   const fail = (failure) =>
     safePost(port, MSG.CHECK_ERROR, { retry: failure.kind !== "too_long", ...failure });
   try {
@@ -240,6 +253,7 @@ async function streamRequest(path, { text, ignore }, { port, cancel }, extra = {
     if (!cancel.signal.aborted) fail(callFailure(error, timer, settings)); // else nobody listens
   } finally {
     timer.stop();
+    awake();
   }
 }
 
@@ -572,6 +586,7 @@ const scanFailure = (failure) =>
  */
 async function scanChunk(chunk, { port, cancel, settings, texts, counts }) {
   const timer = idleTimeout(settings.timeoutSeconds * 1000, cancel.signal);
+  const awake = keepAwake();
   try {
     const options = {
       method: "POST",
@@ -613,6 +628,7 @@ async function scanChunk(chunk, { port, cancel, settings, texts, counts }) {
     return cancel.signal.aborted ? null : callFailure(error, timer, settings);
   } finally {
     timer.stop();
+    awake();
   }
 }
 
