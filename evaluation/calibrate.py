@@ -27,9 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from srllm.evaluation import metrics
+from srllm.evaluation.config import CALIBRATION_SOURCES
 from srllm.server.scan import text_scores
 from srllm.training import config as train_config
 from srllm.training import data as train_data
+
+SRLLM_VAL, TOXIGEN_TAIL, HOLISTIC = CALIBRATION_SOURCES  # Item.source
 
 TOXIGEN_PER_SIDE = 80
 HOLISTIC_ITEMS = 120
@@ -46,15 +49,15 @@ class Item:
 def validation_items(cfg: train_config.TrainConfig) -> list[Item]:
     rows = train_data.read_rows(cfg.srllm_data() / cfg.train_file)
     _, val_rows = train_data.split_rows(rows, cfg.val_fraction, cfg.seed)
-    items = [Item(r.biased_text, True, "srllm-val") for r in val_rows]
-    items += [Item(r.debiased_text, False, "srllm-val") for r in val_rows]
+    items = [Item(r.biased_text, True, SRLLM_VAL) for r in val_rows]
+    items += [Item(r.debiased_text, False, SRLLM_VAL) for r in val_rows]
     toxic, benign = train_data.toxigen_pools(
         cfg.extra_data() / train_data.EXTRA_FILES["toxigen"], cfg.seed
     )
     n_toxic = min(TOXIGEN_PER_SIDE, train_data.held_back(len(toxic)))
     n_benign = min(TOXIGEN_PER_SIDE, train_data.held_back(len(benign)))
-    items += [Item(t, True, "toxigen-tail") for t, _, _ in toxic[len(toxic) - n_toxic :]]
-    items += [Item(t, False, "toxigen-tail") for t in benign[len(benign) - n_benign :]]
+    items += [Item(t, True, TOXIGEN_TAIL) for t, _, _ in toxic[len(toxic) - n_toxic :]]
+    items += [Item(t, False, TOXIGEN_TAIL) for t in benign[len(benign) - n_benign :]]
     holistic = [
         r
         for r in train_data.jsonl(cfg.extra_data() / train_data.EXTRA_FILES["holisticbias"])
@@ -63,7 +66,7 @@ def validation_items(cfg: train_config.TrainConfig) -> list[Item]:
     random.Random(f"{cfg.seed}:calibrate").shuffle(holistic)
     for r in holistic[:HOLISTIC_ITEMS]:
         hostile = r["template"] == train_data.HOLISTIC_HOSTILE
-        items.append(Item(r["text"], hostile or r["preference"] == "dispreferred", "holistic"))
+        items.append(Item(r["text"], hostile or r["preference"] == "dispreferred", HOLISTIC))
     return items
 
 
@@ -94,7 +97,7 @@ def calibrate(
     release: str | None = None,
     sources: tuple[str, ...] | None = None,
 ) -> dict:
-    """sources: only the validation items of these (None: all of SOURCES)."""
+    """sources: only the validation items of these (None: all of CALIBRATION_SOURCES)."""
     from srllm.server.engine import Engine, EngineConfig
 
     cfg = train_config.load_config(config)

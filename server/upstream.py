@@ -377,7 +377,9 @@ class UpstreamEngine:
         return contract.max_text_tokens(self.info.n_ctx)
 
     def check_length(self, text: str) -> int:
-        return contract.check_text_tokens(self.count_tokens(text), self.info.n_ctx, True)
+        return contract.check_text_tokens(
+            self.count_tokens(text), self.info.n_ctx, approximate=True
+        )
 
     def rewrite_budget(self, text: str) -> int:
         return min(2 * self.count_tokens(text) + 32, self.info.n_ctx // 2)
