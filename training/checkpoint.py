@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from srllm.errors import Code, SrllmError
+from srllm.files import staged_dir
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
@@ -110,14 +111,10 @@ def trainable_state(model) -> dict[str, torch.Tensor]:
 
 def save_checkpoint(output_dir: Path, model, optimizer, state: ResumeState, keep: int) -> Path:
     final = output_dir / "checkpoints" / f"step-{state.step}"
-    tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(trainable_state(model), tmp / "trainable.safetensors")
-    torch.save({"optimizer": optimizer.state_dict(), "rng": _rng_state()}, tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state.to_dict(), indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with staged_dir(final) as tmp:
+        save_file(trainable_state(model), tmp / "trainable.safetensors")
+        torch.save({"optimizer": optimizer.state_dict(), "rng": _rng_state()}, tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps(state.to_dict(), indent=2))
     for old in checkpoint_dirs(output_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -176,29 +173,22 @@ def save_adapter(model, folder: Path, dtype: str, base_name: str | None = None) 
     The weights are cast to `dtype` (fp16 halves the file; the merge casts back). `base_name`
     replaces base_model_name_or_path (a local cache path means nothing on another machine).
     """
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    if base_name:
-        config_file = tmp / "adapter_config.json"
-        config = json.loads(config_file.read_text())
-        config["base_model_name_or_path"] = base_name
-        config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    weights_file = tmp / "adapter_model.safetensors"
-    weights = load_file(weights_file)
-    save_file({k: v.to(DTYPES[dtype]).contiguous() for k, v in weights.items()}, weights_file)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    with staged_dir(folder) as tmp:
+        model.save_pretrained(tmp)
+        if base_name:
+            config_file = tmp / "adapter_config.json"
+            config = json.loads(config_file.read_text())
+            config["base_model_name_or_path"] = base_name
+            config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        weights_file = tmp / "adapter_model.safetensors"
+        weights = load_file(weights_file)
+        save_file({k: v.to(DTYPES[dtype]).contiguous() for k, v in weights.items()}, weights_file)
     return folder
 
 
 def export(adapter_dir: Path, manifest: Path, target: Path) -> None:
     """Copy the adapter and its run.json to `target` (the committed default adapter)."""
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        shutil.copy2(adapter_dir / name, tmp / name)
-    shutil.copy2(manifest, tmp / "run.json")
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    with staged_dir(target) as tmp:
+        for name in ("adapter_config.json", "adapter_model.safetensors"):
+            shutil.copy2(adapter_dir / name, tmp / name)
+        shutil.copy2(manifest, tmp / "run.json")

@@ -1,10 +1,11 @@
-"""`srllm train`, `srllm bench-train`, `srllm merge` and `srllm sample`: argument parsing only;
-the work (torch, transformers, peft) is imported when a command runs.
+"""`srllm train`, `srllm bench-train`, `srllm merge`, `srllm sample` and `srllm soup`: argument
+parsing only; the work (torch, transformers, peft) is imported when a command runs.
 
 srllm train --config training/configs/default.toml [key=value ...]
 srllm bench-train --config training/configs/default.toml [--steps 6]
 srllm merge --base embedded --adapter runs/default/adapter --out merged/
 srllm sample --model runs/default/merged --n 3
+srllm soup --adapter training/adapters/default --adapter runs/v11/adapter --out runs/soup
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample.add_argument("--n", type=int, default=3, help="how many rows")
     sample.set_defaults(func=_sample)
 
+    soup = subparsers.add_parser(
+        "soup", help="average LoRA adapters in weight space into one adapter (numpy, exact)"
+    )
+    soup.add_argument(
+        "--adapter", action="append", type=Path, required=True, help="an adapter folder (2+)"
+    )
+    soup.add_argument("--weights", default=None, help="e.g. 0.6,0.4 (default: equal)")
+    soup.add_argument("--out", required=True, type=Path, help="output adapter folder")
+    soup.set_defaults(func=_soup)
+
 
 def _train(args: argparse.Namespace) -> int:
     from srllm.training.config import load_config
@@ -91,4 +102,13 @@ def _sample(args: argparse.Namespace) -> int:
     data = args.data or paths.dataset_path("srllm", "infer_50.csv")
     for result in sample(args.model, data, args.n):
         print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _soup(args: argparse.Namespace) -> int:
+    from srllm.training.soup import make_soup, parse_weights
+
+    weights = parse_weights(args.weights, len(args.adapter))
+    out = make_soup(args.adapter, args.out, weights)
+    print(f"wrote {out} (rank {json.loads((out / 'adapter_config.json').read_text())['r']})")
     return 0

@@ -9,8 +9,9 @@ generation_config, use_cache restored.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+
+from srllm.files import staged_dir
 
 
 def merge_adapter(base_source: str, adapter_dir: Path, out_dir: Path) -> Path:
@@ -29,10 +30,7 @@ def merge_adapter(base_source: str, adapter_dir: Path, out_dir: Path) -> Path:
         merged.generation_config.eos_token_id = eos
         if merged.generation_config.pad_token_id is None:
             merged.generation_config.pad_token_id = tokenizer.pad_token_id
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    merged.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)  # writes the chat template too
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    with staged_dir(out_dir) as tmp:
+        merged.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)  # writes the chat template too
     return out_dir

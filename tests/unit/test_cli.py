@@ -16,7 +16,7 @@ def commands() -> set[str]:
 
 def test_every_stage_is_reachable_from_srllm():
     expected = {"serve", "flag", "rewrite", "debias", "token", "convert", "build-model", "train"}
-    expected |= {"bench-train", "merge", "sample", "eval", "calibrate"}
+    expected |= {"bench-train", "merge", "sample", "soup", "eval", "calibrate"}
     assert expected <= commands()
 
 

@@ -221,6 +221,23 @@ def test_temp_path_leaves_nothing_behind_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_staged_dir_replaces_a_folder_only_when_the_write_succeeds(tmp_path):
+    from srllm.files import staged_dir
+
+    final = tmp_path / "adapter"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    with pytest.raises(KeyboardInterrupt), staged_dir(final) as tmp:
+        (tmp / "new.txt").write_text("half")
+        raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
+    assert [p.name for p in final.iterdir()] == ["old.txt"]
+    with staged_dir(final) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
+    assert [p.name for p in final.iterdir()] == ["new.txt"]
+
+
 def _loads_with_pre_tokenizer(name: str, folder) -> bool:
     """Does the bundled llama.cpp load the embedded model's vocabulary under tokenizer.ggml.pre
     = name? (vocab_only: no tensors needed)."""
