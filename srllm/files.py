@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from srllm.errors import Code, SrllmError
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -56,6 +58,8 @@ def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None
 def staged_dir(final: Path) -> Iterator[Path]:
     """A fresh folder beside `final` to fill; it replaces `final` only when the block succeeds,
     so a failed or interrupted write leaves the old folder (or none), never half a new one."""
+    if final.exists() and not final.is_dir():
+        raise SrllmError(Code.BAD_INPUT, f"{final} is a file, not a folder: choose another path")
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

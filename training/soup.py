@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,8 @@ def parse_weights(text: str | None, n: int) -> list[float]:
 
 def _ingredient(folder: Path) -> tuple[dict, dict, TrainingManifest]:
     """An adapter's config, {module: (A, B*scale)} in f32, and its run.json."""
+    if not folder.is_dir():
+        raise SrllmError(Code.BAD_INPUT, f"adapter folder not found: {folder}")
     run_json = folder / TRAINING_FILE
     if not run_json.is_file():
         raise SrllmError(
@@ -91,8 +94,35 @@ def soup_tensors(ingredients: list[dict], weights: list[float]) -> dict[str, np.
     return out
 
 
+def soup_config(config: dict, tensors: dict[str, np.ndarray]) -> dict:
+    """The first ingredient's adapter_config.json with the soup's ranks, each module at scale 1
+    (lora_alpha = its rank); modules whose summed rank differs from the most common one (the
+    ingredients had a rank_pattern) get their own rank_pattern / alpha_pattern entry."""
+    suffix = ".lora_A.weight"
+    ranks = {
+        k.removeprefix("base_model.model.").removesuffix(suffix): int(v.shape[0])
+        for k, v in tensors.items()
+        if k.endswith(suffix)
+    }
+    counts = Counter(ranks.values())
+    common = max(counts, key=lambda r: (counts[r], r))  # the most common; on a tie the largest
+    pattern = {module: r for module, r in ranks.items() if r != common}
+    return {
+        **config,
+        "r": common,
+        "lora_alpha": common,
+        "rank_pattern": pattern,
+        "alpha_pattern": dict(pattern),
+        "use_rslora": False,
+    }
+
+
 def soup_manifest(
-    manifests: list[TrainingManifest], folders: list[Path], weights: list[float], out: Path
+    manifests: list[TrainingManifest],
+    folders: list[Path],
+    weights: list[float],
+    out: Path,
+    adapter_bytes: int,
 ) -> TrainingManifest:
     first = manifests[0]
     sources: list[str] = []
@@ -123,7 +153,7 @@ def soup_manifest(
             },
         },
         metrics={},
-        outputs={"adapter": str(out), "adapter_bytes": None, "merged": None},
+        outputs={"adapter": str(out), "adapter_bytes": adapter_bytes, "merged": None},
         git=git_info(Path(__file__).resolve().parent.parent),
         device={"type": "cpu", "name": "numpy (no training)"},
         wall_time_s=0.0,
@@ -149,15 +179,11 @@ def make_soup(folders: list[Path], out: Path, weights: list[float] | None = None
     if len(bases) != 1:
         raise SrllmError(Code.BAD_INPUT, f"the adapters were trained on different bases: {bases}")
     tensors = soup_tensors(ingredients, weights)
-    rank = sum(int(next(iter(ing.values()))[0].shape[0]) for ing in ingredients)
-    config = dict(configs[0])
-    config.update(r=rank, lora_alpha=rank, rank_pattern={}, alpha_pattern={}, use_rslora=False)
-    manifest = soup_manifest(manifests, folders, weights, out)
-
+    config = soup_config(configs[0], tensors)
     with staged_dir(out) as tmp:
         weights_file = tmp / ADAPTER_WEIGHTS
         save_file({k: v.astype(np.float16) for k, v in tensors.items()}, str(weights_file))
         (tmp / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        outputs = dict(manifest.outputs, adapter_bytes=weights_file.stat().st_size)
-        TrainingManifest(**{**manifest.to_dict(), "outputs": outputs}).write(tmp)
+        size = weights_file.stat().st_size
+        soup_manifest(manifests, folders, weights, out, size).write(tmp)
     return out

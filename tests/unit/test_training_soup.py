@@ -18,15 +18,16 @@ MODULES = ("model.layers.0.self_attn.q_proj", "model.layers.0.mlp.down_proj")
 SHAPES = {MODULES[0]: (6, 6), MODULES[1]: (6, 10)}  # (out, in)
 
 
-def fake_adapter(folder, seed, r, alpha, modules=MODULES, extra_sources=()):
+def fake_adapter(folder, seed, r, alpha, modules=MODULES, extra_sources=(), rank_pattern=None):
     """A peft-shaped LoRA adapter with random A and B, and a run.json."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
     tensors = {}
     for module in modules:
         out, inp = SHAPES[module]
-        tensors[f"base_model.model.{module}.lora_A.weight"] = rng.normal(size=(r, inp))
-        tensors[f"base_model.model.{module}.lora_B.weight"] = rng.normal(size=(out, r))
+        rank = (rank_pattern or {}).get(module, r)
+        tensors[f"base_model.model.{module}.lora_A.weight"] = rng.normal(size=(rank, inp))
+        tensors[f"base_model.model.{module}.lora_B.weight"] = rng.normal(size=(out, rank))
     safetensors_numpy.save_file(
         {k: v.astype(np.float16) for k, v in tensors.items()},
         str(folder / "adapter_model.safetensors"),
@@ -37,6 +38,7 @@ def fake_adapter(folder, seed, r, alpha, modules=MODULES, extra_sources=()):
         "lora_alpha": alpha,
         "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct",
         "target_modules": ["q_proj", "down_proj"],
+        "rank_pattern": rank_pattern or {},
     }
     (folder / "adapter_config.json").write_text(json.dumps(config))
     write_training_manifest(folder, "embedded")
@@ -74,6 +76,18 @@ def test_the_soup_adds_the_weighted_mean_of_the_updates_as_one_lora(tmp_path):
     assert not (tmp_path / "soup.tmp").exists()
 
 
+def test_ingredients_with_per_layer_ranks_make_a_soup_with_per_layer_ranks(tmp_path):
+    one = fake_adapter(tmp_path / "one", 1, r=4, alpha=8, rank_pattern={MODULES[1]: 2})
+    two = fake_adapter(tmp_path / "two", 2, r=4, alpha=8)
+    out = make_soup([one, two], tmp_path / "soup")
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 8 and config["rank_pattern"] == {MODULES[1]: 6}
+    got, d1, d2 = deltas(out), deltas(one), deltas(two)
+    for module in MODULES:
+        want = 0.5 * d1[module] + 0.5 * d2[module]
+        assert np.allclose(got[module], want, rtol=0, atol=2e-3 * np.abs(want).max())
+
+
 def test_equal_weights_by_default_and_weights_are_normalised():
     assert parse_weights(None, 4) == [0.25] * 4
     assert parse_weights("3,1", 2) == [0.75, 0.25]
@@ -100,6 +114,8 @@ def test_adapters_of_other_layers_or_without_run_json_are_refused(tmp_path):
         make_soup([one, bare], tmp_path / "soup")
     with pytest.raises(SrllmError, match="at least two"):
         make_soup([one], tmp_path / "soup")
+    with pytest.raises(SrllmError, match="adapter folder not found"):
+        make_soup([one, tmp_path / "nowhere"], tmp_path / "soup")
     assert not (tmp_path / "soup").exists() and not (tmp_path / "soup.tmp").exists()
 
 
@@ -118,3 +134,13 @@ def test_the_cli_writes_the_soup_or_exits_with_one_line(tmp_path):
         "srllm: error: --weights has 1 numbers for 2 adapters"
     ]
     assert not (tmp_path / "t").exists()
+    (tmp_path / "file").write_text("mine")
+    onto_file = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "file")], capture_output=True, text=True
+    )
+    assert onto_file.returncode == 1
+    assert (
+        onto_file.stderr.strip()
+        == f"srllm: error: {tmp_path / 'file'} is a file, not a folder: choose another path"
+    )
+    assert (tmp_path / "file").read_text() == "mine" and not (tmp_path / "file.tmp").exists()
