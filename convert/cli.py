@@ -68,7 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model_dir", nargs="?", type=Path, metavar="MODEL_DIR", help="HF model folder")
     p.add_argument("--out", required=True, type=Path, help="output .gguf file, or a folder")
-    p.add_argument("--outtype", default="f16", choices=("f16", "bf16", "f32"))
+    p.add_argument(
+        "--outtype",
+        choices=("f16", "bf16", "f32"),
+        help="float type (default f16; with --adapter: what the merge is stored as)",
+    )
     p.add_argument("--quant", choices=sorted(QUANT_TYPES), help="quantize the result")
     p.add_argument("--verify", action="store_true", help="compare llama.cpp with transformers")
     p.add_argument("--base", type=Path, help="GGUF base to merge --adapter into")

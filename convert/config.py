@@ -21,7 +21,9 @@ class ConvertConfig:
     adapter: Path | None = None  # a peft LoRA adapter folder to merge into it
     # The trainer's run.json; None: run.json inside model_dir or the adapter folder, if any
     training_manifest: Path | None = None
-    outtype: str = "f16"
+    # The float type written (HF conversion; default f16). A merge is always written from f32
+    # and stored as `quant`; there an outtype is that storage type (f16, bf16, f32).
+    outtype: str | None = None
     quant: str | None = None
     verify: bool = False
     threads: int | None = None
@@ -31,7 +33,7 @@ class ConvertConfig:
     def __post_init__(self) -> None:
         from srllm.convert.quantize import QUANT_TYPES
 
-        if self.outtype not in OUTTYPE_NAMES:
+        if self.outtype is not None and self.outtype not in OUTTYPE_NAMES:
             raise SrllmError(
                 Code.BAD_CONFIG,
                 f"outtype must be one of {', '.join(OUTTYPE_NAMES)}, not {self.outtype!r}",
@@ -51,6 +53,11 @@ class ConvertConfig:
                 Code.BAD_CONFIG,
                 "pass either MODEL_DIR or --base with --adapter, not both or neither",
             )
+        if merging and self.outtype is not None and self.quant is not None:
+            raise SrllmError(
+                Code.BAD_CONFIG,
+                "a merge is stored as one type: pass --outtype or --quant, not both",
+            )
         if self.verify and merging:
             raise SrllmError(
                 Code.BAD_CONFIG, "verify compares against a Hugging Face folder: not with --adapter"
@@ -61,3 +68,13 @@ class ConvertConfig:
     @property
     def merging(self) -> bool:
         return self.base is not None
+
+    @property
+    def float_type(self) -> str:
+        """The float type an HF conversion writes before any quantization."""
+        return self.outtype or "f16"
+
+    @property
+    def merge_quant(self) -> str:
+        """What a merge (written in f32) is stored as."""
+        return self.quant or self.outtype or DEFAULT_MERGE_QUANT

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from srllm.contract import CONTRACT_VERSION
-from srllm.convert.config import DEFAULT_MERGE_QUANT, ConvertConfig
+from srllm.convert.config import ConvertConfig
 from srllm.convert.files import check_disk
 from srllm.convert.ggufio import GGUFFile
 from srllm.convert.naming import OutputMeta, gguf_file_name, size_label
@@ -148,7 +148,7 @@ def run(cfg: ConvertConfig) -> tuple[Path, ModelManifest]:
         reader = merge.open_base(cfg.base)
         merge.load_adapter(cfg.adapter)  # validate before any disk work
         meta, run, run_path = merge_meta(cfg, merge.base_meta(reader))
-        quant = cfg.quant or DEFAULT_MERGE_QUANT
+        quant = cfg.merge_quant
         needed = merge.merged_bytes(reader)
     else:
         from srllm.convert.hfmodel import index_tensors, load_config
@@ -159,17 +159,17 @@ def run(cfg: ConvertConfig) -> tuple[Path, ModelManifest]:
         n_params = writer.param_count(index_tensors(cfg.model_dir))
         meta, run, run_path = hf_meta(cfg, config, n_params)
         quant = cfg.quant
-        needed = writer.planned_bytes(cfg.model_dir, cfg.outtype)
-    out = resolve_out(cfg.out, meta, quant or cfg.outtype)
+        needed = writer.planned_bytes(cfg.model_dir, cfg.float_type)
+    out = resolve_out(cfg.out, meta, quant or cfg.float_type)
     check_disk(out.parent, needed * (2 if quant else 1) + (64 << 20))
 
     with temp_path(out) as stage1:
         if cfg.merging:
             stats = merge.merge_adapter(reader, cfg.adapter, stage1, meta)
         else:
-            stats = writer.convert_hf(cfg.model_dir, stage1, cfg.outtype, meta)
+            stats = writer.convert_hf(cfg.model_dir, stage1, cfg.float_type, meta)
         converted = time.perf_counter()
-        if quant and quant != ("f32" if cfg.merging else cfg.outtype):
+        if quant and quant != ("f32" if cfg.merging else cfg.float_type):
             with temp_path(out) as stage2:
                 quantize.quantize(stage1, stage2, quant, cfg.threads)
                 os.replace(stage2, out)
@@ -181,7 +181,7 @@ def run(cfg: ConvertConfig) -> tuple[Path, ModelManifest]:
         output=out.name,
         sha256=sha256_file(out),
         size_bytes=out.stat().st_size,
-        encoding=(quant or cfg.outtype).upper(),
+        encoding=(quant or cfg.float_type).upper(),
         tensor_types=GGUFFile(out).tensor_types(),
         name=meta.name,
         license=meta.license,

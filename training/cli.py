@@ -1,11 +1,13 @@
-"""`srllm train`, `srllm bench-train`, `srllm merge`, `srllm sample` and `srllm soup`: argument
-parsing only; the work (torch, transformers, peft) is imported when a command runs.
+"""`srllm train`, `srllm bench-train`, `srllm merge`, `srllm sample`, `srllm soup` and `srllm
+distill`: argument parsing only; the work (torch, transformers, peft; llama.cpp for distill) is
+imported when a command runs.
 
 srllm train --config training/configs/default.toml [key=value ...]
 srllm bench-train --config training/configs/default.toml [--steps 6]
 srllm merge --base embedded --adapter runs/default/adapter --out merged/
 srllm sample --model runs/default/merged --n 3
 srllm soup --adapter training/adapters/default --adapter runs/v11/adapter --out runs/soup
+srllm distill --model default.gguf --out training/distilled/v5.jsonl --minutes 30
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from srllm import paths
 from srllm.errors import Code, SrllmError
+from srllm.training.distill import SOURCES as DISTILL_SOURCES  # stdlib-only module
 
 DEFAULT_CONFIG = "training/configs/default.toml"
 
@@ -61,6 +64,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     soup.add_argument("--weights", default=None, help="e.g. 0.6,0.4 (default: equal)")
     soup.add_argument("--out", required=True, type=Path, help="output adapter folder")
     soup.set_defaults(func=_soup)
+
+    distill = subparsers.add_parser(
+        "distill", help="the pipeline's best rewrites of training texts, as training pairs"
+    )
+    distill.add_argument("--model", required=True, type=Path, help="fine-tuned GGUF")
+    distill.add_argument("--out", required=True, type=Path, help="JSONL (appended; resumes)")
+    distill.add_argument("--minutes", type=float, default=30.0, help="time budget")
+    distill.add_argument("--limit", type=int, default=0, help="at most this many texts (0: all)")
+    distill.add_argument(
+        "--sources", default=",".join(DISTILL_SOURCES), help="comma-separated, in this order"
+    )
+    distill.add_argument("--seed", type=int, default=1, help="the training seed's splits")
+    distill.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    distill.set_defaults(func=_distill, on_interrupt="; resume with the same command")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -111,4 +128,21 @@ def _soup(args: argparse.Namespace) -> int:
     weights = parse_weights(args.weights, len(args.adapter))
     out = make_soup(args.adapter, args.out, weights)
     print(f"wrote {out} (rank {json.loads((out / 'adapter_config.json').read_text())['r']})")
+    return 0
+
+
+def _distill(args: argparse.Namespace) -> int:
+    from srllm.training.distill import DistillConfig, run
+
+    if args.limit < 0:
+        raise SrllmError(Code.BAD_INPUT, "--limit must be >= 0")
+    sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
+    cfg = DistillConfig(
+        args.model, args.out, args.minutes, args.limit, sources, args.seed, threads=args.threads
+    )
+    counts = run(cfg)
+    print(
+        f"wrote {args.out}: {counts['texts']} texts ({counts['skipped']} done before), "
+        f"{counts['sentences']} rewritten sentences, {counts['accepted']} accepted"
+    )
     return 0

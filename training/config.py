@@ -56,6 +56,10 @@ class TrainConfig:
     extra_sources: tuple[str, ...] = ()
     extra_max_pairs: int = 500  # per source without its own cap (toxigen: half toxic, half benign)
     srllm_repeat: int = 1  # each SR-LLM training example this many times per epoch
+    # `srllm distill` output (a path from the repository root or absolute): its accepted lines,
+    # the pipeline's own best rewrites of training texts, as rewrite examples, each this often
+    distilled_file: str = ""
+    distilled_repeat: int = 1
     max_len: int = 512  # examples longer than this are dropped (never truncated)
     # LoRA; init_adapter: start from this adapter's weights (its LoRA shape wins) instead of zero
     init_adapter: str = ""
@@ -102,6 +106,13 @@ class TrainConfig:
         """The extra public datasets (extra_sources read from here)."""
         return Path(self.extra_dir) if self.extra_dir else paths.dataset_path("extra")
 
+    def distilled(self) -> Path | None:
+        """The distilled rewrites file, relative paths from the repository root."""
+        if not self.distilled_file:
+            return None
+        path = Path(self.distilled_file)
+        return path if path.is_absolute() else paths.REPO / path
+
     def __post_init__(self) -> None:
         _require(self.base_model.strip() != "", "base_model", "a model id, a folder or 'embedded'")
         _require(0.0 < self.val_fraction < 0.5, "val_fraction", "a number in (0, 0.5)")
@@ -110,6 +121,7 @@ class TrainConfig:
             name = split_source(source, self.extra_max_pairs)[0]
             _require(name in EXTRA_SOURCES, "extra_sources", f"items from {list(EXTRA_SOURCES)}")
         _require(1 <= self.srllm_repeat <= 10, "srllm_repeat", "an integer in [1, 10]")
+        _require(1 <= self.distilled_repeat <= 10, "distilled_repeat", "an integer in [1, 10]")
         _require(self.extra_max_pairs >= 0, "extra_max_pairs", "an integer >= 0")
         _require(64 <= self.max_len <= 32768, "max_len", "an integer in [64, 32768]")
         _require(self.lora_r >= 1, "lora_r", "an integer >= 1")

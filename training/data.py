@@ -49,7 +49,7 @@ class Example:
     task: Task
     text: str  # the passage the user sends
     target: str  # the assistant's answer
-    kind: str  # {rewrite,flag}_{biased,neutral,extra}
+    kind: str  # {rewrite,flag}_{biased,neutral,extra}, rewrite_distilled
     source: str
 
     def messages(self) -> list[dict[str, str]]:
@@ -506,6 +506,22 @@ def jsonl(path: Path) -> list[dict]:
     return out
 
 
+def distilled_examples(path: Path) -> list[Example]:
+    """Rewrite examples from the accepted lines of an `srllm distill` file (training/distill.py):
+    a biased training sentence and the rewrite the shipped pipeline chose for it."""
+    from srllm.training.distill import accepted
+
+    out = []
+    for record in jsonl(path):
+        if "rewrite" in record and accepted(record):
+            text, rewrite = record["text"], record["rewrite"]
+            where = f"distilled:{record['id']}"
+            out.append(Example(Task.REWRITE, text, rewrite, "rewrite_distilled", where))
+    if not out:
+        raise SrllmError(Code.DATA_INVALID, f"{path}: no accepted rewrites")
+    return out
+
+
 def heldout_texts(paths: Iterable[Path]) -> set[str]:
     """Every text cell of the held-out files, normalised (raw and cleaned forms)."""
     texts: set[str] = set()
@@ -552,6 +568,16 @@ def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
         for item in cfg.extra_sources:
             path = cfg.extra_data() / EXTRA_FILES[split_source(item, 0)[0]]
             files[str(path)] = sha256_file(path)
+    distilled = cfg.distilled()
+    if distilled is not None:
+        if not distilled.is_file():
+            raise SrllmError(
+                Code.DATA_MISSING,
+                f"config field 'distilled_file': {distilled} not found (`srllm distill` writes it)",
+                path=str(distilled),
+            )
+        train += distilled_examples(distilled) * cfg.distilled_repeat
+        files[str(distilled)] = sha256_file(distilled)
     heldout_paths = [data_dir / name for name in cfg.heldout_files]
     check_no_leak(train + val, heldout_texts(heldout_paths))
     return Dataset(train=train, val=val, files=files)

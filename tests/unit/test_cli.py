@@ -16,7 +16,7 @@ def commands() -> set[str]:
 
 def test_every_stage_is_reachable_from_srllm():
     expected = {"serve", "flag", "rewrite", "debias", "token", "convert", "build-model", "train"}
-    expected |= {"bench-train", "merge", "sample", "soup", "eval", "calibrate"}
+    expected |= {"bench-train", "merge", "sample", "soup", "distill", "eval", "calibrate"}
     assert expected <= commands()
 
 
@@ -31,6 +31,30 @@ def run_with(monkeypatch, error: BaseException) -> int:
 def test_a_users_mistake_is_one_line_and_exit_1(monkeypatch, capsys):
     assert run_with(monkeypatch, SrllmError(Code.BAD_INPUT, "no text given")) == 1
     assert capsys.readouterr().err == "srllm: error: no text given\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sources", "srllm,wiki"], "--sources: unknown 'wiki'"),
+        (["--minutes", "0"], "--minutes must be > 0"),
+        (["--limit", "-1"], "--limit must be >= 0"),
+    ],
+)
+def test_distill_refuses_bad_arguments_in_one_line(tmp_path, capsys, extra, message):
+    args = ["distill", "--model", str(tmp_path / "m.gguf"), "--out", str(tmp_path / "o.jsonl")]
+    assert cli.main(args + extra) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_distill_names_a_missing_model(tmp_path, capsys):
+    args = ["distill", "--model", str(tmp_path / "m.gguf"), "--out", str(tmp_path / "o.jsonl")]
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "m.gguf" in err and err.count("\n") == 1
+    assert not (tmp_path / "o.jsonl").exists()
 
 
 def test_an_interrupt_exits_130(monkeypatch, capsys):

@@ -117,11 +117,23 @@ def test_registry_rejects_unknown_architecture_listing_the_known_ones():
         ({"base": Path("b.gguf")}, "base and adapter"),
         ({}, "either MODEL_DIR"),
         ({"model_dir": Path("m"), "threads": 0}, "threads"),
+        (
+            {"base": Path("b"), "adapter": Path("a"), "outtype": "f16", "quant": "q8_0"},
+            "--outtype or --quant, not both",
+        ),
     ],
 )
 def test_config_validation_names_the_field(kwargs, message):
     with pytest.raises(SrllmError, match=message):
         ConvertConfig(out=Path("o.gguf"), **kwargs)
+
+
+def test_a_merge_is_stored_as_its_outtype_or_quant_and_q8_0_by_default():
+    merge = {"out": Path("o.gguf"), "base": Path("b"), "adapter": Path("a")}
+    assert ConvertConfig(**merge).merge_quant == "q8_0"
+    assert ConvertConfig(**merge, outtype="bf16").merge_quant == "bf16"
+    assert ConvertConfig(**merge, quant="q4_0").merge_quant == "q4_0"
+    assert ConvertConfig(out=Path("o.gguf"), model_dir=Path("m")).float_type == "f16"
 
 
 def test_file_name_follows_the_gguf_convention():

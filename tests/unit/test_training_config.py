@@ -16,6 +16,8 @@ def test_every_shipped_config_loads_validates_and_starts_with_its_run_command():
         first = path.read_text().splitlines()[0]
         assert first.startswith("#"), path
         assert "srllm train --config training/configs/" + path.name in path.read_text()
+        if cfg.distilled() is not None:  # the distilled rewrites it trains on are committed
+            assert cfg.distilled().is_file(), path
 
 
 def test_default_config_stays_a_small_standard_lora_adapter():
