@@ -68,6 +68,8 @@ class DistillConfig:
             )
         if self.minutes <= 0:
             raise SrllmError(Code.BAD_INPUT, "--minutes must be > 0")
+        if self.threads < 1:
+            raise SrllmError(Code.BAD_INPUT, "--threads must be >= 1")
 
 
 def training_texts(cfg: DistillConfig) -> Iterator[tuple[str, str]]:
@@ -165,7 +167,10 @@ def run(cfg: DistillConfig, log=sys.stderr) -> dict:
             Code.BAD_INPUT, f"{cfg.model}: not a fine-tuned srllm model (nothing to distill)"
         )
     deadline = time.monotonic() + cfg.minutes * 60
-    return distill(Task(engine), training_texts(cfg), cfg.out, deadline, cfg.limit, log)
+    try:
+        return distill(Task(engine), training_texts(cfg), cfg.out, deadline, cfg.limit, log)
+    finally:
+        engine.close()
 
 
 def distill(task, texts, out: Path, deadline: float, limit: int = 0, log=sys.stderr) -> dict:

@@ -39,6 +39,7 @@ def test_a_users_mistake_is_one_line_and_exit_1(monkeypatch, capsys):
         (["--sources", "srllm,wiki"], "--sources: unknown 'wiki'"),
         (["--minutes", "0"], "--minutes must be > 0"),
         (["--limit", "-1"], "--limit must be >= 0"),
+        (["--threads", "0"], "--threads must be >= 1"),
     ],
 )
 def test_distill_refuses_bad_arguments_in_one_line(tmp_path, capsys, extra, message):
