@@ -240,6 +240,11 @@ def held_back(n: int) -> int:
     return min(TOXIGEN_HELD_BACK, n // 4)
 
 
+def training_part(pool: list) -> list:
+    """The front of a shuffled ToxiGen pool, the part training may take (the tail is held back)."""
+    return pool[: len(pool) - held_back(len(pool))]
+
+
 def _present(path: Path) -> Path:
     """A data file that must be there, or the error that says how to get it."""
     if not path.is_file():
@@ -476,8 +481,7 @@ def toxigen_examples(path: Path, max_texts: int, seed: int) -> list[Example]:
     counterfactual fairness asks."""
     toxic, benign = toxigen_pools(path, seed)
     half = max_texts // 2
-    toxic = toxic[: len(toxic) - held_back(len(toxic))]
-    benign = benign[: len(benign) - held_back(len(benign))]
+    toxic, benign = training_part(toxic), training_part(benign)
     out: list[Example] = []
     for number, (text, label, category) in enumerate(toxic[:half], start=1):
         flag = Flag(label, [category], [], _explain(Flag(label, [category], [])))

@@ -10,7 +10,7 @@ the search starts from better tries.
 
 Inputs are training-side texts only, interleaved so a time budget still gives a mix: the SR-LLM
 training split of train_500.csv (the seed's, val_fraction 0.1), ToxiGen's toxic statements
-short of the calibration tail (data.held_back) and ParaDetox's toxic comments. Every text runs
+short of the calibration tail (data.training_part) and ParaDetox's toxic comments. Every text runs
 through the one task implementation (Mode.DEBIAS) and each sentence the flag calls biased and
 the pipeline changed becomes one line of OUT:
 
@@ -76,6 +76,7 @@ def training_texts(cfg: DistillConfig) -> Iterator[tuple[str, str]]:
     """(id, text) of biased training-side texts, the sources interleaved."""
     from srllm import paths
     from srllm.training import data
+    from srllm.training.config import TrainConfig
 
     root = cfg.data_dir or paths.data_root()
     pools: list[list[tuple[str, str]]] = []
@@ -85,16 +86,14 @@ def training_texts(cfg: DistillConfig) -> Iterator[tuple[str, str]]:
         pools.append([(f"srllm:{n}", data.clean_text(r.biased_text)) for n, r in enumerate(train)])
     if "toxigen" in cfg.sources:
         toxic, _ = data.toxigen_pools(root / "extra" / data.EXTRA_FILES["toxigen"], cfg.seed)
-        toxic = toxic[: len(toxic) - data.held_back(len(toxic))]
+        toxic = data.training_part(toxic)
         pools.append([(f"toxigen:{n}", text) for n, (text, _, _) in enumerate(toxic)])
     if "paradetox" in cfg.sources:
         records = data.jsonl(root / "extra" / data.EXTRA_FILES["paradetox"])
         texts = [data.clean_text(r["toxic"]) for r in records]
         random.Random(f"{cfg.seed}:distill").shuffle(texts)
         pools.append([(f"paradetox:{n}", t) for n, t in enumerate(texts)])
-    heldout = data.heldout_texts(
-        [root / "srllm" / "infer_50.csv", root / "srllm" / "counterfactual-inhouse.csv"]
-    )
+    heldout = data.heldout_texts(root / "srllm" / name for name in TrainConfig.heldout_files)
     for group in itertools.zip_longest(*pools):
         for ident, text in filter(None, group):
             if text and contract.normalise(text) not in heldout:
