@@ -60,6 +60,9 @@ class TrainConfig:
     # the pipeline's own best rewrites of training texts, as rewrite examples, each this often
     distilled_file: str = ""
     distilled_repeat: int = 1
+    # Only the lines of the file's first N texts (0 = all): a resumed distill appends to the
+    # file, and a run that trained on part of it names that part
+    distilled_texts: int = 0
     max_len: int = 512  # examples longer than this are dropped (never truncated)
     # LoRA; init_adapter: start from this adapter's weights (its LoRA shape wins) instead of zero
     init_adapter: str = ""
@@ -122,6 +125,7 @@ class TrainConfig:
             _require(name in EXTRA_SOURCES, "extra_sources", f"items from {list(EXTRA_SOURCES)}")
         _require(1 <= self.srllm_repeat <= 10, "srllm_repeat", "an integer in [1, 10]")
         _require(1 <= self.distilled_repeat <= 10, "distilled_repeat", "an integer in [1, 10]")
+        _require(self.distilled_texts >= 0, "distilled_texts", "an integer >= 0 (0 = all)")
         _require(self.extra_max_pairs >= 0, "extra_max_pairs", "an integer >= 0")
         _require(64 <= self.max_len <= 32768, "max_len", "an integer in [64, 32768]")
         _require(self.lora_r >= 1, "lora_r", "an integer >= 1")

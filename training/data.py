@@ -510,13 +510,18 @@ def jsonl(path: Path) -> list[dict]:
     return out
 
 
-def distilled_examples(path: Path) -> list[Example]:
+def distilled_examples(path: Path, texts: int = 0) -> list[Example]:
     """Rewrite examples from the accepted lines of an `srllm distill` file (training/distill.py):
-    a biased training sentence and the rewrite the shipped pipeline chose for it."""
+    a biased training sentence and the rewrite the shipped pipeline chose for it. `texts` > 0
+    keeps the lines of the first that many texts only (each text ends with its "done" line)."""
     from srllm.training.distill import accepted
 
     out = []
+    done = 0
     for record in jsonl(path):
+        if texts and done >= texts:
+            break
+        done += "done" in record
         if "rewrite" in record and accepted(record):
             text, rewrite = record["text"], record["rewrite"]
             where = f"distilled:{record['id']}"
@@ -580,7 +585,7 @@ def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
                 f"config field 'distilled_file': {distilled} not found (`srllm distill` writes it)",
                 path=str(distilled),
             )
-        train += distilled_examples(distilled) * cfg.distilled_repeat
+        train += distilled_examples(distilled, cfg.distilled_texts) * cfg.distilled_repeat
         files[str(distilled)] = sha256_file(distilled)
     heldout_paths = [data_dir / name for name in cfg.heldout_files]
     check_no_leak(train + val, heldout_texts(heldout_paths))

@@ -108,6 +108,15 @@ def test_training_reads_only_accepted_lines_as_rewrite_examples(tmp_path):
         data.distilled_examples(nothing)
 
 
+def test_a_run_can_keep_the_first_texts_of_a_file_a_resumed_distill_appended_to(tmp_path):
+    line = {"text": OLD, "rewrite": OLD_FIXED, "p_after": 0.1, "kept": [], "content_kept": 0.8}
+    path = tmp_path / "d.jsonl"
+    rows = [line | {"id": "a#0"}, {"done": "a"}, line | {"id": "b#0"}, {"done": "b"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    sources = [[e.source for e in data.distilled_examples(path, texts=n)] for n in (1, 2, 0)]
+    assert sources == [["distilled:a#0"], ["distilled:a#0", "distilled:b#0"]] + [sources[1]]
+
+
 @pytest.mark.skipif(not (data_root() / "srllm").is_dir(), reason="data not present")
 def test_the_dataset_repeats_the_distilled_rewrites_and_records_the_file(tmp_path):
     out = tmp_path / "d.jsonl"
@@ -132,6 +141,8 @@ def test_the_config_resolves_the_file_from_the_repository_and_bounds_the_repeat(
     assert load_config(None, []).distilled() is None
     with pytest.raises(SrllmError, match="distilled_repeat"):
         load_config(None, ["distilled_repeat=0"])
+    with pytest.raises(SrllmError, match="distilled_texts"):
+        load_config(None, ["distilled_texts=-1"])
 
 
 def test_unknown_sources_and_budgets_are_refused():
