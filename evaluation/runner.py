@@ -193,7 +193,7 @@ class _Timed:
             tokens=tokens,
             truncated=tokens >= self.engine.rewrite_budget(text) - 1,
             flagged=flag["biased"],
-            highlights=[span["text"] for s in biased for span in s["spans"]],
+            highlights=[w for s in biased for w in task.words_to_drop(s["spans"])],
             unchanged_biased=sum(not rewritten[s["index"]]["changed"] for s in biased),
             biased_sentences=len(biased),
         )

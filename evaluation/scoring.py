@@ -10,6 +10,7 @@ import numpy as np
 from srllm import contract
 from srllm.evaluation import metrics as m
 from srllm.evaluation.runner import EvalData, Perplexity, SystemRun
+from srllm.server import task
 
 # The metric names the issue fixes, in table order; more follow them in metrics.json.
 PRIMARY = (
@@ -132,7 +133,7 @@ def _passage_metrics(run: SystemRun, embed) -> dict:
             if s["biased"]:
                 flagged += 1
                 unchanged += not s["changed"]
-                words = [span["text"] for span in flags[index]["spans"]]
+                words = task.words_to_drop(flags[index]["spans"])
                 if words and s["rewrite"] is not None:
                     highlighted.append((s["rewrite"], words))
     seconds = sorted(p.seconds for p in run.passages)

@@ -78,7 +78,7 @@ _SPAN = {
         "start": {"type": "integer", "minimum": 0, "description": "Unicode code point offset"},
         "end": {"type": "integer", "minimum": 0},
         "text": {"type": "string"},
-        "source": {"type": "string", "enum": ["model", "lexicon", "opinion"]},
+        "source": {"type": "string", "enum": ["model", "lexicon", "opinion", "generalisation"]},
         "alternatives": {"type": "array", "items": {"type": "string"}},
     },
 }

@@ -10,8 +10,9 @@ quantity as `p_biased` of /v1/flag), and a label from the model's calibrated fla
     neutral  below that
 
 A sentence without a letter (emoji, punctuation) scores 0 without the model, as in /v1/flag.
-/v1/flag also marks known terms of the lexicon, so a sentence the scan calls neutral or review
-can be `slightly_biased` there; the scan is the model's score alone.
+/v1/flag also marks known terms of the lexicon and generalisations about a group
+(server.generalise), so a sentence the scan calls neutral or review can be `slightly_biased`
+there; the scan is the model's score alone.
 
 Scores are cached per sentence (keyed by sentence, model and threshold), a sentence repeated in
 one call is read once, and the rest is read in windows of WINDOW sentences through the engine's

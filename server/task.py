@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from srllm import contract
 from srllm.contract import Flag, Label
 from srllm.errors import Code, SrllmError
-from srllm.server import lexicon, loaded, preserve
+from srllm.server import generalise, lexicon, loaded, preserve
 from srllm.server.segment import Segment, reassemble, split_sentences
 
 SEVERITY = {Label.NEUTRAL: 0, Label.SLIGHTLY_BIASED: 1, Label.HIGHLY_BIASED: 2}
@@ -53,6 +53,7 @@ SAMPLED_REWRITES = 6  # infer_50: residual 0.36 -> 0.21, removal 0.50 -> 0.53 (v
 MIN_CONTENT = 0.5
 MAX_ALLOW_TERMS = 200
 MAX_ALLOW_CHARS = 64
+GROUP_SOURCE = "generalisation"  # the span source of the group a sentence generalises about
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,9 @@ class SpanOut:
     start: int  # code point offsets into the whole selection
     end: int
     text: str
-    source: str  # "model" | "lexicon" (a known term) | "opinion" (a loaded word, see loaded.py)
+    # "model" | "lexicon" (a known term) | "opinion" (a loaded word, see loaded.py) |
+    # "generalisation" (a group a claim is made about, see generalise.py)
+    source: str
     alternatives: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
@@ -494,9 +497,7 @@ class Task:
         source = result.segment.text
         # Allowed terms are never highlighted; a highlight sharing a word with one is not pushed
         # down either, or the rewrite would lose the allowed term too.
-        avoid = [
-            w for w in dict.fromkeys(s.text for s in result.spans) if not options.allows_word(w)
-        ]
+        avoid = [w for w in words_to_drop(result.spans) if not options.allows_word(w)]
         cut = self.engine.info.flag_threshold if threshold is None else threshold
         parts: list[str] = []
         for delta in self.stream_sentence_rewrite(source, avoid, cancel):
@@ -518,8 +519,11 @@ class Task:
                 return  # the client left: no scoring, no further try
             if candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
+        for candidate in self._recasts(source, chosen, words):
+            if candidate.rank(cut) < chosen.rank(cut):
+                chosen = candidate
         for sample in range(1, self.samples + 1):
-            if not chosen.changed or (chosen.p_biased < cut and not chosen.kept_highlights):
+            if not chosen.changed or chosen.done(cut):
                 break  # the model saw nothing to change, or it is done
             candidate = self._try(source, avoid, words, cancel, sample)
             if candidate is None:
@@ -534,12 +538,26 @@ class Task:
         self, rewrite: str, cancel: threading.Event | None, cut: float, options: Options
     ) -> list[str]:
         """The words the flag highlights in a rewrite it still calls biased (model, lexicon and
-        opinion words alike), less the user's allowed ones."""
+        opinion words alike; not the group of a generalisation), less the user's allowed ones."""
         segment = Segment(0, len(rewrite), rewrite)
         flag, spans = merge_lexicon(segment, self.flag_sentence(rewrite, cancel, cut), options)
         if not flag.biased:
             return []
-        return [w for w in dict.fromkeys(s.text for s in spans) if not options.allows_word(w)]
+        return [w for w in words_to_drop(spans) if not options.allows_word(w)]
+
+    def _recasts(self, source: str, chosen: Candidate, words: list[str]) -> list[Candidate]:
+        """When the sentence generalises about a group and the best rewrite so far still does,
+        the sentence and that rewrite with their claim put on people of any gender, age...
+        (generalise.recast), scored like the model's rewrites."""
+        if not chosen.generalises:
+            return []
+        out = []
+        for text in (chosen.text, source):
+            found = generalise.find(text)
+            recast = generalise.recast(text, found) if found else None
+            if recast is not None:
+                out.append(self._candidate(source, recast, words))
+        return out
 
     def _try(
         self,
@@ -559,9 +577,12 @@ class Task:
         text = finish_rewrite(source, raw)
         changed = contract.is_changed(source, text)
         p = self.residual(text) if changed else 1.0
+        found = generalise.find(text) if generalise.find(source) is not None else None
+        generalises = found is not None and found.stereotypes
         return Candidate(
-            text, changed, len(surviving(text, words)), p, content_kept(source, text, words)
-        )
+            text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
+            generalises,
+        )  # fmt: skip
 
     def residual(self, text: str) -> float:
         """P(biased) of a rewrite, by the same flagger (cached with the flags)."""
@@ -583,11 +604,16 @@ class Candidate:
     kept_highlights: int
     p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
     kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
+    generalises: bool = False  # the sentence made a claim about a group and this still does
 
     def rank(self, threshold: float) -> tuple:
-        """Lower is better: changed at all, then no longer flagged, then fewer highlighted words
-        kept, then the lower P(biased)."""
-        return (not self.changed, self.p_biased >= threshold, self.kept_highlights, self.p_biased)
+        """Lower is better: changed at all, then no longer flagged and no longer a claim about
+        a group, then fewer highlighted words kept, then the lower P(biased)."""
+        still = self.p_biased >= threshold or self.generalises
+        return (not self.changed, still, self.kept_highlights, self.p_biased)
+
+    def done(self, threshold: float) -> bool:
+        return self.p_biased < threshold and not self.kept_highlights and not self.generalises
 
 
 def merge_lexicon(
@@ -639,6 +665,22 @@ def merge_lexicon(
     label = flag.label if model_biased else Label.NEUTRAL
     if hits and label is Label.NEUTRAL:
         label = Label.SLIGHTLY_BIASED
+    group = generalise.find(segment.text)
+    if group is not None and (not free(group.start, group.end) or group.category in options.mute):
+        group = None
+    # A generalisation runs the group down by words the user did not allow.
+    evaluative = group is not None and any(free(a, b) for a, b in group.cues)
+    if evaluative and label is Label.NEUTRAL and (flag.p_biased or 0.0) >= generalise.FLOOR:
+        label = Label.SLIGHTLY_BIASED
+    if group is not None and label is not Label.NEUTRAL:
+        # The group is shown as what the claim is about; a model word inside it gives way, so
+        # the rewrite does not push the group's name down (see _rewrite_sentence).
+        start, end = segment.start + group.start, segment.start + group.end
+        overlapping = [k for k, s in spans.items() if k[0] < end and start < k[1]]
+        if all(start <= k[0] and k[1] <= end and spans[k].source == "model" for k in overlapping):
+            for k in overlapping:
+                del spans[k]
+            spans[(start, end)] = SpanOut(start, end, group.text, GROUP_SOURCE)
     if label is not Label.NEUTRAL:
         for hit in loaded.find(segment.text):
             span = SpanOut(segment.start + hit.start, segment.start + hit.end, hit.text, "opinion")
@@ -650,9 +692,14 @@ def merge_lexicon(
     categories = [c for c in flag.categories if c not in options.mute] if model_biased else []
     if label is not Label.NEUTRAL:
         categories += [h.category for h in hits if h.category not in categories]
+    if group is not None and label is not Label.NEUTRAL:
+        categories = [group.category] + [c for c in categories if c != group.category]
     categories = categories[: contract.MAX_CATEGORIES]
     words = list(dict.fromkeys(s.text for s in ordered))
-    explanation = contract.explain(label, categories, words)
+    loaded_words = [s.text for s in ordered if s.source != GROUP_SOURCE]
+    explanation = contract.explain(label, categories, list(dict.fromkeys(loaded_words)))
+    if group is not None and label is not Label.NEUTRAL:
+        explanation += f" It makes a claim about a whole group ('{group.text}')."
     return Flag(label, categories, words, explanation, flag.p_biased), ordered
 
 
@@ -679,6 +726,19 @@ def content_kept(source: str, rewrite: str, avoid: list[str]) -> float:
         return 1.0
     kept = {w.lower() for w in contract.WORD.findall(rewrite)}
     return len(words & kept) / len(words)
+
+
+def words_to_drop(spans: Iterable[SpanOut | dict]) -> list[str]:
+    """The highlighted words a rewrite should not keep (pushed down while it is made, counted
+    when it keeps them): every span's text but the group of a generalisation, whose name the
+    model would only swap for another ("The elderly"); recast candidates take the claim off it."""
+    words = []
+    for span in spans:
+        source, text = (span.source, span.text) if isinstance(span, SpanOut) else (
+            span["source"], span["text"])  # fmt: skip
+        if source != GROUP_SOURCE:
+            words.append(text)
+    return list(dict.fromkeys(words))
 
 
 def surviving(rewrite: str, words: list[str]) -> list[str]:

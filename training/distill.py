@@ -115,7 +115,7 @@ def done_ids(out: Path) -> set[str]:
 def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
     """One line per sentence of `text` the flag called biased and the pipeline changed
     (`payload`: the debias answer)."""
-    from srllm.server.task import content_kept, surviving
+    from srllm.server.task import content_kept, surviving, words_to_drop
 
     lines = []
     flags = payload["flag"]["sentences"]
@@ -123,7 +123,7 @@ def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
         if not rewritten["changed"]:
             continue
         source = text[flag["start"] : flag["end"]]
-        words = list(dict.fromkeys(s["text"] for s in flag["spans"]))
+        words = words_to_drop(flag["spans"])
         rewrite = rewritten["rewrite"]
         kept = surviving(rewrite, words)
         p_after = task.residual(rewrite)

@@ -43,7 +43,7 @@ def test_flag_returns_the_contract_shape_with_spans_inside_the_text(client):
     assert set(body["categories"]) <= set(contract.CATEGORIES)
     for span in body["spans"]:
         assert text[span["start"] : span["end"]] == span["text"]
-        assert span["source"] in ("model", "lexicon", "opinion")
+        assert span["source"] in ("model", "lexicon", "opinion", "generalisation")
     assert isinstance(body["explanation"], str) and body["model"]
     assert 0.0 <= body["p_biased"] <= 1.0 and len(body["sentences"]) == 1
 

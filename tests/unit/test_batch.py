@@ -17,7 +17,7 @@ from srllm.server.settings import ServerSettings
 from tests.live import serve_app
 from tests.standin import STANDIN_TOKEN, ScriptedEngine, biased
 
-OLD = "Old people are slow with technology."
+OLD = "My uncle is slow with technology."
 WOMEN = "Women are too emotional to lead."
 FAIR = "The meeting starts at noon."
 LONG = "word " * 40  # over the test server's 100-character limit: 413

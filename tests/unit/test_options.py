@@ -10,7 +10,7 @@ from srllm import cli
 from srllm.server import task
 from tests.standin import ScriptedEngine, app_client, biased
 
-OLD = "Old people are slow and useless with technology."
+OLD = "My uncle is slow and useless with technology."  # not about a group: the model decides
 WOMEN = "Women are too emotional to lead engineering teams."
 WHEELCHAIR = "He is wheelchair bound since the accident."
 CRIME = "The immigrants in that neighborhood are all criminals."
@@ -203,3 +203,15 @@ def test_the_cli_refuses_bad_options_and_other_languages(cli_engine, capsys):
     code, _, err = run_cli(capsys, "flag", french)
     assert code == 1 and "English only" in err
     assert ("flag", french) not in cli_engine.calls
+
+
+def test_a_generalisation_whose_only_loaded_words_are_allowed_is_neutral():
+    text = "Old people are slow and useless with technology."
+    engine = ScriptedEngine(flags={text: biased(["slow", "useless"], ["age"])})
+    assert flag_of(engine, text)["label"] == "slightly_biased"
+    flag = flag_of(engine, text, allow=["slow", "useless"])
+    assert flag["label"] == "neutral" and flag["spans"] == []
+    # The group rule alone (the model under its threshold) also gives way to the allow-list.
+    under = ScriptedEngine(flags={text: biased(["slow"], ["age"], p=0.4)})
+    assert flag_of(under, text)["label"] == "slightly_biased"
+    assert flag_of(under, text, allow=["slow", "useless"])["label"] == "neutral"

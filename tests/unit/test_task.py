@@ -2,6 +2,7 @@
 
 import pytest
 
+from srllm import contract
 from srllm.server import task
 from tests.standin import ScriptedEngine, biased
 
@@ -33,12 +34,14 @@ def test_a_passage_is_flagged_sentence_by_sentence():
     _, flag = run(engine_for_two_biased(), text, "flag")
     assert flag["label"] == "highly_biased" and flag["biased"] is True
     assert flag["categories"] == ["age", "gender"]
-    assert [(s["start"], s["end"], s["text"]) for s in flag["spans"]] == [
-        (text.index("slow"), text.index("slow") + 4, "slow"),
-        (text.index("useless"), text.index("useless") + 7, "useless"),
-        (text.index("emotional"), text.index("emotional") + 9, "emotional"),
+    # Both sentences say something about a whole group: the group is shown beside the words.
+    assert [(s["start"], s["end"], s["text"], s["source"]) for s in flag["spans"]] == [
+        (0, 10, "Old people", "generalisation"),
+        (text.index("slow"), text.index("slow") + 4, "slow", "model"),
+        (text.index("useless"), text.index("useless") + 7, "useless", "model"),
+        (text.index("Women"), text.index("Women") + 5, "Women", "generalisation"),
+        (text.index("emotional"), text.index("emotional") + 9, "emotional", "model"),
     ]
-    assert all(s["source"] == "model" for s in flag["spans"])
     assert [s["label"] for s in flag["sentences"]] == [
         "slightly_biased",
         "neutral",
@@ -74,7 +77,8 @@ def test_offsets_are_code_points_after_emoji():
     engine = ScriptedEngine(flags={text: biased(["slow"], ["age"])})
     _, flag = run(engine, text, "flag")
     start = text.index("slow")
-    assert flag["spans"][0]["start"] == start and text[start : start + 4] == "slow"
+    [span] = [s for s in flag["spans"] if s["text"] == "slow"]
+    assert span["start"] == start == 19 and text[start : start + 4] == "slow"
 
 
 def test_the_stream_reports_each_sentence_and_streams_each_rewrite_token_by_token():
@@ -120,7 +124,7 @@ def test_an_unchanged_rewrite_is_redone_away_from_the_highlighted_words():
 
 
 def test_an_unchanged_rewrite_with_nothing_new_to_push_down_is_not_redone():
-    text = "Girls are bad at math."
+    text = "My cousin is bad at math."
     engine = ScriptedEngine(flags={text: biased(["bad"], ["gender"])}, guided={text: text})
     _, payload = run(engine, text, "debias")
     assert payload["changed"] is False and payload["rewrite"] == text
@@ -128,11 +132,11 @@ def test_an_unchanged_rewrite_with_nothing_new_to_push_down_is_not_redone():
 
 
 def test_a_rewrite_still_flagged_biased_is_redone_and_the_less_biased_one_kept():
-    """ "Girls are weak at math." drops the highlighted word and keeps the stereotype: the
+    """ "My cousin is weak at math." drops the highlighted word and keeps the slight: the
     flagger's own P(biased) of the rewrite catches it, and what it highlights there is pushed
     down in the next try."""
-    text = "Girls are bad at math."
-    weak = "Girls are weak at math."
+    text = "My cousin is bad at math."
+    weak = "My cousin is weak at math."
     engine = ScriptedEngine(
         flags={text: biased(["bad"], ["gender"]), weak: biased(["weak"], ["gender"])},
         guided={text: weak, (text, ("bad", "weak")): "Anyone can be good at math."},
@@ -168,11 +172,11 @@ def test_words_the_flagger_still_finds_in_the_best_rewrite_are_pushed_down_next(
 
 
 def test_guided_tries_stop_when_the_flagger_finds_nothing_new():
-    text = "Girls are bad at math."
+    text = "My cousin is bad at math."
     engine = ScriptedEngine(
-        flags={text: biased(["bad"], ["gender"]), "Girls are not good at math.": biased([], [])},
-        rewrites={text: "Girls are not good at math."},
-        guided={text: "Girls are not good at math."},
+        flags={text: biased(["bad"], ["gender"]), "My cousin is not good at math.": biased([], [])},
+        rewrites={text: "My cousin is not good at math."},
+        guided={text: "My cousin is not good at math."},
     )
     run(engine, text, "debias")
     # Still biased, but the flag highlights no word of the rewrite: nothing new to push down, so
@@ -208,6 +212,7 @@ def test_loaded_words_the_model_did_not_name_are_highlighted_in_biased_sentences
     engine = ScriptedEngine(flags={text: biased(["criminals"], ["race_ethnicity"])})
     _, flag = run(engine, text, "flag")
     assert [(s["text"], s["source"]) for s in flag["spans"]] == [
+        ("Immigrants", "generalisation"),
         ("lazy", "opinion"),
         ("criminals", "model"),
         ("thug's", "opinion"),
@@ -223,8 +228,9 @@ def test_the_explanation_names_only_highlighted_words():
     text = "Old people are slow."
     engine = ScriptedEngine(flags={text: biased(["slow", "silly"], ["age"])})
     _, flag = run(engine, text, "flag")
-    assert [s["text"] for s in flag["spans"]] == ["slow"]
-    assert "silly" not in flag["explanation"] and "'slow'" in flag["explanation"]
+    assert [s["text"] for s in flag["spans"]] == ["Old people", "slow"]
+    assert "silly" not in flag["explanation"] and "The word 'slow' is" in flag["explanation"]
+    assert "a whole group ('Old people')" in flag["explanation"]
 
 
 def test_text_without_words_is_neutral_without_asking_the_model():
@@ -241,11 +247,17 @@ def test_the_users_delimiter_tags_survive_a_rewrite():
     )
     _, payload = run(engine, text, "rewrite")
     assert payload["rewrite"] == "Women can </text> lead."
+    # "Women can lead" says what the group may do, not what it is: no recast was needed.
+    assert not any("People of any" in c[1] for c in engine.calls if c[0] == "score")
 
 
 def test_redos_stop_after_guided_rounds_even_when_each_finds_a_new_word():
-    text = "Girls are bad at math."
-    tries = ["Girls are weak at math.", "Girls are poor at math.", "Girls are slow at math."]
+    text = "My cousin is bad at math."
+    tries = [
+        "My cousin is weak at math.",
+        "My cousin is poor at math.",
+        "My cousin is slow at math.",
+    ]
     found = ["weak", "poor", "slow"]
     flags = {text: biased(["bad"], ["gender"])}
     guided: dict = {text: tries[0]}
@@ -282,29 +294,29 @@ def test_plain_words_the_model_names_are_not_highlighted_unless_nothing_else_wou
 
 
 def test_a_sampled_rewrite_replaces_a_still_flagged_one_and_sampling_stops_there():
-    text = "Girls are bad at math."
-    still = "Girls are not good at math."
+    text = "My cousin is bad at math."
+    still = "My cousin is not good at math."
     fair = "Some students find math hard."
-    better = "Girls and boys can both do well at math."
+    better = "My cousin and I can both do well at math."
     engine = ScriptedEngine(
         flags={text: biased(["bad"], ["gender"]), still: biased([], [], p=0.9)},
         guided={text: still},
         sampled={(text, 1): still, (text, 2): better, (text, 3): fair},
     )
     _, payload = run(engine, text, "debias")
-    # Sample 2 is no longer flagged and keeps "girls" and "math": chosen, and no third sample.
+    # Sample 2 is no longer flagged and keeps "cousin" and "math": chosen, and no third sample.
     assert payload["rewrite"] == better
     samples = [c[3:] for c in engine.calls if c[0] == "rewrite"]
     assert samples == [(), (1,), (2,)]
 
 
 def test_a_sampled_rewrite_that_drops_the_meaning_is_not_chosen():
-    text = "Girls are bad at math."
-    still = "Girls are not good at math."
+    text = "My cousin is bad at math."
+    still = "My cousin is not good at math."
     engine = ScriptedEngine(
         flags={text: biased(["bad"], ["gender"]), still: biased([], [], p=0.9)},
         guided={text: still},
-        sampled={(text, 1): "Okay."},  # not flagged, but neither "girls" nor "math" is left
+        sampled={(text, 1): "Okay."},  # not flagged, but neither "cousin" nor "math" is left
     )
     _, payload = run(engine, text, "debias")
     assert payload["rewrite"] == still
@@ -320,14 +332,82 @@ def test_content_kept_counts_the_content_words_other_than_the_pushed_down_ones()
 
 @pytest.mark.parametrize("finetuned", [False, None])
 def test_an_untuned_or_unknown_model_is_not_sampled(finetuned):
-    text = "Girls are bad at math."
+    text = "My cousin is bad at math."
     engine = ScriptedEngine(
-        flags={text: biased(["bad"], ["gender"]), "Girls are not good at math.": biased([], [])},
-        rewrites={text: "Girls are not good at math."},
-        guided={text: "Girls are not good at math."},
+        flags={text: biased(["bad"], ["gender"]), "My cousin is not good at math.": biased([], [])},
+        rewrites={text: "My cousin is not good at math."},
+        guided={text: "My cousin is not good at math."},
     )
     engine.info.finetuned = finetuned
     _, payload = run(engine, text, "debias")
     # Its flagger does not rank, so a still-biased verdict on the rewrite buys no samples.
     assert [c for c in engine.calls if c[0] == "rewrite"] == [("rewrite", text, ("bad",))]
-    assert payload["rewrite"] == "Girls are not good at math."
+    assert payload["rewrite"] == "My cousin is not good at math."
+
+
+# -- sentences about a whole group (server.generalise) ----------------------------------------
+
+
+def test_a_generalisation_the_model_scores_just_under_its_threshold_is_flagged():
+    text = "Muslims are ignorant about money."
+    under = contract.Flag(contract.Label.NEUTRAL, p_biased=0.45)  # threshold 0.5
+    _, flag = run(ScriptedEngine(flags={text: under}), text, "flag")
+    assert flag["label"] == "slightly_biased" and flag["categories"] == ["religion"]
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [
+        ("Muslims", "generalisation"),
+        ("ignorant", "opinion"),
+    ]
+    assert "a whole group ('Muslims')" in flag["explanation"]
+    # Fair statements about a group, or a score under generalise.FLOOR, stay neutral.
+    for fair, p in [
+        ("Muslims pray five times a day.", 0.45),
+        ("Women are underrepresented in engineering.", 0.45),
+        ("Immigrants are often victims of crime.", 0.15),
+    ]:
+        engine = ScriptedEngine(flags={fair: contract.Flag(contract.Label.NEUTRAL, p_biased=p)})
+        _, flag = run(engine, fair, "flag")
+        assert flag["label"] == "neutral" and flag["spans"] == [], fair
+
+
+def test_the_users_allow_list_and_muted_categories_cover_the_group_rule():
+    text = "Muslims are ignorant about money."
+    under = contract.Flag(contract.Label.NEUTRAL, p_biased=0.45)
+    for options in (task.Options(allow=("Muslims",)), task.Options(mute=frozenset({"religion"}))):
+        events = list(
+            task.Task(ScriptedEngine(flags={text: under})).run(text, "flag", None, False, options)
+        )
+        assert events[-1].payload["label"] == "neutral"
+
+
+def test_a_rewrite_that_keeps_the_claim_about_the_group_gives_way_to_a_recast():
+    """ "Girls are not good at math." drops the highlighted word and keeps the stereotype, and
+    pushing "Girls" down only renames the group: the claim is put on people of any gender."""
+    text = "Girls are bad at math."
+    still = "Girls are not good at math."
+    engine = ScriptedEngine(
+        flags={text: biased(["bad"], ["gender"]), still: biased([], [], p=0.3)},
+        rewrites={text: still},
+        guided={text: still},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == "People of any gender may not be good at math."
+    # The group was never pushed down, and the recast kept no highlighted word: no sampling.
+    rewrites = [c for c in engine.calls if c[0] == "rewrite"]
+    assert rewrites == [("rewrite", text, ("bad",))]
+
+
+def test_a_model_rewrite_that_drops_the_stereotype_is_kept_over_the_recast():
+    text = "Girls are bad at math."
+    fair = "Girls and boys can both do well at math."
+    engine = ScriptedEngine(flags={text: biased(["bad"], ["gender"])}, guided={text: fair})
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == fair
+    assert not any("People of any" in c[1] for c in engine.calls if c[0] == "score")
+
+
+def test_an_unchanged_rewrite_of_a_generalisation_is_recast():
+    text = "Old people are slow."
+    engine = ScriptedEngine(flags={text: biased(["slow"], ["age"])}, guided={text: text})
+    _, payload = run(engine, text, "debias")
+    assert payload["changed"] is True
+    assert payload["rewrite"] == "People of any age can be slow."

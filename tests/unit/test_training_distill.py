@@ -13,10 +13,10 @@ from srllm.training.config import load_config
 from tests.standin import ScriptedEngine, biased
 
 OLD = "Old people are slow and useless with technology."
-WOMEN = "Women are too emotional to lead engineering teams."
+WOMEN = "My boss is too emotional to lead engineering teams."
 FAIR = "The meeting starts at noon."
 OLD_FIXED = "Some old people find new technology harder to learn."
-WOMEN_KEPT = "Women are too emotional for some engineering teams."
+WOMEN_KEPT = "My boss is too emotional for some engineering teams."
 
 
 def engine() -> ScriptedEngine:

@@ -1,0 +1,252 @@
+"""Sentences that say something about a whole group ("Women are too emotional to lead", "Old
+people are slow"): found by wording, so the flag and the rewrite can treat them as what they are.
+
+The model misses some of them (P(biased) 0.3-0.58 for the two examples), and its rewrites keep
+the claim in other words ("Girls are bad at math." -> "Girls are not good at math."; pushing the
+group word down only swaps it: "The elderly", "Gays"). So:
+
+- the flag: a generalisation whose predicate carries a loaded word or "too <word>" is biased when
+  the model gives it at least FLOOR (server.task.merge_lexicon). On 678 validation texts about
+  groups (ToxiGen tail, HolisticBias held out, ToxiGen seed statements outside the eval's) it
+  changed no verdict, right or wrong: the model already flags such plain cases there, and the
+  rule is for the ones it scores just under its threshold, like the two above;
+- the rewrite: a candidate that still generalises about a group ranks below one that does not,
+  and a generalisation with "are"/"were" gets a candidate that puts the claim on people of any
+  gender, age, faith... ("People of any gender can be too emotional to lead").
+
+The group words are written here by hand (plural nouns and "<descriptor> people/men/women"); a
+group named with a determiner ("the immigrants in that street", "my sisters") is specific, not a
+generalisation, unless a quantifier says all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from srllm.contract import FUNCTION_WORDS
+from srllm.server import loaded
+
+# The model's P(biased) a generalisation with an evaluative predicate needs to be flagged:
+# "Immigrants are often victims of crime." scores 0.15 and is fair; the biased ones seen score
+# 0.29-0.58 (below the calibrated 0.59).
+FLOOR = 0.2
+
+# category -> (what "people of any ..." says, plural group nouns, descriptors of "<d> people")
+GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "gender": (
+        "gender",
+        (
+            "women", "men", "girls", "boys", "ladies", "females", "males", "mothers",
+            "fathers", "moms", "dads", "wives", "husbands", "sisters", "brothers", "feminists",
+            "housewives", "guys", "gals",
+        ),
+        ("female", "male"),
+    ),
+    "age": (
+        "age",
+        (
+            "boomers", "millennials", "zoomers", "teenagers", "teens", "seniors",
+            "pensioners", "retirees", "youngsters", "the elderly", "the old", "the young",
+        ),
+        ("old", "older", "elderly", "young", "younger", "aged", "teenage", "middle-aged"),
+    ),
+    "race_ethnicity": (
+        "background",
+        (
+            "blacks", "whites", "asians", "africans", "hispanics", "latinos", "latinas",
+            "arabs", "indians", "natives", "gypsies", "roma",
+        ),
+        (
+            "black", "white", "brown", "asian", "african", "african-american", "hispanic",
+            "latino", "latina", "arab", "native", "indigenous", "middle eastern", "colored",
+        ),
+    ),
+    "nationality": (
+        "nationality",
+        (
+            "immigrants", "migrants", "refugees", "foreigners", "illegals", "mexicans",
+            "americans", "chinese", "japanese", "koreans", "russians", "germans", "french",
+            "italians", "irish", "poles", "iranians", "iraqis", "syrians", "pakistanis",
+            "nigerians", "somalis", "cubans", "brits", "canadians", "australians",
+            "middle easterners",
+        ),
+        ("immigrant", "foreign", "mexican", "chinese", "japanese", "russian", "muslim-majority"),
+    ),
+    "religion": (
+        "faith",
+        (
+            "muslims", "jews", "christians", "catholics", "protestants", "hindus", "sikhs",
+            "buddhists", "atheists", "mormons", "evangelicals",
+        ),
+        ("muslim", "jewish", "christian", "catholic", "hindu", "sikh", "buddhist", "religious"),
+    ),
+    "sexual_orientation_gender_identity": (
+        "orientation or gender identity",
+        ("gays", "lesbians", "homosexuals", "bisexuals", "transgenders", "queers"),
+        ("gay", "lesbian", "bisexual", "bi", "trans", "transgender", "queer", "lgbt", "lgbtq"),
+    ),
+    "disability": (
+        "ability",
+        ("the disabled", "the handicapped", "autistics", "cripples", "wheelchair users"),
+        ("disabled", "handicapped", "autistic", "deaf", "blind", "mentally ill"),
+    ),
+    "socioeconomic_status": (
+        "income",
+        ("the poor", "the rich", "millionaires", "billionaires", "welfare recipients"),
+        ("poor", "rich", "wealthy", "low-income", "working-class", "homeless", "unemployed"),
+    ),
+    "politics": (
+        "political view",
+        ("liberals", "conservatives", "democrats", "republicans", "leftists", "socialists"),
+        ("liberal", "conservative", "left-wing", "right-wing"),
+    ),
+    "appearance": (
+        "size",
+        (),
+        ("fat", "overweight", "obese", "skinny", "short", "tall", "ugly"),
+    ),
+}  # fmt: skip
+PEOPLE = ("people", "folks", "men", "women", "girls", "boys", "kids", "workers", "drivers")
+# Words before a group that make it particular people, not the whole group.
+SPECIFIC = frozenset(
+    [
+        "the", "these", "those", "this", "that", "my", "our", "your", "his", "her", "their",
+        "some", "two", "three", "four", "five", "several", "few", "many", "a", "an", "of", "with",
+        "to", "for", "about", "by", "like", "and", "or", "among",
+    ]
+)  # fmt: skip
+QUANTIFIERS = ("all", "most", "every", "no")
+# What follows a generic subject: a copula, a modal or an adverb that generalises.
+VERB = re.compile(
+    r"\s+(?:(?:all|always|generally|usually|often|really|just|only|never|simply)\s+)*"
+    r"(?P<verb>are|were|can(?:not|'t|’t)?|could(?:n't|n’t)?|should(?:n't|n’t)?|must|will|"
+    r"won't|won’t|would|do(?:n't|n’t)?|do not|tend|lack|have|belong|need|refuse|hate|love)\b",
+    re.IGNORECASE,
+)
+COPULA = {"are": "can be", "were": "could be"}
+ADVERBS = re.compile(
+    r"^(?:(?:all|always|generally|usually|often|mostly|mainly|primarily|largely|basically|"
+    r"naturally|inherently|typically|really|just|simply|obviously|clearly|certainly)\s+)+",
+    re.IGNORECASE,
+)
+# Words after which a group phrase starts its clause ("I think women are..."), so the recast can
+# replace it whole; after another word ("Straight guys", "asian gay guys") the phrase may be only
+# the end of the group's name, and there is no recast.
+LEAD_IN = frozenset(
+    [
+        "think", "thought", "believe", "know", "knew", "say", "said", "feel", "guess", "bet",
+        "swear", "mean", "honestly", "frankly", "seriously", "because", "since", "if", "when",
+    ]
+)  # fmt: skip
+TOO = re.compile(r"\btoo\s+[^\W\d_][\w'’-]*", re.IGNORECASE)
+NEGATION = re.compile(r"^(?:not|never|no longer)\s+", re.IGNORECASE)
+NEGATED_VERB = re.compile(r"n't|n’t|\bnot\b|\bnever\b|cannot", re.IGNORECASE)
+CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:but|which|because|while|whereas|although)\s")
+
+
+@dataclass(frozen=True)
+class Generalisation:
+    start: int  # code point offsets of the group phrase (with a quantifier) in the sentence
+    end: int
+    text: str
+    category: str
+    verb: str  # the copula or verb that follows, lowercased
+    predicate_start: int  # where the predicate starts (after the verb)
+    predicate_end: int  # the end of its clause
+    cues: tuple[tuple[int, int], ...]  # the predicate's loaded words and "too <word>"s
+    negated: bool  # "are not", "can't", "never": what the group is said not to be or do
+
+    @property
+    def evaluative(self) -> bool:
+        """The predicate runs the group down: a loaded word or "too <word>"."""
+        return bool(self.cues)
+
+    @property
+    def stereotypes(self) -> bool:
+        """Whether a rewrite saying this still states a stereotype: it says what the group is
+        ("Girls are not good at math"), or runs it down; "Women can lead teams" does not."""
+        return self.verb in COPULA or self.evaluative or self.negated
+
+
+@cache
+def _pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    by_phrase: dict[str, str] = {}
+    for category, (_, nouns, descriptors) in GROUPS.items():
+        for noun in nouns:
+            by_phrase[noun] = category
+        for d in descriptors:
+            for noun in PEOPLE:
+                by_phrase.setdefault(f"{d} {noun}", category)
+    alternation = "|".join(
+        re.escape(p).replace(r"\ ", r"[\s-]+") for p in sorted(by_phrase, key=len, reverse=True)
+    )
+    quantifier = "|".join(QUANTIFIERS)
+    pattern = re.compile(
+        rf"(?<![\w-])(?:(?P<q>{quantifier})\s+(?:of\s+(?:the\s+)?)?)?(?P<g>{alternation})(?![\w-])",
+        re.IGNORECASE,
+    )
+    return pattern, by_phrase
+
+
+def _category(phrase: str) -> str:
+    by_phrase = _pattern()[1]
+    key = re.sub(r"[\s-]+", " ", phrase.lower())
+    if key in by_phrase:
+        return by_phrase[key]
+    spaced = re.sub(r"\s+", " ", phrase.lower())  # "middle-aged people" keeps its hyphen
+    return by_phrase.get(spaced, "other_toxicity")
+
+
+def find(sentence: str) -> Generalisation | None:
+    """The first group phrase used as a generic subject, with what it is said to be or do."""
+    pattern, _ = _pattern()
+    for m in pattern.finditer(sentence):
+        before = sentence[: m.start()].split()
+        previous = before[-1].lower().strip("\"'“‘(") if before else ""
+        if not m.group("q") and previous in SPECIFIC:
+            continue
+        verb = VERB.match(sentence, m.end())
+        if verb is None:
+            continue
+        rest_start = verb.end()
+        end = CLAUSE_END.search(sentence, rest_start)
+        rest_end = end.start() if end else len(sentence)
+        predicate = sentence[rest_start:rest_end]
+        cues = [(rest_start + h.start, rest_start + h.end) for h in loaded.find(predicate)]
+        cues += [(rest_start + t.start(), rest_start + t.end()) for t in TOO.finditer(predicate)]
+        negated = bool(NEGATED_VERB.search(verb.group(0)) or NEGATION.match(predicate.lstrip()))
+        return Generalisation(
+            m.start(), m.end(), m.group(0), _category(m.group("g")),
+            verb.group("verb").lower(), rest_start, rest_end, tuple(sorted(cues)), negated,
+        )  # fmt: skip
+    return None
+
+
+def recast(sentence: str, found: Generalisation) -> str | None:
+    """The sentence with its claim put on people of any gender, age, faith... instead of the
+    group: "Girls are bad at math." -> "People of any gender can be bad at math."; None when the
+    verb is not "are"/"were" (a claim about what a group does has no such neutral form) or the
+    predicate names a group too."""
+    modal = COPULA.get(found.verb)
+    if modal is None or found.category not in GROUPS:
+        return None
+    predicate = sentence[found.predicate_start :].lstrip()
+    if _pattern()[0].search(sentence, found.predicate_start, found.predicate_end):
+        return None  # "Men are better leaders than women": the claim is also about the other
+    predicate = ADVERBS.sub("", predicate)
+    negated = NEGATION.match(predicate)
+    if negated:  # "are not good at" -> "may not be good at"
+        modal = "may not be" if found.verb == "are" else "might not have been"
+        predicate = predicate[negated.end() :]
+    before = sentence[: found.start].rstrip(" \"'“‘(")
+    words = before.split()
+    previous = words[-1].lower() if words else ""
+    starts = not before or before[-1] in ".!?"
+    if not starts and before[-1] not in ",;:-–—" and previous not in LEAD_IN | FUNCTION_WORDS:
+        return None
+    people = f"people of any {GROUPS[found.category][0]}"
+    if starts:
+        people = people[0].upper() + people[1:]
+    return f"{sentence[: found.start]}{people} {modal} {predicate}"

@@ -1,0 +1,114 @@
+"""Sentences about a whole group (server.generalise): which are found, and their recast."""
+
+import pytest
+
+from srllm.server import generalise, task
+
+
+def found(text):
+    g = generalise.find(text)
+    return None if g is None else (g.text, g.category, g.verb)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Women are too emotional to lead.", ("Women", "gender", "are")),
+        ("I think old people are slow.", ("old people", "age", "are")),
+        ("All Muslims are terrorists.", ("All Muslims", "religion", "are")),
+        ("Most of the immigrants were lazy.", ("Most of the immigrants", "nationality", "were")),
+        ("Black people can't swim.", ("Black people", "race_ethnicity", "can't")),
+        ("Gay men always lie.", None),  # "lie" is not one of the verbs that generalise
+        ("Girls never do well at math.", ("Girls", "gender", "do")),
+        ("Middle-aged people are boring.", ("Middle-aged people", "age", "are")),
+    ],
+)
+def test_a_group_said_to_be_or_do_something_is_found(text, expected):
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The immigrants in that street are loud.",  # particular people
+        "My sisters are great.",
+        "Some women are engineers.",
+        "Men and women are equal.",
+        "She met two old people who were lost.",
+        "Muslims pray five times a day.",  # no verb that generalises follows
+        "The meeting starts at noon.",
+        "Womenfolk are here.",  # not a listed group (and no partial-word match)
+    ],
+)
+def test_particular_people_and_other_sentences_are_not_generalisations(text):
+    assert generalise.find(text) is None
+
+
+def test_the_predicate_decides_evaluative_and_negated():
+    g = generalise.find("Muslims are ignorant about money, but they pray.")
+    assert g.evaluative and not g.negated
+    assert g.predicate_end == len("Muslims are ignorant about money")  # its clause only
+    assert generalise.find("Women are too emotional to lead.").evaluative  # "too <word>"
+    neutral = generalise.find("Women are underrepresented in engineering.")
+    assert not neutral.evaluative and not neutral.negated
+    assert generalise.find("Girls are not good at math.").negated
+    assert generalise.find("Women can't lead.").negated
+
+
+def test_a_rewrite_still_states_a_stereotype_when_it_says_what_the_group_is():
+    assert generalise.find("Girls are not good at math.").stereotypes
+    assert generalise.find("Muslims are unaware about money.").stereotypes  # "are"
+    assert generalise.find("Women can't lead teams.").stereotypes
+    assert not generalise.find("Women can lead teams.").stereotypes
+
+
+@pytest.mark.parametrize(
+    ("text", "recast"),
+    [
+        ("Girls are bad at math.", "People of any gender can be bad at math."),
+        ("Girls are not good at math.", "People of any gender may not be good at math."),
+        ("I think old people are slow.", "I think people of any age can be slow."),
+        ('"Women are weak," he said.', '"People of any gender can be weak," he said.'),
+        ("All Muslims are terrorists.", "People of any faith can be terrorists."),
+        ("Immigrants are often lazy.", "People of any nationality can be lazy."),
+        ("Most of the old people were rude.", "People of any age could be rude."),
+        (
+            "Latinos are primarily good for farming.",
+            "People of any background can be good for farming.",
+        ),
+        ("Honestly, women are weak.", "Honestly, people of any gender can be weak."),
+        (
+            "It was a joke. All immigrants are liars.",
+            "It was a joke. People of any nationality can be liars.",
+        ),
+    ],
+)
+def test_a_claim_with_are_or_were_is_put_on_people_of_any_kind(text, recast):
+    assert generalise.recast(text, generalise.find(text)) == recast
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Men are better leaders than women.",  # the claim is about women too
+        "Women belong in the kitchen.",  # not "are": no such neutral form
+        "Black people can't swim.",
+        # The phrase may end a longer name of the group: replacing it would leave "Straight".
+        "Straight guys are unsuitable for any relationship.",
+        "asian gay guys are too girly",
+    ],
+)
+def test_other_generalisations_have_no_recast(text):
+    g = generalise.find(text)
+    assert g is not None and generalise.recast(text, g) is None
+
+
+def test_the_group_of_a_generalisation_is_not_a_word_to_drop():
+    spans = [
+        {"text": "Girls", "source": task.GROUP_SOURCE},
+        {"text": "bad", "source": "model"},
+        {"text": "bad", "source": "opinion"},
+    ]
+    assert task.words_to_drop(spans) == ["bad"]
+    outs = [task.SpanOut(0, 5, "Girls", task.GROUP_SOURCE), task.SpanOut(10, 13, "bad", "model")]
+    assert task.words_to_drop(outs) == ["bad"]
