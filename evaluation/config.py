@@ -29,6 +29,7 @@ SECTION_FIELDS = (
     "stereoset_items",
     "stereotype_items",
     "group_statement_items",
+    "group_rewrite_items",
     "passage_items",
     "preserve_items",
 )
@@ -59,6 +60,8 @@ class EvalConfig:
     stereotype_items: int = 300
     # ToxiGen's human-written statements about groups, half hateful, half neutral, flagged.
     group_statement_items: int = 300
+    # The first hateful ones of those statements, debiased whole and the rewrite flagged again.
+    group_rewrite_items: int = 40
     # Passages of 2-5 held-out sentences (server.task splits them) debiased whole.
     passage_items: int = 24
     # infer_50 texts with emoji, a number and a URL around them: are those kept?

@@ -35,6 +35,7 @@ class EvalData:
     decorated: list[str] = field(default_factory=list)  # infer texts with emoji, number, URL
     stereotypes: list[data.StereoItem] = field(default_factory=list)  # flagged, intersentence
     group_statements: list[data.GroupStatement] = field(default_factory=list)  # ToxiGen seeds
+    group_rewrites: list[str] = field(default_factory=list)  # hateful seeds, debiased
 
 
 def load_data(config: EvalConfig) -> EvalData:
@@ -70,7 +71,15 @@ def load_data(config: EvalConfig) -> EvalData:
         group_statements=data.load_group_statements(
             root, config.count("group_statement_items"), seed
         ),
+        group_rewrites=group_rewrite_texts(root, config.count("group_rewrite_items"), seed),
     )  # fmt: skip
+
+
+def group_rewrite_texts(root: Path, n: int, seed: int) -> list[str]:
+    """The first n hateful group statements, the same ones the group statement section flags
+    (its hateful half comes first in the same seeded order)."""
+    statements = data.load_group_statements(root, 2 * n, seed)
+    return [g.text for g in statements if g.hateful][:n]
 
 
 def _cap_variants(row: data.CounterfactualRow, limit: int | None) -> data.CounterfactualRow:
@@ -144,6 +153,7 @@ class SystemRun:
     # context + anti-stereotype, context + unrelated.
     stereotypes: list[tuple[float, float, float]] = field(default_factory=list)
     group_statements: list[float] = field(default_factory=list)  # text scores, aligned with d's
+    group_rewrites: list[Rewrite] = field(default_factory=list)  # aligned with d.group_rewrites
 
     @property
     def is_model(self) -> bool:
@@ -246,6 +256,7 @@ def generation_calls(d: EvalData) -> int:
         + len(d.infer)  # residual flags
         + len(d.decorated)
         + len(d.passages)
+        + 2 * len(d.group_rewrites)  # each debiased, then its rewrite flagged again
     )
 
 
@@ -282,6 +293,7 @@ def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemR
         ]
         run.decorated = [gen.rewrite(text) for text in d.decorated]
         run.passages = [gen.passage(item) for item in d.passages]
+        run.group_rewrites = [gen.residual(gen.rewrite(t)) for t in d.group_rewrites]
         run.stereotypes = stereotype_scores(engine, d.stereotypes)
         run.group_statements = scan.text_scores(engine, [g.text for g in d.group_statements])
     finally:

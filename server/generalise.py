@@ -84,8 +84,11 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "sexual_orientation_gender_identity": (
         "orientation or gender identity",
-        ("gays", "lesbians", "homosexuals", "bisexuals", "transgenders", "queers"),
-        ("gay", "lesbian", "bisexual", "bi", "trans", "transgender", "queer", "lgbt", "lgbtq"),
+        ("gays", "lesbians", "homosexuals", "heterosexuals", "bisexuals", "transgenders", "queers"),
+        (
+            "gay", "lesbian", "bisexual", "bi", "trans", "transgender", "queer", "lgbt", "lgbtq",
+            "straight", "heterosexual",
+        ),
     ),
     "disability": (
         "ability",
@@ -108,7 +111,9 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("fat", "overweight", "obese", "skinny", "short", "tall", "ugly"),
     ),
 }  # fmt: skip
-PEOPLE = ("people", "folks", "men", "women", "girls", "boys", "kids", "workers", "drivers")
+PEOPLE = (
+    "people", "folks", "men", "women", "guys", "girls", "boys", "kids", "workers", "drivers",
+)  # fmt: skip
 # Words before a group that make it particular people, not the whole group.
 SPECIFIC = frozenset(
     [

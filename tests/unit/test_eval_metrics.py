@@ -483,6 +483,39 @@ def test_group_statements_are_balanced_seeded_and_never_training_texts(tmp_path:
     assert data.load_group_statements(root, 7, seed=3) == []
 
 
+def test_group_rewrites_are_the_hateful_statements_the_group_section_flags(tmp_path: Path):
+    root = _toxigen_root(tmp_path)
+    flagged = [g.text for g in data.load_group_statements(root, 7, seed=3) if g.hateful]
+    assert runner.group_rewrite_texts(root, 3, seed=3) == flagged[:3]
+    assert runner.group_rewrite_texts(root, 0, seed=3) == []
+
+
+def test_group_rewrite_metrics_count_residual_unchanged_and_meaning():
+    def rewrite(text, output, biased, unchanged, residual):
+        return runner.Rewrite(text, output, biased_sentences=biased, unchanged_biased=unchanged,
+                              residual=residual)  # fmt: skip
+
+    run = runner.SystemRun("m", "model")
+    run.group_rewrites = [
+        rewrite("Girls are bad at math.", "Girls are not good at math.", 1, 0, True),
+        rewrite("Old people are slow.", "People of any age can be slow.", 1, 0, False),
+        rewrite("Women are weak.", "Women are weak.", 1, 1, None),  # unchanged: not flagged again
+        rewrite("Fair text.", "Fair text.", 0, 0, None),  # not flagged at all
+    ]
+
+    def embed(texts):  # the "Girls" pair keeps its meaning (cosine 1), the recast 0.8
+        vectors = {"Girls": [1.0, 0.0], "People": [0.6, 0.8]}
+        return np.array(
+            [next((v for k, v in vectors.items() if k in t), [0.0, 1.0]) for t in texts]
+        )
+
+    out = scoring._group_rewrite_metrics(run, embed)
+    assert out["group_rewrite_residual"] == 0.5  # 1 of the 2 changed rewrites
+    assert out["group_rewrite_unchanged"] == pytest.approx(1 / 3)  # 1 of 3 flagged sentences
+    assert out["group_rewrite_meaning_kept"] == pytest.approx(0.9)  # changed pairs only
+    assert scoring._group_rewrite_metrics(runner.SystemRun("identity", "identity"), embed) == {}
+
+
 @needs_data
 def test_stereotype_items_are_intersentence_and_seeded(tmp_path: Path):
     d = runner.load_data(EvalConfig(limit=5, out=tmp_path / "o"))

@@ -93,8 +93,8 @@ def test_a_claim_with_are_or_were_is_put_on_people_of_any_kind(text, recast):
         "Men are better leaders than women.",  # the claim is about women too
         "Women belong in the kitchen.",  # not "are": no such neutral form
         "Black people can't swim.",
-        # The phrase may end a longer name of the group: replacing it would leave "Straight".
-        "Straight guys are unsuitable for any relationship.",
+        # The phrase may end a longer name of the group: replacing it would leave "Nerdy".
+        "Nerdy guys are awkward.",
         "asian gay guys are too girly",
     ],
 )
