@@ -11,8 +11,9 @@ group word down only swaps it: "The elderly", "Gays"). So:
   changed no verdict, right or wrong: the model already flags such plain cases there, and the
   rule is for the ones it scores just under its threshold, like the two above;
 - the rewrite: a candidate that still generalises about a group ranks below one that does not,
-  and a generalisation with "are"/"were" gets a candidate that puts the claim on people of any
-  gender, age, faith... ("People of any gender can be too emotional to lead").
+  and a generalisation with "are", "were", "can('t)", "couldn't" or "don't" gets a candidate that
+  puts the claim on people of any gender, age, faith... ("People of any gender can be too
+  emotional to lead", "People of any background may not be able to swim").
 
 The group words are written here by hand (plural nouns and "<descriptor> people/men/women"); a
 group named with a determiner ("the immigrants in that street", "my sisters") is specific, not a
@@ -130,7 +131,19 @@ VERB = re.compile(
     r"won't|won’t|would|do(?:n't|n’t)?|do not|tend|lack|have|belong|need|refuse|hate|love)\b",
     re.IGNORECASE,
 )
-COPULA = {"are": "can be", "were": "could be"}
+COPULA = ("are", "were")
+# (verb without its negation, negated) -> what people of any gender, age... are said to do:
+# "Girls are not good at math" -> "may not be good at", "Black people can't swim" -> "may not be
+# able to swim", "Girls never do well" -> "may not do well". A positive "can" stays ("Women can
+# be so annoying" -> "can be"); other verbs have no such neutral form.
+MODALS = {
+    ("are", False): "can be", ("are", True): "may not be",
+    ("were", False): "could be", ("were", True): "might not have been",
+    ("can", False): "can", ("can", True): "may not be able to",
+    ("could", True): "might not have been able to",
+    ("do", True): "may not",
+}  # fmt: skip
+CONTRACTED = {"can't": "can", "cannot": "can", "couldn't": "could", "don't": "do"}
 ADVERBS = re.compile(
     r"^(?:(?:all|always|generally|usually|often|mostly|mainly|primarily|largely|basically|"
     r"naturally|inherently|typically|really|just|simply|obviously|clearly|certainly)\s+)+",
@@ -145,6 +158,8 @@ LEAD_IN = frozenset(
         "swear", "mean", "honestly", "frankly", "seriously", "because", "since", "if", "when",
     ]
 )  # fmt: skip
+# "you Arabs are...", "we women are...": a group addressed or spoken for, not recast.
+ADDRESSED = frozenset(["you", "we", "us", "they", "them"])
 TOO = re.compile(r"\btoo\s+[^\W\d_][\w'’-]*", re.IGNORECASE)
 NEGATION = re.compile(r"^(?:not|never|no longer)\s+", re.IGNORECASE)
 NEGATED_VERB = re.compile(r"n't|n’t|\bnot\b|\bnever\b|cannot", re.IGNORECASE)
@@ -231,25 +246,30 @@ def find(sentence: str) -> Generalisation | None:
 
 def recast(sentence: str, found: Generalisation) -> str | None:
     """The sentence with its claim put on people of any gender, age, faith... instead of the
-    group: "Girls are bad at math." -> "People of any gender can be bad at math."; None when the
-    verb is not "are"/"were" (a claim about what a group does has no such neutral form) or the
-    predicate names a group too."""
-    modal = COPULA.get(found.verb)
-    if modal is None or found.category not in GROUPS:
+    group: "Girls are bad at math." -> "People of any gender can be bad at math.", "Black people
+    can't swim." -> "People of any background may not be able to swim." (MODALS); None for other
+    verbs (what a group "belongs" or "refuses" to do has no such neutral form), when the
+    predicate names a group too, or when the group phrase may be only the end of its name."""
+    if found.category not in GROUPS:
         return None
-    predicate = sentence[found.predicate_start :].lstrip()
     if _pattern()[0].search(sentence, found.predicate_start, found.predicate_end):
         return None  # "Men are better leaders than women": the claim is also about the other
-    predicate = ADVERBS.sub("", predicate)
-    negated = NEGATION.match(predicate)
-    if negated:  # "are not good at" -> "may not be good at"
-        modal = "may not be" if found.verb == "are" else "might not have been"
-        predicate = predicate[negated.end() :]
+    predicate = ADVERBS.sub("", sentence[found.predicate_start :].lstrip())
+    negation = NEGATION.match(predicate)
+    if negation:
+        predicate = predicate[negation.end() :]
+    verb = found.verb.replace("’", "'")
+    if verb == "do" and not negation and found.negated:
+        predicate = f"do {predicate}"  # "never do well": "do" is the verb itself
+    modal = MODALS.get((CONTRACTED.get(verb, verb), bool(negation) or found.negated))
+    if modal is None:
+        return None
     before = sentence[: found.start].rstrip(" \"'“‘(")
     words = before.split()
     previous = words[-1].lower() if words else ""
     starts = not before or before[-1] in ".!?"
-    if not starts and before[-1] not in ",;:-–—" and previous not in LEAD_IN | FUNCTION_WORDS:
+    lead_in = previous in LEAD_IN or (previous in FUNCTION_WORDS and previous not in ADDRESSED)
+    if not starts and before[-1] not in ",;:-–—" and not lead_in:
         return None
     people = f"people of any {GROUPS[found.category][0]}"
     if starts:

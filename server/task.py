@@ -672,6 +672,7 @@ def merge_lexicon(
     evaluative = group is not None and any(free(a, b) for a, b in group.cues)
     if evaluative and label is Label.NEUTRAL and (flag.p_biased or 0.0) >= generalise.FLOOR:
         label = Label.SLIGHTLY_BIASED
+    shown_group = False
     if group is not None and label is not Label.NEUTRAL:
         # The group is shown as what the claim is about; a model word inside it gives way, so
         # the rewrite does not push the group's name down (see _rewrite_sentence).
@@ -681,6 +682,7 @@ def merge_lexicon(
             for k in overlapping:
                 del spans[k]
             spans[(start, end)] = SpanOut(start, end, group.text, GROUP_SOURCE)
+            shown_group = True
     if label is not Label.NEUTRAL:
         for hit in loaded.find(segment.text):
             span = SpanOut(segment.start + hit.start, segment.start + hit.end, hit.text, "opinion")
@@ -698,7 +700,7 @@ def merge_lexicon(
     words = list(dict.fromkeys(s.text for s in ordered))
     loaded_words = [s.text for s in ordered if s.source != GROUP_SOURCE]
     explanation = contract.explain(label, categories, list(dict.fromkeys(loaded_words)))
-    if group is not None and label is not Label.NEUTRAL:
+    if shown_group:
         explanation += f" It makes a claim about a whole group ('{group.text}')."
     return Flag(label, categories, words, explanation, flag.p_biased), ordered
 

@@ -81,9 +81,16 @@ def test_a_rewrite_still_states_a_stereotype_when_it_says_what_the_group_is():
             "It was a joke. All immigrants are liars.",
             "It was a joke. People of any nationality can be liars.",
         ),
+        ("Black people can't swim.", "People of any background may not be able to swim."),
+        ("Women can never lead.", "People of any gender may not be able to lead."),
+        ("Women couldn’t vote.", "People of any gender might not have been able to vote."),
+        ("Girls never do well at math.", "People of any gender may not do well at math."),
+        ("Immigrants don't pay taxes.", "People of any nationality may not pay taxes."),
+        ("Immigrants do not pay taxes.", "People of any nationality may not pay taxes."),
+        ("Women can be so annoying.", "People of any gender can be so annoying."),
     ],
 )
-def test_a_claim_with_are_or_were_is_put_on_people_of_any_kind(text, recast):
+def test_a_claim_is_put_on_people_of_any_kind(text, recast):
     assert generalise.recast(text, generalise.find(text)) == recast
 
 
@@ -91,11 +98,13 @@ def test_a_claim_with_are_or_were_is_put_on_people_of_any_kind(text, recast):
     "text",
     [
         "Men are better leaders than women.",  # the claim is about women too
-        "Women belong in the kitchen.",  # not "are": no such neutral form
-        "Black people can't swim.",
+        "Women belong in the kitchen.",  # what a group "belongs" to: no such neutral form
+        "Women won't lead.",
+        "Immigrants do pay taxes.",  # nothing denied: "do" is not recast
         # The phrase may end a longer name of the group: replacing it would leave "Nerdy".
         "Nerdy guys are awkward.",
         "asian gay guys are too girly",
+        "you arabs are violent, i dont want to be around you",  # a group addressed
     ],
 )
 def test_other_generalisations_have_no_recast(text):

@@ -411,3 +411,17 @@ def test_an_unchanged_rewrite_of_a_generalisation_is_recast():
     _, payload = run(engine, text, "debias")
     assert payload["changed"] is True
     assert payload["rewrite"] == "People of any age can be slow."
+
+
+def test_a_known_term_inside_the_group_keeps_its_lexicon_span_and_alternatives():
+    text = "Handicapped people are lazy."
+    engine = ScriptedEngine(flags={text: biased(["lazy"], ["disability"])})
+    _, flag = run(engine, text, "flag")
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [
+        ("Handicapped", "lexicon"),
+        ("lazy", "model"),
+    ]
+    assert flag["spans"][0]["alternatives"]
+    # The group span could not be shown beside it, so the explanation does not name it.
+    assert "whole group" not in flag["explanation"]
+    assert flag["categories"][0] == "disability"
