@@ -57,7 +57,8 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         "background",
         (
             "blacks", "whites", "asians", "africans", "hispanics", "latinos", "latinas",
-            "arabs", "indians", "natives", "gypsies", "roma",
+            "arabs", "indians", "natives", "gypsies", "roma", "native americans",
+            "african americans", "african-americans", "asian americans",
         ),
         (
             "black", "white", "brown", "asian", "african", "african-american", "hispanic",
@@ -93,7 +94,10 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "disability": (
         "ability",
-        ("the disabled", "the handicapped", "autistics", "cripples", "wheelchair users"),
+        (
+            "the disabled", "the handicapped", "the mentally ill", "the mentally disabled",
+            "autistics", "cripples", "wheelchair users",
+        ),
         ("disabled", "handicapped", "autistic", "deaf", "blind", "mentally ill"),
     ),
     "socioeconomic_status": (
