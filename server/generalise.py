@@ -5,11 +5,15 @@ The model misses some of them (P(biased) 0.3-0.58 for the two examples), and its
 the claim in other words ("Girls are bad at math." -> "Girls are not good at math."; pushing the
 group word down only swaps it: "The elderly", "Gays"). So:
 
-- the flag: a generalisation whose predicate carries a loaded word or "too <word>" is biased when
-  the model gives it at least FLOOR (server.task.merge_lexicon). On 678 validation texts about
-  groups (ToxiGen tail, HolisticBias held out, ToxiGen seed statements outside the eval's) it
-  changed no verdict, right or wrong: the model already flags such plain cases there, and the
-  rule is for the ones it scores just under its threshold, like the two above;
+- the flag: a generalisation whose predicate carries a loaded word, "too <word>", "so <word>" or
+  "don't know how to" is biased when the model gives it at least FLOOR, and one that says the
+  group is so by nature ("Women are naturally better caregivers", ESSENTIAL) is biased whatever
+  the model says (server.task.merge_lexicon). On 678 validation texts about groups (ToxiGen
+  tail, HolisticBias held out, ToxiGen seed statements outside the eval's) the first rule
+  changed no verdict; with "so", "don't know how" and a group after "that" ("it is a fact that
+  trans people are...") it flags 3 more of the 331 hateful ones and no fair one. The model
+  already flags the plain cases there; the rule is for the ones it scores just under its
+  threshold, like the two above. No validation text says a group is so by nature;
 - the rewrite: a candidate that still generalises about a group ranks below one that does not,
   and a generalisation with "are", "were", "can('t)", "couldn't" or "don't" gets a candidate that
   puts the claim on people of any gender, age, faith... ("People of any gender can be too
@@ -118,11 +122,13 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 }  # fmt: skip
 PEOPLE = (
     "people", "folks", "men", "women", "guys", "girls", "boys", "kids", "workers", "drivers",
+    "students", "children", "parents", "employees", "athletes",
 )  # fmt: skip
-# Words before a group that make it particular people, not the whole group.
+# Words before a group that make it particular people, not the whole group. Not "that" or
+# "this": before a plural they start a clause ("a fact that trans people are...").
 SPECIFIC = frozenset(
     [
-        "the", "these", "those", "this", "that", "my", "our", "your", "his", "her", "their",
+        "the", "these", "those", "my", "our", "your", "his", "her", "their",
         "some", "two", "three", "four", "five", "several", "few", "many", "a", "an", "of", "with",
         "to", "for", "about", "by", "like", "and", "or", "among",
     ]
@@ -130,7 +136,8 @@ SPECIFIC = frozenset(
 QUANTIFIERS = ("all", "most", "every", "no")
 # What follows a generic subject: a copula, a modal or an adverb that generalises.
 VERB = re.compile(
-    r"\s+(?:(?:all|always|generally|usually|often|really|just|only|never|simply)\s+)*"
+    r"\s+(?:(?:all|always|generally|usually|often|really|just|only|never|simply|naturally|"
+    r"inherently|innately|instinctively)\s+)*"
     r"(?P<verb>are|were|can(?:not|'t|’t)?|could(?:n't|n’t)?|should(?:n't|n’t)?|must|will|"
     r"won't|won’t|would|do(?:n't|n’t)?|do not|tend|lack|have|belong|need|refuse|hate|love)\b",
     re.IGNORECASE,
@@ -164,7 +171,15 @@ LEAD_IN = frozenset(
 )  # fmt: skip
 # "you Arabs are...", "we women are...": a group addressed or spoken for, not recast.
 ADDRESSED = frozenset(["you", "we", "us", "they", "them"])
-TOO = re.compile(r"\btoo\s+[^\W\d_][\w'’-]*", re.IGNORECASE)
+# "too emotional", "so dramatic" (not "so that", "so many"), "don't know how to": what the
+# predicate says runs the group down.
+TOO = re.compile(
+    r"\b(?:too|so(?!\s+(?:that|many|much|few|far|long|called|as|to)\b))\s+[^\W\d_][\w'’-]*"
+    r"|\b(?:don't|don’t|do not|never|cannot|can't|can’t)\s+know\s+how\b",
+    re.IGNORECASE,
+)
+# The group is said to be so by nature: a stereotype, however the model scores it.
+ESSENTIAL = re.compile(r"\b(?:naturally|inherently|innately|instinctively|by nature)\b", re.I)
 NEGATION = re.compile(r"^(?:not|never|no longer)\s+", re.IGNORECASE)
 NEGATED_VERB = re.compile(r"n't|n’t|\bnot\b|\bnever\b|cannot", re.IGNORECASE)
 CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:but|which|because|while|whereas|although)\s")
@@ -179,12 +194,14 @@ class Generalisation:
     verb: str  # the copula or verb that follows, lowercased
     predicate_start: int  # where the predicate starts (after the verb)
     predicate_end: int  # the end of its clause
-    cues: tuple[tuple[int, int], ...]  # the predicate's loaded words and "too <word>"s
+    cues: tuple[tuple[int, int], ...]  # the predicate's loaded words, "too <word>"s, ESSENTIAL
     negated: bool  # "are not", "can't", "never": what the group is said not to be or do
+    essential: tuple[int, int] | None = None  # "naturally", "by nature": the group is so by nature
 
     @property
     def evaluative(self) -> bool:
-        """The predicate runs the group down: a loaded word or "too <word>"."""
+        """The predicate runs the group down (a loaded word, "too <word>") or says the group is
+        so by nature."""
         return bool(self.cues)
 
     @property
@@ -239,11 +256,17 @@ def find(sentence: str) -> Generalisation | None:
         rest_end = end.start() if end else len(sentence)
         predicate = sentence[rest_start:rest_end]
         cues = [(rest_start + h.start, rest_start + h.end) for h in loaded.find(predicate)]
-        cues += [(rest_start + t.start(), rest_start + t.end()) for t in TOO.finditer(predicate)]
+        # From the group's end on: "don't know how" has its verb in it, and "Women naturally
+        # tend to..." its adverb.
+        cues += [t.span() for t in TOO.finditer(sentence, m.end(), rest_end)]
+        nature = ESSENTIAL.search(sentence, m.end(), rest_end)
+        essential = (nature.start(), nature.end()) if nature else None
+        cues += [essential] if essential else []
         negated = bool(NEGATED_VERB.search(verb.group(0)) or NEGATION.match(predicate.lstrip()))
         return Generalisation(
             m.start(), m.end(), m.group(0), _category(m.group("g")),
-            verb.group("verb").lower(), rest_start, rest_end, tuple(sorted(cues)), negated,
+            verb.group("verb").lower(), rest_start, rest_end, tuple(sorted(set(cues))), negated,
+            essential,
         )  # fmt: skip
     return None
 

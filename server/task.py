@@ -668,9 +668,12 @@ def merge_lexicon(
     group = generalise.find(segment.text)
     if group is not None and (not free(group.start, group.end) or group.category in options.mute):
         group = None
-    # A generalisation runs the group down by words the user did not allow.
+    # A generalisation runs the group down by words the user did not allow; one that says the
+    # group is so by nature is a stereotype however the model scores it.
     evaluative = group is not None and any(free(a, b) for a, b in group.cues)
-    if evaluative and label is Label.NEUTRAL and (flag.p_biased or 0.0) >= generalise.FLOOR:
+    essential = group is not None and group.essential is not None and free(*group.essential)
+    enough = (flag.p_biased or 0.0) >= generalise.FLOOR or essential
+    if evaluative and label is Label.NEUTRAL and enough:
         label = Label.SLIGHTLY_BIASED
     shown_group = False
     if group is not None and label is not Label.NEUTRAL:

@@ -4,6 +4,8 @@ import pytest
 
 from srllm.server import generalise, task
 
+ABOUT_GENDER = "sexual_orientation_gender_identity"
+
 
 def found(text):
     g = generalise.find(text)
@@ -21,6 +23,9 @@ def found(text):
         ("Gay men always lie.", None),  # "lie" is not one of the verbs that generalise
         ("Girls never do well at math.", ("Girls", "gender", "do")),
         ("Middle-aged people are boring.", ("Middle-aged people", "age", "are")),
+        # After "that" a plural group starts a clause: "that" is not a determiner there.
+        ("It is a fact that trans people are deviants.", ("trans people", ABOUT_GENDER, "are")),
+        ("Asian students naturally tend to study.", ("Asian students", "race_ethnicity", "tend")),
     ],
 )
 def test_a_group_said_to_be_or_do_something_is_found(text, expected):
@@ -53,6 +58,43 @@ def test_the_predicate_decides_evaluative_and_negated():
     assert not neutral.evaluative and not neutral.negated
     assert generalise.find("Girls are not good at math.").negated
     assert generalise.find("Women can't lead.").negated
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("Girls are so dramatic.", "so dramatic"),
+        ("Women are too emotional to lead.", "too emotional"),
+        ("Poor people don't know how to manage money.", "don't know how"),
+        ("Middle easterners do not know how to dress.", "do not know how"),
+        ("Women are naturally better caregivers.", "naturally"),
+        ("Men are by nature more competitive.", "by nature"),
+    ],
+)
+def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
+    g = generalise.find(text)
+    assert [text[a:b] for a, b in g.cues] == [cue]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Women are so that they can vote.",  # "so that" is not "so <word>"
+        "Women are so few in engineering.",
+        "Immigrants can't vote until they become citizens.",  # a fact, not a lack of skill
+        "Women are underrepresented in engineering.",
+    ],
+)
+def test_other_predicates_carry_no_cue(text):
+    g = generalise.find(text)
+    assert g is not None and g.cues == () and g.essential is None
+
+
+def test_only_a_claim_by_nature_is_essential():
+    text = "Women are naturally better caregivers."
+    g = generalise.find(text)
+    assert text[slice(*g.essential)] == "naturally"
+    assert generalise.find("Girls are so dramatic.").essential is None
 
 
 def test_a_rewrite_still_states_a_stereotype_when_it_says_what_the_group_is():

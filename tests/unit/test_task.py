@@ -369,6 +369,27 @@ def test_a_generalisation_the_model_scores_just_under_its_threshold_is_flagged()
         assert flag["label"] == "neutral" and flag["spans"] == [], fair
 
 
+def test_a_claim_that_a_group_is_so_by_nature_is_flagged_however_the_model_scores_it():
+    text = "Women are naturally better caregivers."
+    low = contract.Flag(contract.Label.NEUTRAL, p_biased=0.05)  # under generalise.FLOOR
+    _, flag = run(ScriptedEngine(flags={text: low}), text, "flag")
+    assert flag["label"] == "slightly_biased" and flag["categories"] == ["gender"]
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [("Women", "generalisation")]
+    # Allowing the word that says "by nature" leaves a fair verdict to the model.
+    options = task.Options(allow=("naturally",))
+    events = list(
+        task.Task(ScriptedEngine(flags={text: low})).run(text, "flag", None, False, options)
+    )
+    assert events[-1].payload["label"] == "neutral"
+    # Running the group down without "by nature" still needs generalise.FLOOR.
+    rude = "Girls are so dramatic."
+    _, flag = run(ScriptedEngine(flags={rude: low}), rude, "flag")
+    assert flag["label"] == "neutral"
+    under = contract.Flag(contract.Label.NEUTRAL, p_biased=0.3)
+    _, flag = run(ScriptedEngine(flags={rude: under}), rude, "flag")
+    assert flag["label"] == "slightly_biased"
+
+
 def test_the_users_allow_list_and_muted_categories_cover_the_group_rule():
     text = "Muslims are ignorant about money."
     under = contract.Flag(contract.Label.NEUTRAL, p_biased=0.45)
