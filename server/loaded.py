@@ -4,7 +4,8 @@ decide a verdict, so fair reporting of bad news is not flagged because of them.
 
 Plain words, from the same file: words that human neutral rewrites keep ("citizens",
 "supporters", "same"). A word the model names that is plain and not loaded carries no bias
-and is not highlighted (nor pushed out of the rewrite)."""
+and is not highlighted (nor pushed out of the rewrite). Nor is praise, a positive opinion word
+("fine", "cute", "freedom"): under 2% of the words people mark as biased are such words."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ class Hit:
 
 
 @cache
-def _lists() -> tuple[frozenset[str], frozenset[str]]:
+def _lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     data = json.loads(WORDS_FILE.read_text(encoding="utf-8"))
-    return frozenset(data["words"]), frozenset(data["plain"])
+    return frozenset(data["words"]), frozenset(data["plain"]), frozenset(data["praise"])
 
 
 def _words() -> frozenset[str]:
@@ -46,12 +47,25 @@ def find(text: str) -> list[Hit]:
     return [Hit(m.start(), m.end(), m.group(0)) for m in WORD.finditer(text) if _known(m.group(0))]
 
 
-def plain(phrase: str) -> bool:
-    """Every content word of phrase is one human neutral rewrites keep, and none is loaded."""
+def _content(phrase: str) -> list[str]:
     from srllm.contract import FUNCTION_WORDS
 
-    content = [w for w in WORD.findall(phrase) if w.lower() not in FUNCTION_WORDS]
-    words, kept = _lists()
+    return [w for w in WORD.findall(phrase) if w.lower() not in FUNCTION_WORDS]
+
+
+def _all_in(phrase: str, words: frozenset[str]) -> bool:
+    """Every content word of phrase is in words, and none is loaded."""
+    content = _content(phrase)
     return bool(content) and all(
-        w.lower().replace("’", "'") in kept and not _known(w) for w in content
+        w.lower().replace("’", "'") in words and not _known(w) for w in content
     )
+
+
+def plain(phrase: str) -> bool:
+    """Every content word of phrase is one human neutral rewrites keep, and none is loaded."""
+    return _all_in(phrase, _lists()[1])
+
+
+def praise(phrase: str) -> bool:
+    """Every content word of phrase is a positive opinion word ("fine", "cute"), none loaded."""
+    return _all_in(phrase, _lists()[2])

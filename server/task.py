@@ -623,8 +623,8 @@ def merge_lexicon(
     which found it; a known term makes a sentence the model called neutral slightly biased. In a
     biased sentence, the loaded words (negative opinion words) the model did not name are marked
     too: the model names under a third of the words people mark, and those words are mostly
-    loaded ones; the plain words it names (loaded.plain: words human neutral rewrites keep) are
-    not. The explanation is rebuilt over what is highlighted, so it names nothing the
+    loaded ones; the plain words it names (loaded.plain: words human neutral rewrites keep) and
+    its praise (loaded.praise: positive opinion words) are not. The explanation is rebuilt over what is highlighted, so it names nothing the
     card does not show. The user's allow-list and muted categories apply here (Options)."""
     allowed = options.allowed_ranges(segment.text) if options.allow else []
 
@@ -639,9 +639,9 @@ def merge_lexicon(
         muted = bool(flag.categories) and all(c in options.mute for c in flag.categories)
         if (named and not kept) or muted:
             model_biased = False  # its only evidence was allowed terms or muted categories
-        # A plain word the model named ("citizens") carries no bias: it is not highlighted,
-        # unless the sentence would then show no word at all.
-        shown = [s for s in kept if not loaded.plain(s.text)]
+        # A plain word ("citizens") or praise ("fine") the model named carries no bias: it is
+        # not highlighted, unless the sentence would then show no word at all.
+        shown = [s for s in kept if not (loaded.plain(s.text) or loaded.praise(s.text))]
         if not shown and not loaded.find(segment.text) and not lexicon.find(segment.text):
             shown = kept
         for s in shown if model_biased else []:

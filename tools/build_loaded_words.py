@@ -14,6 +14,11 @@ The same rule gives the plain words: every word used in 3 or more of those neutr
 ("citizens", "supporters", "same"). A word the model names in a biased sentence is not
 highlighted when it is plain and not loaded (server.loaded.plain): on v5's eval flags this
 raised span precision from 0.39 to 0.44 at recall 0.50 (was 0.52).
+
+The praise words are the lexicon's positive words that are not also negative ("fine", "cute",
+"freedom"): of the 890 biased words annotated in train_500, 17 (1.9%) are such words, 8 of them
+"clearly". A word the model names that is praise is not highlighted either (server.loaded.praise),
+so the rewrite does not push it out and say the opposite ("not good") instead.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 from srllm import paths
 
 SOURCE = "wnc_sample/lexicons/negative_liu2005.txt"
+POSITIVE = "wnc_sample/lexicons/positive_liu2005.txt"
 TRAIN = "srllm/train_500.csv"
 OUT = Path(__file__).resolve().parents[1] / "server" / "loaded_words.json"
 NEUTRAL_USES = 3  # a word in this many human neutral rewrites is not a loaded word
@@ -53,6 +59,7 @@ def neutral_uses(path: Path) -> Counter[str]:
 
 def build(data: Path) -> dict:
     negative = words(data / "extra" / SOURCE)
+    positive = words(data / "extra" / POSITIVE)
     uses = neutral_uses(data / TRAIN)
     kept = sorted(w for w in negative if uses[w] < NEUTRAL_USES)
     return {
@@ -62,6 +69,9 @@ def build(data: Path) -> dict:
         "words": kept,
         "plain_source": f"words used in {NEUTRAL_USES}+ SR-LLM train_500 neutral rewrites",
         "plain": sorted(w for w, n in uses.items() if n >= NEUTRAL_USES),
+        "praise_source": "Hu and Liu opinion lexicon (positive words, none also negative), same "
+        "repository",
+        "praise": sorted(positive - negative),
     }
 
 
@@ -72,7 +82,8 @@ def main() -> None:
     data = args.data or paths.data_root()
     built = build(data)
     OUT.write_text(json.dumps(built, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{len(built['words'])} loaded, {len(built['plain'])} plain words -> {OUT}")
+    counts = ", ".join(f"{len(built[k])} {k}" for k in ("words", "plain", "praise"))
+    print(f"{counts} -> {OUT}")
 
 
 if __name__ == "__main__":

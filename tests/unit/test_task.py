@@ -293,6 +293,19 @@ def test_plain_words_the_model_names_are_not_highlighted_unless_nothing_else_wou
     assert [(s["text"], s["source"]) for s in flag["spans"]] == [("citizens", "model")]
 
 
+def test_praise_the_model_names_is_neither_highlighted_nor_pushed_out_of_the_rewrite():
+    text = "That movie is so damn sweet and cute."
+    engine = ScriptedEngine(
+        flags={text: biased(["damn", "cute"], ["other_toxicity"])},
+        guided={text: "That movie is so sweet and cute."},
+    )
+    _, payload = run(engine, text, "debias")
+    # "cute" is a positive opinion word: it carries no bias, so only "damn" is pushed down.
+    assert [(s["text"], s["source"]) for s in payload["flag"]["spans"]] == [("damn", "model")]
+    assert [c for c in engine.calls if c[0] == "rewrite"][0] == ("rewrite", text, ("damn",))
+    assert "cute" not in payload["flag"]["explanation"]
+
+
 def test_a_sampled_rewrite_replaces_a_still_flagged_one_and_sampling_stops_there():
     text = "My cousin is bad at math."
     still = "My cousin is not good at math."
