@@ -17,6 +17,13 @@ from pathlib import Path
 
 WORDS_FILE = Path(__file__).with_name("loaded_words.json")
 WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
+# "not good", "isn't very respectful", "never fair": praise denied.
+DENIED = re.compile(
+    r"(?:\b(?:not|never|no\s+longer)|n't|n’t)\s+"
+    r"(?:(?:very|really|so|as|always|particularly|entirely|quite|that|too|exactly)\s+)?"
+    r"(?P<word>[^\W\d_][\w'’-]*)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -69,3 +76,10 @@ def plain(phrase: str) -> bool:
 def praise(phrase: str) -> bool:
     """Every content word of phrase is a positive opinion word ("fine", "cute"), none loaded."""
     return _all_in(phrase, _lists()[2])
+
+
+def denied_praise(text: str) -> list[str]:
+    """The praise text denies, lowercased ("not good", "isn't very respectful" -> "good",
+    "respectful"): a rewrite that says "Girls are not good at math" for "Girls are bad at math"
+    has removed the word and kept the claim."""
+    return [m.group("word").lower() for m in DENIED.finditer(text) if praise(m.group("word"))]
