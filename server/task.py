@@ -644,8 +644,16 @@ def merge_lexicon(
         if (named and not kept) or muted:
             model_biased = False  # its only evidence was allowed terms or muted categories
         # A plain word ("citizens") or praise ("fine") the model named carries no bias: it is
-        # not highlighted, unless the sentence would then show no word at all.
-        shown = [s for s in kept if not (loaded.plain(s.text) or loaded.praise(s.text))]
+        # not highlighted, unless the sentence would then show no word at all. Praise the
+        # sentence denies ("not worth the resources") runs someone down and stays.
+        denied = set(loaded.denied_praise(segment.text))
+
+        def neutral_word(phrase: str) -> bool:
+            if denied & {w.lower() for w in phrase.split()}:
+                return False
+            return loaded.plain(phrase) or loaded.praise(phrase)
+
+        shown = [s for s in kept if not neutral_word(s.text)]
         if not shown and not loaded.find(segment.text) and not lexicon.find(segment.text):
             shown = kept
         for s in shown if model_biased else []:

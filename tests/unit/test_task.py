@@ -304,6 +304,14 @@ def test_praise_the_model_names_is_neither_highlighted_nor_pushed_out_of_the_rew
     assert [(s["text"], s["source"]) for s in payload["flag"]["spans"]] == [("damn", "model")]
     assert [c for c in engine.calls if c[0] == "rewrite"][0] == ("rewrite", text, ("damn",))
     assert "cute" not in payload["flag"]["explanation"]
+    # Praise the sentence denies is what runs it down: it stays highlighted.
+    text = "Those lazy people are not worth the money."
+    engine = ScriptedEngine(flags={text: biased(["worth"], ["other_toxicity"])})
+    _, flag = run(engine, text, "flag")
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [
+        ("lazy", "opinion"),
+        ("worth", "model"),
+    ]
 
 
 def test_a_sampled_rewrite_replaces_a_still_flagged_one_and_sampling_stops_there():
