@@ -80,6 +80,6 @@ def praise(phrase: str) -> bool:
 
 def denied_praise(text: str) -> list[str]:
     """The praise text denies, lowercased ("not good", "isn't very respectful" -> "good",
-    "respectful"): a rewrite that says "Girls are not good at math" for "Girls are bad at math"
-    has removed the word and kept the claim."""
+    "respectful"): denied, it runs someone down ("not worth the resources"), so a model word
+    among them is highlighted though it is praise or plain (server.task.merge_lexicon)."""
     return [m.group("word").lower() for m in DENIED.finditer(text) if praise(m.group("word"))]

@@ -579,10 +579,9 @@ class Task:
         p = self.residual(text) if changed else 1.0
         found = generalise.find(text) if generalise.find(source) is not None else None
         generalises = found is not None and found.stereotypes
-        denies = bool(set(loaded.denied_praise(text)) - set(loaded.denied_praise(source)))
         return Candidate(
             text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
-            generalises, denies,
+            generalises,
         )  # fmt: skip
 
     def residual(self, text: str) -> float:
@@ -606,17 +605,15 @@ class Candidate:
     p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
     kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
     generalises: bool = False  # the sentence made a claim about a group and this still does
-    denies: bool = False  # it denies praise the sentence did not deny ("bad" -> "not good")
 
     def rank(self, threshold: float) -> tuple:
-        """Lower is better: changed at all, then no longer flagged, no longer a claim about a
-        group and not the same claim by denied praise, then fewer highlighted words kept, then
-        the lower P(biased)."""
-        still = self.p_biased >= threshold or self.generalises or self.denies
+        """Lower is better: changed at all, then no longer flagged and no longer a claim about
+        a group, then fewer highlighted words kept, then the lower P(biased)."""
+        still = self.p_biased >= threshold or self.generalises
         return (not self.changed, still, self.kept_highlights, self.p_biased)
 
     def done(self, threshold: float) -> bool:
-        return not self.rank(threshold)[1] and not self.kept_highlights
+        return self.p_biased < threshold and not self.kept_highlights and not self.generalises
 
 
 def merge_lexicon(

@@ -331,38 +331,6 @@ def test_a_sampled_rewrite_replaces_a_still_flagged_one_and_sampling_stops_there
     assert samples == [(), (1,), (2,)]
 
 
-def test_a_rewrite_that_denies_praise_for_the_highlighted_word_is_not_done():
-    """ "bad" -> "not good" removes the word and keeps the claim, even where the flagger lets it
-    pass: it gets sampled tries, and one that says something else is preferred."""
-    text = "My cousin is bad at math."
-    denied = "My cousin is not good at math."
-    other = "My cousin finds math hard."
-    engine = ScriptedEngine(
-        flags={text: biased(["bad"], ["other_toxicity"]), denied: biased([], [], p=0.3)},
-        guided={text: denied},
-        sampled={(text, 1): denied, (text, 2): other},
-    )
-    _, payload = run(engine, text, "debias")
-    assert payload["rewrite"] == other
-    assert [c[3:] for c in engine.calls if c[0] == "rewrite"] == [(), (1,), (2,)]
-    # With nothing better on offer the denial is still shown: it is changed, and not flagged.
-    engine = ScriptedEngine(
-        flags={text: biased(["bad"], ["other_toxicity"]), denied: biased([], [], p=0.3)},
-        guided={text: denied},
-    )
-    _, payload = run(engine, text, "debias")
-    assert payload["rewrite"] == denied
-    # Praise the sentence itself denied is not held against the rewrite.
-    source = "He is not good at math and the teacher is bad."
-    kept = "He is not good at math and the teacher is strict."
-    engine = ScriptedEngine(
-        flags={source: biased(["bad"], ["other_toxicity"])}, guided={source: kept}
-    )
-    _, payload = run(engine, source, "debias")
-    assert payload["rewrite"] == kept
-    assert [c[3:] for c in engine.calls if c[0] == "rewrite"] == [()]
-
-
 def test_a_sampled_rewrite_that_drops_the_meaning_is_not_chosen():
     text = "My cousin is bad at math."
     still = "My cousin is not good at math."
