@@ -5,7 +5,9 @@ decide a verdict, so fair reporting of bad news is not flagged because of them.
 Plain words, from the same file: words that human neutral rewrites keep ("citizens",
 "supporters", "same"). A word the model names that is plain and not loaded carries no bias
 and is not highlighted (nor pushed out of the rewrite). Nor is praise, a positive opinion word
-("fine", "cute", "freedom"): under 2% of the words people mark as biased are such words."""
+("fine", "cute", "freedom"): under 2% of the words people mark as biased are such words.
+Unmarked words (same file) are loaded words the training rows' annotators never marked
+("killed", "disaster"): loaded still, but not highlighted by themselves (marks)."""
 
 from __future__ import annotations
 
@@ -34,9 +36,9 @@ class Hit:
 
 
 @cache
-def _lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+def _lists() -> tuple[frozenset[str], ...]:
     data = json.loads(WORDS_FILE.read_text(encoding="utf-8"))
-    return frozenset(data["words"]), frozenset(data["plain"]), frozenset(data["praise"])
+    return tuple(frozenset(data[k]) for k in ("words", "plain", "praise", "unmarked"))
 
 
 def _words() -> frozenset[str]:
@@ -52,6 +54,13 @@ def _known(token: str) -> bool:
 def find(text: str) -> list[Hit]:
     """Every loaded word of text, as written (a possessive "thug's" marks "thug's")."""
     return [Hit(m.start(), m.end(), m.group(0)) for m in WORD.finditer(text) if _known(m.group(0))]
+
+
+def marks(text: str) -> list[Hit]:
+    """The loaded words of text that people mark as biased: not the unmarked ones, which report
+    bad events ("killed", "disaster", "tired") and were never marked in the training rows."""
+    unmarked = _lists()[3]
+    return [h for h in find(text) if h.text.lower().replace("’", "'") not in unmarked]
 
 
 def _content(phrase: str) -> list[str]:

@@ -622,8 +622,8 @@ def merge_lexicon(
     """The model's words and the lexicon's known terms as spans at passage offsets, each saying
     which found it; a known term makes a sentence the model called neutral slightly biased. In a
     biased sentence, the loaded words (negative opinion words) the model did not name are marked
-    too: the model names under a third of the words people mark, and those words are mostly
-    loaded ones; the plain words it names (loaded.plain: words human neutral rewrites keep) and
+    too, less the ones people never marked (loaded.marks): the model names under a third of the
+    words people mark, and those words are mostly loaded ones; the plain words it names (loaded.plain: words human neutral rewrites keep) and
     its praise (loaded.praise: positive opinion words) are not. The explanation is rebuilt over
     what is highlighted, so it names nothing the card does not show. The user's allow-list and
     muted categories apply here (Options)."""
@@ -651,7 +651,7 @@ def merge_lexicon(
             return loaded.plain(phrase) or loaded.praise(phrase)
 
         shown = [s for s in kept if not neutral_word(s.text)]
-        if not shown and not loaded.find(segment.text) and not lexicon.find(segment.text):
+        if not shown and not loaded.marks(segment.text) and not lexicon.find(segment.text):
             shown = kept
         for s in shown if model_biased else []:
             # Keyed at passage offsets like the other sources, so the overlap checks compare
@@ -696,7 +696,7 @@ def merge_lexicon(
             spans[(start, end)] = SpanOut(start, end, group.text, GROUP_SOURCE)
             shown_group = True
     if label is not Label.NEUTRAL:
-        for hit in loaded.find(segment.text):
+        for hit in loaded.marks(segment.text):
             span = SpanOut(segment.start + hit.start, segment.start + hit.end, hit.text, "opinion")
             if not any(k[0] < span.end and span.start < k[1] for k in spans) and free(
                 hit.start, hit.end

@@ -15,6 +15,13 @@ The same rule gives the plain words: every word used in 3 or more of those neutr
 highlighted when it is plain and not loaded (server.loaded.plain): on v5's eval flags this
 raised span precision from 0.39 to 0.44 at recall 0.50 (was 0.52).
 
+The unmarked words are loaded words that occur in 2 or more of train_500's biased texts and that
+the annotators never marked there ("killed", "dead", "crime", "disaster", "tired"): words that
+report bad events, not bias. They stay loaded (a generalisation's predicate "are slow" still
+runs the group down) but are not highlighted by themselves (server.loaded.marks). In 2-fold
+cross-validation on train_500 (5 shuffles; the list built on one half, scored on the other)
+this raised the loaded words' precision 0.715 -> 0.774 at recall 0.658 (F1 0.685 -> 0.711).
+
 The praise words are the lexicon's positive words that are not also negative ("fine", "cute",
 "freedom"): of the 890 biased words annotated in train_500, 17 (1.9%) are such words, 8 of them
 "clearly". A word the model names that is praise is not highlighted either (server.loaded.praise),
@@ -24,6 +31,7 @@ so the rewrite does not push it out and say the opposite ("not good") instead.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import json
 import re
@@ -37,6 +45,7 @@ POSITIVE = "wnc_sample/lexicons/positive_liu2005.txt"
 TRAIN = "srllm/train_500.csv"
 OUT = Path(__file__).resolve().parents[1] / "server" / "loaded_words.json"
 NEUTRAL_USES = 3  # a word in this many human neutral rewrites is not a loaded word
+UNMARKED_SEEN = 2  # a loaded word in this many biased texts, never marked, is not highlighted
 WORD = re.compile(r"[a-z][a-z'-]*")
 
 
@@ -57,6 +66,26 @@ def neutral_uses(path: Path) -> Counter[str]:
     return counts
 
 
+def unmarked(path: Path, loaded: set[str]) -> list[str]:
+    """Loaded words in UNMARKED_SEEN or more annotated biased texts, never among their marked
+    words."""
+    seen: Counter[str] = Counter()
+    marked: Counter[str] = Counter()
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                annotated = ast.literal_eval(row["biased_words"])
+            except (ValueError, SyntaxError):
+                continue
+            marks = set(WORD.findall(" ".join(str(w) for w in annotated).lower()))
+            if not marks:
+                continue
+            for word in set(WORD.findall(row["biased_text"].lower())) & loaded:
+                seen[word] += 1
+                marked[word] += word in marks
+    return sorted(w for w, n in seen.items() if n >= UNMARKED_SEEN and not marked[w])
+
+
 def build(data: Path) -> dict:
     negative = words(data / "extra" / SOURCE)
     positive = words(data / "extra" / POSITIVE)
@@ -69,6 +98,9 @@ def build(data: Path) -> dict:
         "words": kept,
         "plain_source": f"words used in {NEUTRAL_USES}+ SR-LLM train_500 neutral rewrites",
         "plain": sorted(w for w, n in uses.items() if n >= NEUTRAL_USES),
+        "unmarked_source": f"loaded words in {UNMARKED_SEEN}+ SR-LLM train_500 biased texts, "
+        "never among their annotated biased words",
+        "unmarked": unmarked(data / TRAIN, set(kept)),
         "praise_source": "Hu and Liu opinion lexicon (positive words, none also negative), same "
         "repository",
         "praise": sorted(positive - negative),
@@ -82,7 +114,7 @@ def main() -> None:
     data = args.data or paths.data_root()
     built = build(data)
     OUT.write_text(json.dumps(built, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-    counts = ", ".join(f"{len(built[k])} {k}" for k in ("words", "plain", "praise"))
+    counts = ", ".join(f"{len(built[k])} {k}" for k in ("words", "plain", "unmarked", "praise"))
     print(f"{counts} -> {OUT}")
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from srllm import contract
-from srllm.server import task
+from srllm.server import generalise, task
 from tests.standin import ScriptedEngine, biased
 
 OLD = "Old people are slow and useless with technology."
@@ -222,6 +222,19 @@ def test_loaded_words_the_model_did_not_name_are_highlighted_in_biased_sentences
     fair = "The storm was a terrible disaster for the town."
     _, flag = run(ScriptedEngine(), fair, "flag")
     assert flag["label"] == "neutral" and flag["spans"] == []
+
+
+def test_loaded_words_people_never_marked_are_not_highlighted_by_themselves():
+    """ "killed" and "disaster" report bad events: loaded, never marked in the training rows."""
+    text = "The corrupt mayor killed the plan, a disaster."
+    engine = ScriptedEngine(flags={text: biased(["corrupt"], ["politics"])})
+    _, flag = run(engine, text, "flag")
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [("corrupt", "model")]
+    # Named by the model they are shown; and they still run a group down ("are slow").
+    engine = ScriptedEngine(flags={text: biased(["killed"], ["politics"])})
+    _, flag = run(engine, text, "flag")
+    assert ("killed", "model") in [(s["text"], s["source"]) for s in flag["spans"]]
+    assert generalise.find("Old people are slow.").evaluative
 
 
 def test_the_explanation_names_only_highlighted_words():
