@@ -623,10 +623,11 @@ def merge_lexicon(
     which found it; a known term makes a sentence the model called neutral slightly biased. In a
     biased sentence, the loaded words (negative opinion words) the model did not name are marked
     too, less the ones people never marked (loaded.marks): the model names under a third of the
-    words people mark, and those words are mostly loaded ones; the plain words it names (loaded.plain: words human neutral rewrites keep) and
-    its praise (loaded.praise: positive opinion words) are not. The explanation is rebuilt over
-    what is highlighted, so it names nothing the card does not show. The user's allow-list and
-    muted categories apply here (Options)."""
+    words people mark, and those words are mostly loaded ones; the plain words it names
+    (loaded.plain: words human neutral rewrites keep) and its praise (loaded.praise: positive
+    opinion words) are not. The explanation is rebuilt over what is highlighted, so it names
+    nothing the card does not show. The user's allow-list and muted categories apply here
+    (Options)."""
     allowed = options.allowed_ranges(segment.text) if options.allow else []
 
     def free(start: int, end: int) -> bool:  # sentence offsets; not inside an allowed term
