@@ -590,7 +590,8 @@ async function scanChunk(chunk, { port, cancel, settings, texts, counts }) {
   try {
     const options = {
       method: "POST",
-      body: { segments: chunk, stream: true },
+      // The user's strictness, allow-list and muted categories, as for a check.
+      body: { segments: chunk, stream: true, ...checkOptions(settings) },
       signal: timer.signal,
       stream: true,
     };

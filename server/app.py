@@ -182,15 +182,15 @@ async def scan_route(request: Request) -> Response:
         data, settings.max_scan_chars, settings.max_scan_segments
     )
     streamed = requests.bool_field(data, "stream", False)
-    strictness = task.Options.build(data.get("strictness"))
+    options = requests.task_options(data)
     runner = _runner(request)
     scanner = _scanner(request)
     items = [scan.Item(text, sid) for sid, text in pairs]
     work = await asyncio.to_thread(scan.plan, items, segmented, runner.engine)
-    threshold = strictness.threshold(runner.engine.info.flag_threshold)
+    threshold = options.threshold(runner.engine.info.flag_threshold)
 
     def run(cancel: threading.Event):
-        return scanner.run(work, cancel, threshold)
+        return scanner.run(work, cancel, threshold, options, runner.task)
 
     if not streamed:
 

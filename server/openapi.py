@@ -20,6 +20,24 @@ _STRICTNESS = {
     "`balanced` halfway.",
 }
 
+
+_ALLOW = {
+    "type": "array",
+    "maxItems": MAX_ALLOW_TERMS,
+    "items": {"type": "string", "minLength": 1, "maxLength": MAX_ALLOW_CHARS},
+    "description": "Terms the user accepts (literal, case-insensitive, on word boundaries): "
+    "never highlighted by any source, never pushed down in a rewrite. A sentence whose only "
+    "evidence was allowed terms is neutral (in a scan too: its label, not its score).",
+}
+
+_MUTE = {
+    "type": "array",
+    "items": {"type": "string", "enum": list(contract.CATEGORIES)},
+    "description": "Categories not to flag: a lexicon term of a muted category is not "
+    "highlighted, and the model's verdict does not count when all its categories are muted "
+    "(in a scan, every sentence over the review threshold is then checked in full: slower).",
+}
+
 _TEXT_REQUEST = {
     "type": "object",
     "required": ["text"],
@@ -38,21 +56,8 @@ _TEXT_REQUEST = {
             "description": "/v1/rewrite only: rewrite every sentence, not only the biased ones.",
         },
         "strictness": _STRICTNESS,
-        "allow": {
-            "type": "array",
-            "maxItems": MAX_ALLOW_TERMS,
-            "items": {"type": "string", "minLength": 1, "maxLength": MAX_ALLOW_CHARS},
-            "description": "Terms the user accepts (literal, case-insensitive, on word "
-            "boundaries): never highlighted by any source, never pushed down in a rewrite. A "
-            "sentence whose only evidence was allowed terms is neutral.",
-        },
-        "mute": {
-            "type": "array",
-            "items": {"type": "string", "enum": list(contract.CATEGORIES)},
-            "description": "Categories not to flag: a lexicon term of a muted category is not "
-            "highlighted, and the model's verdict does not count when all its categories are "
-            "muted.",
-        },
+        "allow": _ALLOW,
+        "mute": _MUTE,
     },
 }
 
@@ -198,6 +203,8 @@ _SCAN_REQUEST = {
             "scan waited for the model).",
         },
         "strictness": _STRICTNESS,
+        "allow": _ALLOW,
+        "mute": _MUTE,
     },
 }
 

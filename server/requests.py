@@ -59,7 +59,8 @@ def _encodable(value: str, name: str) -> None:
 
 
 def task_options(data: dict[str, Any]) -> Options:
-    """`strictness`, `allow` and `mute` of /v1/flag, /v1/rewrite and /v1/debias (Options)."""
+    """`strictness`, `allow` and `mute` of /v1/flag, /v1/rewrite, /v1/debias and /v1/scan
+    (Options)."""
     return Options.build(data.get("strictness"), data.get("allow"), data.get("mute"))
 
 

@@ -12,7 +12,9 @@ quantity as `p_biased` of /v1/flag), and a label from the model's calibrated fla
 A sentence without a letter (emoji, punctuation) scores 0 without the model, as in /v1/flag.
 /v1/flag also marks known terms of the lexicon and generalisations about a group
 (server.generalise), so a sentence the scan calls neutral or review can be `slightly_biased`
-there; the scan is the model's score alone.
+there; the scan is the model's score alone. The user's allow-list and muted categories can only
+clear a sentence: one the score would underline is flagged in full when they may change its
+verdict (Scanner.run), as the card it opens would be.
 
 Scores are cached per sentence (keyed by sentence, model and threshold), a sentence repeated in
 one call is read once, and the rest is read in windows of WINDOW sentences through the engine's
@@ -31,7 +33,7 @@ from enum import StrEnum
 from srllm.contract import Label
 from srllm.errors import Code, SrllmError
 from srllm.server.segment import Segment, split_sentences
-from srllm.server.task import REVIEW_MARGIN, Cache
+from srllm.server.task import DEFAULT_OPTIONS, REVIEW_MARGIN, Cache, Options, Task
 
 WINDOW = 32  # sentences read per batched call, between two looks at the cancel flag
 CACHE_SIZE = 8192  # scores (floats) kept: a few long documents' worth
@@ -176,11 +178,20 @@ class Scanner:
         return [found[text] for text in texts]
 
     def run(
-        self, work: Plan, cancel: threading.Event | None = None, threshold: float | None = None
+        self,
+        work: Plan,
+        cancel: threading.Event | None = None,
+        threshold: float | None = None,
+        options: Options = DEFAULT_OPTIONS,
+        task: Task | None = None,
     ) -> Iterator[Event]:
         """Started, then one Scored per sentence in document order, then Finished. Sentences
         are read WINDOW at a time; a cancelled scan stops between two windows. `threshold`
-        (a strictness's, task.Options.threshold) replaces the calibrated one as `biased`."""
+        (a strictness's, task.Options.threshold) replaces the calibrated one as `biased`. With
+        an allow-list or muted categories (`options`) and a `task` on the same engine, a
+        sentence labelled biased or review that holds an allowed term (any, when a category is
+        muted) is flagged in full at its label's threshold, and labelled neutral when the card
+        would be: its score stays the model's."""
         thresholds = self.thresholds if threshold is None else Thresholds.for_threshold(threshold)
         model = self.engine.info.name
         yield Started(
@@ -201,7 +212,13 @@ class Scanner:
             read += len(set(texts)) - (self.cache.hits - hits)
             for sentence in window:
                 score = next(scores) if sentence.segment.has_words else 0.0
-                payload = _sentence(work, sentence, score, thresholds)
+                label = thresholds.label(score)
+                text = sentence.segment.text
+                if label is not ScanLabel.NEUTRAL and task is not None and options.may_clear(text):
+                    cut = thresholds.biased if label is ScanLabel.BIASED else thresholds.review
+                    if not task.card_biased(text, cancel, cut, options):
+                        label = ScanLabel.NEUTRAL
+                payload = _sentence(work, sentence, score, label)
                 out.append(payload)
                 yield Scored(payload)
         counts = {label.value: 0 for label in ScanLabel}
@@ -243,7 +260,7 @@ def _window(pending: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
     return pending, []
 
 
-def _sentence(work: Plan, sentence: Sentence, score: float, thresholds: Thresholds) -> dict:
+def _sentence(work: Plan, sentence: Sentence, score: float, label: ScanLabel) -> dict:
     out: dict = {"index": sentence.index}
     if work.segmented:
         out["id"] = work.items[sentence.item].id
@@ -251,7 +268,7 @@ def _sentence(work: Plan, sentence: Sentence, score: float, thresholds: Threshol
         "start": sentence.segment.start,
         "end": sentence.segment.end,
         "score": round(score, 4),
-        "label": thresholds.label(score).value,
+        "label": label.value,
     }
     return out
 

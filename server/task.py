@@ -146,6 +146,11 @@ class Options:
     def allowed_ranges(self, text: str) -> list[tuple[int, int]]:
         return [(s.start, s.end) for s in contract.find_spans(text, list(self.allow))]
 
+    def may_clear(self, text: str) -> bool:
+        """Whether these options could make the flag of text neutral where the model alone
+        would not: a category is muted, or text holds an allowed term."""
+        return bool(self.mute) or bool(self.allow and self.allowed_ranges(text))
+
     def allows_word(self, word: str) -> bool:
         """Whether pushing `word` down in a rewrite could push down an allowed term: it shares
         a word with one."""
@@ -402,6 +407,16 @@ class Task:
             flag = self.engine.flag(text, cancel, threshold=threshold)
         self.cache.put(key, flag)
         return flag
+
+    def card_biased(
+        self, text: str, cancel: threading.Event | None, threshold: float, options: Options
+    ) -> bool:
+        """Whether the card calls one sentence biased at `threshold` with the user's options
+        (the model's flag, then merge_lexicon): the scan asks it where options may clear a
+        sentence its score alone would underline."""
+        segment = Segment(0, len(text), text)
+        flag, _ = merge_lexicon(segment, self.flag_sentence(text, cancel, threshold), options)
+        return flag.label is not Label.NEUTRAL
 
     def stream_sentence_rewrite(
         self, text: str, avoid: list[str], cancel: threading.Event | None, sample: int = 0

@@ -7,7 +7,8 @@
     srllm flag TEXT | srllm rewrite TEXT | srllm debias TEXT
                 (in-process; TEXT '-' reads stdin; --json; --strictness LEVEL;
                  --allow TERM and --mute CATEGORY, repeatable)
-    srllm scan FILE|- [--json] [--flagged] [--strictness LEVEL]   (every sentence's score)
+    srllm scan FILE|- [--json] [--flagged] [--strictness LEVEL] [--allow TERM] [--mute CAT]
+                (every sentence's score)
     srllm batch IN --out OUT [--task T] [--column C] [--id-column C] [--url URL] [--workers N]
                 (every row of a JSONL/CSV file through a server; resumable)
     srllm token
@@ -50,7 +51,8 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ctx", type=int, help=f"context size in tokens (default {DEFAULT_CTX})")
 
 
-def _strictness_flag(parser: argparse.ArgumentParser) -> None:
+def _option_flags(parser: argparse.ArgumentParser) -> None:
+    """--strictness, --allow and --mute: the check's options (server.task.Options)."""
     parser.add_argument(
         "--strictness",
         choices=("conservative", "balanced", "sensitive"),
@@ -58,6 +60,20 @@ def _strictness_flag(parser: argparse.ArgumentParser) -> None:
         help="how readily a sentence is called biased: conservative (default) uses the model's "
         "calibrated threshold, sensitive the scan's review threshold (0.15 lower), balanced "
         "halfway",
+    )
+    parser.add_argument(
+        "--allow",
+        action="append",
+        metavar="TERM",
+        help="a term you accept: never highlighted, and alone it does not make a sentence "
+        "biased (repeatable; case-insensitive)",
+    )
+    parser.add_argument(
+        "--mute",
+        action="append",
+        metavar="CATEGORY",
+        choices=CATEGORIES,
+        help=f"a category not to flag (repeatable): {', '.join(CATEGORIES)}",
     )
 
 
@@ -174,7 +190,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from srllm.server.engine import Engine
 
     settings = _settings(args)
-    strictness = task.Options.build(args.strictness, code=Code.BAD_INPUT)
+    options = task.Options.build(args.strictness, args.allow, args.mute, code=Code.BAD_INPUT)
     text = _read_document(args.file)
     if len(text) > settings.max_scan_chars:
         raise SrllmError(
@@ -187,8 +203,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
     try:
         work = scan.plan([scan.Item(text)], False, engine)
-        threshold = strictness.threshold(engine.info.flag_threshold)
-        result = scan.collect(scan.Scanner(engine).run(work, threshold=threshold))
+        threshold = options.threshold(engine.info.flag_threshold)
+        scanner = scan.Scanner(engine)
+        result = scan.collect(scanner.run(work, None, threshold, options, task.Task(engine)))
     finally:
         engine.close()
     if args.json:  # the same JSON as POST /v1/scan with {"text": ...}
@@ -344,21 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         task = sub.add_parser(name, help=what)
         task.add_argument("text", metavar="TEXT", help="the text, or '-' for standard input")
         task.add_argument("--json", action="store_true", help="print JSON")
-        _strictness_flag(task)
-        task.add_argument(
-            "--allow",
-            action="append",
-            metavar="TERM",
-            help="a term you accept: never highlighted, and alone it does not make a sentence "
-            "biased (repeatable; case-insensitive)",
-        )
-        task.add_argument(
-            "--mute",
-            action="append",
-            metavar="CATEGORY",
-            choices=CATEGORIES,
-            help=f"a category not to flag (repeatable): {', '.join(CATEGORIES)}",
-        )
+        _option_flags(task)
         _engine_flags(task)
         task.set_defaults(func=cmd_task)
 
@@ -370,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--flagged", action="store_true", help="list only the sentences labelled biased or review"
     )
-    _strictness_flag(scan)
+    _option_flags(scan)
     _engine_flags(scan)
     scan.set_defaults(func=cmd_scan)
 

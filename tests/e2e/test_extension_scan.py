@@ -249,6 +249,31 @@ def test_article_scan_underlines_in_place_and_opens_the_card(browser, srllm_serv
     assert scan.state()["status"] == "none"
 
 
+def test_the_scan_honours_the_allow_list(browser, srllm_server, page_url):
+    """A planted sentence whose every highlight the user allowed is not underlined; the other
+    planted one still is, as the server labels it."""
+    labels = server_labels(srllm_server, [OLD, WOMEN])
+    assert labels[OLD] == "biased", f"the model does not label {OLD!r} biased: {labels}"
+    flag = httpx.post(
+        f"{srllm_server.url}/v1/flag",
+        json={"text": OLD},
+        headers={"Authorization": f"Bearer {srllm_server.token}"},
+        timeout=MODEL_TIMEOUT_MS / 1000,
+    ).json()
+    allow = [s["text"].lower() for s in flag["spans"]]
+    assert allow, flag
+    page, _card, scan = open_scan(
+        browser, srllm_server.url, page_url, "article.html", allowTerms=allow
+    )
+    assert scan.start() == {"ok": True}
+    scan.wait_done()
+    underlined = [loose(t) for t in scan.underlined()["biased"] + scan.underlined()["review"]]
+    assert OLD not in underlined, (allow, underlined)
+    if labels[WOMEN] == "biased" and not set(allow) & set(WOMEN.lower().split()):
+        assert WOMEN in underlined, underlined
+    page.close()
+
+
 def open_popup(browser, scan: Scan):
     """The toolbar popup, opened as a page about the scanned tab (popup.html?tab=ID: opened as
     a page, its own tab would be the active one)."""

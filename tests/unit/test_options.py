@@ -143,7 +143,7 @@ def test_the_routes_take_strictness_allow_and_mute(client):
     ],
 )
 def test_bad_options_are_a_422_naming_the_field(client, extra, field):
-    for route in ("/v1/flag", "/v1/debias", "/v1/rewrite"):
+    for route in ("/v1/flag", "/v1/debias", "/v1/rewrite", "/v1/scan"):
         r = client.post(route, json={"text": OLD, **extra})
         assert r.status_code == 422, (route, extra)
         error = r.json()["error"]
@@ -158,6 +158,30 @@ def test_scan_takes_a_strictness(client):
     assert sensitive["thresholds"] == {"biased": 0.35, "review": 0.2}
     bad = client.post("/v1/scan", json={"text": OLD, "strictness": "x"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "strictness"
+
+
+@pytest.mark.parametrize(
+    ("extra", "label"),
+    [
+        ({}, "review"),  # 0.4: under the calibrated 0.5, over the review band's 0.35
+        ({"allow": ["slow"]}, "review"),  # "useless" is still there
+        ({"allow": ["slow", "useless"]}, "neutral"),  # the model's only words are allowed
+        ({"mute": ["age"]}, "neutral"),  # its only category is muted
+        ({"strictness": "sensitive", "allow": ["slow"]}, "biased"),
+        ({"strictness": "sensitive", "allow": ["Useless", "slow"]}, "neutral"),
+    ],
+)
+def test_the_scan_takes_the_allow_list_and_muted_categories(extra, label):
+    engine = ScriptedEngine(flags={OLD: biased(["slow", "useless"], ["age"], p=0.4)})
+    fair = "The meeting is slow to start."  # an allowed word, but no underline to clear
+    with app_client(engine) as c:
+        body = c.post("/v1/scan", json={"text": f"{OLD} {fair}", **extra}).json()
+    assert [(s["score"], s["label"]) for s in body["sentences"]] == [(0.4, label), (0.1, "neutral")]
+    assert body["counts"][label] == 1 + (label == "neutral")
+    # Only a sentence the score would underline, and that the options may clear, is flagged in
+    # full: never the fair one, and nothing without an allow-list or a muted category.
+    flagged = [c[1] for c in engine.calls if c[0] == "flag"]
+    assert flagged == ([OLD] if "allow" in extra or "mute" in extra else [])
 
 
 # -- on the command line ----------------------------------------------------------------------
@@ -190,6 +214,19 @@ def test_the_cli_takes_the_same_options(cli_engine, capsys):
         capsys, "debias", OLD, "--json", "--strictness", "sensitive", "--mute", "age"
     )
     assert json.loads(out)["rewrite"] is None
+
+
+def test_the_cli_scan_takes_the_same_options(cli_engine, capsys, tmp_path):
+    doc = tmp_path / "draft.txt"
+    doc.write_text(OLD, encoding="utf-8")
+    for extra, label in [
+        ((), "review"),
+        (("--strictness", "sensitive"), "biased"),
+        (("--strictness", "sensitive", "--mute", "age"), "neutral"),
+        (("--allow", "slow", "--allow", "useless"), "neutral"),
+    ]:
+        code, out, _ = run_cli(capsys, "scan", str(doc), "--json", *extra)
+        assert code == 0 and json.loads(out)["sentences"][0]["label"] == label, extra
 
 
 def test_the_cli_refuses_bad_options_and_other_languages(cli_engine, capsys):
