@@ -160,6 +160,14 @@ ADVERBS = re.compile(
     r"naturally|inherently|typically|really|just|simply|obviously|clearly|certainly)\s+)+",
     re.IGNORECASE,
 )
+# A claim that denies a group its worth, life or rights, or calls it animals or a disease: put
+# on people of any kind it is no fairer ("People of any ability may not be worth the resources
+# that are required to keep them alive"), so it gets no recast.
+DEHUMANISING = re.compile(
+    r"\b(?:worth|worthless|deserve[sd]?|alive|die|dead|kill(?:ed|ing)?|exist|extermin\w*|"
+    r"eradicat\w*|rights|human|humans|subhuman|animals?|vermin|parasites?|diseased?|plague)\b",
+    re.IGNORECASE,
+)
 # Words after which a group phrase starts its clause ("I think women are..."), so the recast can
 # replace it whole; after another word ("Straight guys", "asian gay guys") the phrase may be only
 # the end of the group's name, and there is no recast.
@@ -276,11 +284,14 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     group: "Girls are bad at math." -> "People of any gender can be bad at math.", "Black people
     can't swim." -> "People of any background may not be able to swim." (MODALS); None for other
     verbs (what a group "belongs" or "refuses" to do has no such neutral form), when the
-    predicate names a group too, or when the group phrase may be only the end of its name."""
+    predicate names a group too, when what follows denies worth, life or rights (DEHUMANISING),
+    or when the group phrase may be only the end of its name."""
     if found.category not in GROUPS:
         return None
     if _pattern()[0].search(sentence, found.predicate_start, found.predicate_end):
         return None  # "Men are better leaders than women": the claim is also about the other
+    if DEHUMANISING.search(sentence, found.predicate_start):
+        return None
     predicate = ADVERBS.sub("", sentence[found.predicate_start :].lstrip())
     negation = NEGATION.match(predicate)
     if negation:

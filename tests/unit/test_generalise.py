@@ -147,6 +147,10 @@ def test_a_claim_is_put_on_people_of_any_kind(text, recast):
         "Nerdy guys are awkward.",
         "asian gay guys are too girly",
         "you arabs are violent, i dont want to be around you",  # a group addressed
+        # Denied worth, life or rights is no fairer said of everyone.
+        "The mentally disabled are not worth the resources to keep them alive.",
+        "Immigrants are animals.",
+        "Gays don't deserve rights.",
     ],
 )
 def test_other_generalisations_have_no_recast(text):
