@@ -53,7 +53,8 @@ def test_writes_metrics_table_charts_and_outputs(evaluated):
     assert len(outputs) == 1
     sections = {json.loads(line)["section"] for line in outputs[0].read_text().splitlines()}
     assert sections == {
-        "rewrite", "neutral", "flag", "counterfactual", "injection", "preserve", "passage"
+        "rewrite", "neutral", "flag", "counterfactual", "injection", "preserve", "passage",
+        "group_rewrite",
     }  # fmt: skip
     assert "| human reference |" in result.stdout
     assert not list(out.parent.glob(".out.tmp-*"))  # the temp folder was renamed away
