@@ -229,14 +229,18 @@ def protected_tokens(text: str, exclude: Sequence[str]) -> list[str]:
 
 def preservation_rate(items: Iterable[tuple[str, str, Sequence[str]]]) -> float | None:
     """Share of protected tokens of the inputs (outside the highlighted words) that the outputs
-    still contain, over outputs that changed (an unchanged output keeps everything)."""
+    still contain (a number in any spelling), over outputs that changed (an unchanged output
+    keeps everything)."""
+    from srllm.server.preserve import number_key, numbers
+
     total = kept = 0
     for text, output, highlights in items:
         if output == text:
             continue
+        values = numbers(output)  # "250k" is kept as "$250,000" (server.preserve)
         for token in protected_tokens(text, highlights):
             total += 1
-            kept += token in output
+            kept += token in output or number_key(token) in values
     return kept / total if total else None
 
 

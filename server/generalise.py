@@ -165,7 +165,16 @@ ADVERBS = re.compile(
 # that are required to keep them alive"), so it gets no recast.
 DEHUMANISING = re.compile(
     r"\b(?:worth|worthless|deserve[sd]?|alive|die|dead|kill(?:ed|ing)?|exist|extermin\w*|"
-    r"eradicat\w*|rights|human|humans|subhuman|animals?|vermin|parasites?|diseased?|plague)\b",
+    r"eradicat\w*|rights|human|humans|subhuman|animals?|vermin|parasites?|diseased?|plague|"
+    r"savages?|primitive|barbari\w*|uncivili[sz]ed|inferior|superior)\b",
+    re.IGNORECASE,
+)
+# A predicate that says what kind of people the group is ("are primitive people", "are not a
+# people"): on people of any kind it reads as nonsense ("People of any background may not be a
+# people"), so it gets no recast.
+KIND_OF_PEOPLE = re.compile(
+    r"^(?:an?\s+)?(?:[\w'’-]+\s+){0,2}(?:people|peoples|persons?|folks?|race|races|tribes?|"
+    r"species|breed)\b",
     re.IGNORECASE,
 )
 # Words after which a group phrase starts its clause ("I think women are..."), so the recast can
@@ -284,8 +293,9 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     group: "Girls are bad at math." -> "People of any gender can be bad at math.", "Black people
     can't swim." -> "People of any background may not be able to swim." (MODALS); None for other
     verbs (what a group "belongs" or "refuses" to do has no such neutral form), when the
-    predicate names a group too, when what follows denies worth, life or rights (DEHUMANISING),
-    or when the group phrase may be only the end of its name."""
+    predicate names a group too, when what follows denies worth, life or rights or calls the
+    group primitive (DEHUMANISING), when it says what kind of people the group is
+    (KIND_OF_PEOPLE), or when the group phrase may be only the end of its name."""
     if found.category not in GROUPS:
         return None
     if _pattern()[0].search(sentence, found.predicate_start, found.predicate_end):
@@ -296,6 +306,8 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     negation = NEGATION.match(predicate)
     if negation:
         predicate = predicate[negation.end() :]
+    if KIND_OF_PEOPLE.match(predicate):
+        return None
     verb = found.verb.replace("’", "'")
     if verb == "do" and not negation and found.negated:
         predicate = f"do {predicate}"  # "never do well": "do" is the verb itself

@@ -29,6 +29,38 @@ def is_protected(token: str) -> bool:
     )
 
 
+# A number as people write it: "$ 250k", "250,000", "3.5m", "40%", "1990s".
+_NUMBER = re.compile(r"^[$€£¥]?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(k|m|bn|s|%)?$", re.IGNORECASE)
+_SCALE = {"k": 1e3, "m": 1e6, "bn": 1e9}
+
+
+def number_key(token: str) -> str | None:
+    """What a number stands for, so that two spellings of one number match ("250k",
+    "$250,000" -> "250000"); None for a token that does not start with a digit or a currency
+    sign ("hello", "w0", "COVID-19"). One that is not a plain number ("46.61.522", "2nd")
+    stands for itself."""
+    word = token.strip().strip("()[]\"'“”‘’.,;:!?").casefold()
+    if not word or not word.lstrip("$€£¥")[:1].isdigit():
+        return None
+    match = _NUMBER.match(word)
+    if not match:
+        return word
+    whole, fraction, suffix = match.groups()
+    value = float(whole.replace(",", "") + (fraction or "")) * _SCALE.get(suffix or "", 1.0)
+    return f"{value:g}" + (suffix if suffix in ("s", "%") else "")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers of a text, by what they stand for (number_key)."""
+    keys = (number_key(t) for t in _TOKEN.findall(text))
+    return {k for k in keys if k is not None}
+
+
+def invented_numbers(source: str, rewrite: str) -> set[str]:
+    """Numbers a rewrite states that its source does not: a rewrite must not add facts."""
+    return numbers(rewrite) - numbers(source)
+
+
 def _key(token: str) -> str:
     return re.sub(r"[^\w]", "", token.casefold()) or token.strip()
 
@@ -38,13 +70,17 @@ def restore_protected(original: str, rewrite: str) -> str:
     if not source or not target:
         return rewrite
     present = {t.strip() for t in target}
+    values = numbers(rewrite)  # "250k" is kept when the rewrite says "$250,000"
     out: list[str] = []
     matcher = SequenceMatcher(None, [_key(t) for t in source], [_key(t) for t in target], False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         missing = [
             t
             for t in source[i1:i2]
-            if op != "equal" and is_protected(t) and t.strip() not in present
+            if op != "equal"
+            and is_protected(t)
+            and t.strip() not in present
+            and number_key(t) not in values
         ]
         if op == "equal" or not missing:
             out.extend(target[j1:j2])

@@ -596,7 +596,7 @@ class Task:
         generalises = found is not None and found.stereotypes
         return Candidate(
             text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
-            generalises,
+            generalises, bool(preserve.invented_numbers(source, text)),
         )  # fmt: skip
 
     def residual(self, text: str) -> float:
@@ -620,15 +620,23 @@ class Candidate:
     p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
     kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
     generalises: bool = False  # the sentence made a claim about a group and this still does
+    # States a number the sentence does not ("an 8 year 1990s depression"): a made-up fact
+    invents: bool = False
 
     def rank(self, threshold: float) -> tuple:
-        """Lower is better: changed at all, then no longer flagged and no longer a claim about
-        a group, then fewer highlighted words kept, then the lower P(biased)."""
+        """Lower is better: changed at all, then no made-up numbers, then no longer flagged and
+        no longer a claim about a group, then fewer highlighted words kept, then the lower
+        P(biased)."""
         still = self.p_biased >= threshold or self.generalises
-        return (not self.changed, still, self.kept_highlights, self.p_biased)
+        return (not self.changed, self.invents, still, self.kept_highlights, self.p_biased)
 
     def done(self, threshold: float) -> bool:
-        return self.p_biased < threshold and not self.kept_highlights and not self.generalises
+        return (
+            self.p_biased < threshold
+            and not self.kept_highlights
+            and not self.generalises
+            and not self.invents
+        )
 
 
 def merge_lexicon(

@@ -345,6 +345,10 @@ def test_preservation_rate_counts_emoji_numbers_urls_and_names_outside_the_highl
     assert metrics.preservation_rate([(text, dropped, ["slow"])]) == 0.0
     assert metrics.preservation_rate([(text, text, ["slow"])]) is None  # unchanged: not counted
     assert metrics.protected_tokens(text, ["slow"]) == ["🎉", "Maria", "2024", "https://x.org"]
+    # A number spelled another way is kept; another number is not.
+    money = "The old chief got $ 250k from the slow council."
+    assert metrics.preservation_rate([(money, "The chief got $250,000.", ["slow"])]) == 1.0
+    assert metrics.preservation_rate([(money, "The chief got $250.", ["slow"])]) == 0.0
 
 
 def test_part_output_replaces_only_the_rewritten_sentences():

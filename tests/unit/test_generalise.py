@@ -151,6 +151,11 @@ def test_a_claim_is_put_on_people_of_any_kind(text, recast):
         "The mentally disabled are not worth the resources to keep them alive.",
         "Immigrants are animals.",
         "Gays don't deserve rights.",
+        # What kind of people the group is, or that it is primitive: nonsense said of anyone.
+        "arabs are primitive people",
+        "Arabs are not a people.",
+        "Immigrants are a lazy race.",
+        "Natives are savages who scalp their neighbors.",
     ],
 )
 def test_other_generalisations_have_no_recast(text):

@@ -356,6 +356,19 @@ def test_a_sampled_rewrite_that_drops_the_meaning_is_not_chosen():
     assert payload["rewrite"] == still
 
 
+def test_a_rewrite_that_states_a_number_the_sentence_does_not_gives_way_to_a_sample():
+    text = "They kept the stupid policies from causing an 8 year recession."
+    invented = "They kept the policies from causing an 8 year 1990s depression."
+    fair = "They kept the policies from causing an 8 year recession."
+    engine = ScriptedEngine(
+        flags={text: biased(["stupid"], ["political"])},
+        rewrites={text: invented},
+        sampled={(text, 1): fair},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == fair
+
+
 def test_content_kept_counts_the_content_words_other_than_the_pushed_down_ones():
     source = "Girls are bad at math."
     assert task.content_kept(source, "Girls can do math.", ["bad"]) == 1.0

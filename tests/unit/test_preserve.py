@@ -1,0 +1,46 @@
+"""What a rewrite keeps of the user's text (server.preserve): numbers by what they stand for."""
+
+import pytest
+
+from srllm.server import preserve
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("250k", "$250,000"), ("3.5m", "3,500,000"), ("(2016)", "2016."), ("40%", "40%"), ("8", "8")],
+)
+def test_two_spellings_of_one_number_stand_for_the_same(a, b):
+    assert preserve.number_key(a) == preserve.number_key(b) is not None
+
+
+@pytest.mark.parametrize(("a", "b"), [("250", "250k"), ("1990", "1990s"), ("40", "40%")])
+def test_different_numbers_differ(a, b):
+    assert preserve.number_key(a) != preserve.number_key(b)
+
+
+def test_words_are_no_number_and_codes_stand_for_themselves():
+    assert preserve.number_key("hello") is None
+    assert preserve.number_key("w0") is None and preserve.number_key("COVID-19") is None
+    assert preserve.number_key("46.61.522") == "46.61.522"
+
+
+def test_a_number_the_rewrite_spells_another_way_is_not_put_back_again():
+    source = "The taxpayers will never see that $ 250k Sword gave to the ex chief."
+    rewrite = "The taxpayers will never see the $250,000 Sword gave to the former chief."
+    assert preserve.restore_protected(source, rewrite) == rewrite
+
+
+def test_a_number_the_rewrite_dropped_is_put_back():
+    source = "That costs 250k in 2024, they say."
+    rewrite = "That costs a lot, they say."
+    out = preserve.restore_protected(source, rewrite)
+    assert "250k" in out and "2024" in out
+
+
+def test_numbers_a_rewrite_adds_are_invented():
+    source = "They kept the policies from causing an 8 year recession."
+    assert preserve.invented_numbers(source, "They kept it from an 8 year 1990s depression.") == {
+        "1990s"
+    }
+    assert preserve.invented_numbers(source, "They avoided an eight-year recession.") == set()
+    assert preserve.invented_numbers("It cost $ 250k.", "It cost $250,000.") == set()
