@@ -156,7 +156,9 @@ def _scan_metrics(run: SystemRun) -> dict:
     the very number the flag answers give per sentence (server/scan.py; the batched engine
     path reproduces it exactly, tests/integration/test_scan_model.py), so it is read from the
     flag and passage sections here rather than computed twice. A text's score is its highest
-    sentence score; labels at the model's flag threshold."""
+    sentence score. A text is labelled biased when one of its sentences is: at the model's
+    flag threshold, or by the card's text rules (task.rules_biased), which is the card's own
+    verdict of that sentence, so precision and recall are read from the flag answers."""
     threshold = run.info.get("flag_threshold")
     if not run.is_model or threshold is None:
         return {}
@@ -165,19 +167,23 @@ def _scan_metrics(run: SystemRun) -> dict:
     if pairs:
         scores = [max(b.sentence_p) for b, _ in pairs] + [max(h.sentence_p) for _, h in pairs]
         gold = [True] * len(pairs) + [False] * len(pairs)
-        pr = m.precision_recall(scores, gold, threshold)
+        labels = [float(bool(b.verdict)) for b, _ in pairs] + [
+            float(bool(h.verdict)) for _, h in pairs
+        ]
+        pr = m.precision_recall(labels, gold, 0.5)
         out["scan_auc"] = m.auc(scores, gold)
         out["scan_precision"], out["scan_recall"] = pr["precision"], pr["recall"]
-    scores, gold = [], []
+    scores, labels, gold = [], [], []
     for p in run.passages:
         sentences = p.payload["flag"]["sentences"]
         for part in p.item.parts:
-            inside = [s["p_biased"] for s in sentences if part.start <= s["start"] < part.end]
-            if inside and None not in inside:
-                scores.append(max(inside))
+            inside = [s for s in sentences if part.start <= s["start"] < part.end]
+            if inside and None not in [s["p_biased"] for s in inside]:
+                scores.append(max(s["p_biased"] for s in inside))
+                labels.append(float(any(s["label"] != "neutral" for s in inside)))
                 gold.append(part.biased)
     if scores:
-        pr = m.precision_recall(scores, gold, threshold)
+        pr = m.precision_recall(labels, gold, 0.5)
         out["scan_passage_auc"] = m.auc(scores, gold)
         out["scan_passage_precision"] = pr["precision"]
         out["scan_passage_recall"] = pr["recall"]

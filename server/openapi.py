@@ -212,7 +212,9 @@ _SCAN_THRESHOLDS = {
     "type": "object",
     "required": ["biased", "review"],
     "description": "A sentence is `biased` at score >= biased (the model's calibrated flag "
-    "threshold), `review` at score >= review (0.15 below it), `neutral` below.",
+    "threshold), `review` at score >= review (0.15 below it), `neutral` below; a sentence "
+    "that /v1/flag flags by its text rules (a known term of the lexicon, a generalisation about "
+    "a group) is `biased` whatever its score.",
     "properties": {
         "biased": {"type": "number", "minimum": 0, "maximum": 1},
         "review": {"type": "number", "minimum": 0, "maximum": 1},

@@ -10,11 +10,13 @@ quantity as `p_biased` of /v1/flag), and a label from the model's calibrated fla
     neutral  below that
 
 A sentence without a letter (emoji, punctuation) scores 0 without the model, as in /v1/flag.
-/v1/flag also marks known terms of the lexicon and generalisations about a group
-(server.generalise), so a sentence the scan calls neutral or review can be `slightly_biased`
-there; the scan is the model's score alone. The user's allow-list and muted categories can only
-clear a sentence: one the score would underline is flagged in full when they may change its
-verdict (Scanner.run), as the card it opens would be.
+/v1/flag also flags known terms of the lexicon and generalisations about a group
+(server.generalise) that the model scores under its threshold; the scan applies the same text
+rules (task.rules_biased, no model call) and labels such a sentence `biased`, with its score
+still the model's, so every sentence the card would flag is underlined. The user's allow-list
+and muted categories apply to those rules, and can clear a sentence the score alone would
+underline: it is flagged in full when they may change its verdict (Scanner.run), as the card it
+opens would be.
 
 Scores are cached per sentence (keyed by sentence, model and threshold), a sentence repeated in
 one call is read once, and the rest is read in windows of WINDOW sentences through the engine's
@@ -33,7 +35,14 @@ from enum import StrEnum
 from srllm.contract import Label
 from srllm.errors import Code, SrllmError
 from srllm.server.segment import Segment, split_sentences
-from srllm.server.task import DEFAULT_OPTIONS, REVIEW_MARGIN, Cache, Options, Task
+from srllm.server.task import (
+    DEFAULT_OPTIONS,
+    REVIEW_MARGIN,
+    Cache,
+    Options,
+    Task,
+    rules_biased,
+)
 
 WINDOW = 32  # sentences read per batched call, between two looks at the cancel flag
 CACHE_SIZE = 8192  # scores (floats) kept: a few long documents' worth
@@ -214,7 +223,15 @@ class Scanner:
                 score = next(scores) if sentence.segment.has_words else 0.0
                 label = thresholds.label(score)
                 text = sentence.segment.text
-                if label is not ScanLabel.NEUTRAL and task is not None and options.may_clear(text):
+                if (
+                    label is not ScanLabel.BIASED
+                    and sentence.segment.has_words
+                    and rules_biased(text, score, options)
+                ):
+                    label = ScanLabel.BIASED  # as the card flags it: a known term, a group
+                elif (
+                    label is not ScanLabel.NEUTRAL and task is not None and options.may_clear(text)
+                ):
                     cut = thresholds.biased if label is ScanLabel.BIASED else thresholds.review
                     if not task.card_biased(text, cancel, cut, options):
                         label = ScanLabel.NEUTRAL

@@ -639,6 +639,16 @@ class Candidate:
         )
 
 
+def rules_biased(text: str, score: float, options: Options = DEFAULT_OPTIONS) -> bool:
+    """Whether the card flags one sentence that its model score leaves under the threshold: a
+    known term of the lexicon, or a generalisation about a group (merge_lexicon, with the
+    user's options). Text rules only, no model call: the scan underlines such a sentence as
+    the card it opens would flag it."""
+    segment = Segment(0, len(text), text)
+    flag, _ = merge_lexicon(segment, Flag(Label.NEUTRAL, p_biased=score), options)
+    return flag.label is not Label.NEUTRAL
+
+
 def merge_lexicon(
     segment: Segment, flag: Flag, options: Options = DEFAULT_OPTIONS
 ) -> tuple[Flag, list[SpanOut]]:

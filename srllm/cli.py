@@ -251,7 +251,8 @@ def scan_table(text: str, result: dict, flagged_only: bool = False, width: int =
     lines.append(
         f"\n{len(result['sentences'])} sentences: {counts['biased']} biased, "
         f"{counts['review']} review, {counts['neutral']} neutral (biased at score >= "
-        f"{limits['biased']}, review >= {limits['review']}; model {result['model']})"
+        f"{limits['biased']} or by a text rule, review >= {limits['review']}; "
+        f"model {result['model']})"
     )
     return "\n".join(line.rstrip() for line in lines)
 

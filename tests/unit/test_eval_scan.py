@@ -1,12 +1,15 @@
 """The eval's scan metrics on hand-made runs: read from the flag and passage answers'
-per-sentence P(biased), a text scored by its highest sentence, labels at the threshold."""
+per-sentence P(biased), a text scored by its highest sentence, labelled as the scan labels it
+(at the threshold, or by the card's text rules: the card's verdict)."""
 
 from srllm import contract
 from srllm.evaluation import data, metrics, report, runner, scoring
 
 
-def flag(text: str, *sentence_p: float) -> runner.FlagResult:
-    label = contract.Label.SLIGHTLY_BIASED if max(sentence_p) >= 0.5 else contract.Label.NEUTRAL
+def flag(text: str, *sentence_p: float, rule: bool = False) -> runner.FlagResult:
+    """rule: the card's text rules flag it whatever its score (a generalisation, a known term)."""
+    biased = max(sentence_p) >= 0.5 or rule
+    label = contract.Label.SLIGHTLY_BIASED if biased else contract.Label.NEUTRAL
     return runner.FlagResult(text, contract.Flag(label, p_biased=max(sentence_p)),
                              sentence_p=sentence_p)  # fmt: skip
 
@@ -20,7 +23,8 @@ def passage(parts: list[tuple[str, bool, list[float]]]) -> runner.PassageRun:
         items.append(data.PassagePart(len(text), len(text) + len(piece), biased, ()))
         step = len(piece) // len(ps)
         for k, p in enumerate(ps):
-            sentences.append({"start": len(text) + k * step, "p_biased": p})
+            label = "slightly_biased" if p >= 0.5 else "neutral"
+            sentences.append({"start": len(text) + k * step, "p_biased": p, "label": label})
         text += piece
     payload = {"flag": {"sentences": sentences}}
     return runner.PassageRun(data.PassageItem(text, tuple(items)), payload, 0.0)
@@ -49,6 +53,14 @@ def test_scan_metrics_score_a_text_by_its_highest_sentence():
     assert (out["scan_precision"], out["scan_recall"]) == (2 / 3, 2 / 3)
     assert out["scan_passage_auc"] == 1.0
     assert (out["scan_passage_precision"], out["scan_passage_recall"]) == (0.5, 1.0)
+
+
+def test_a_text_the_cards_rules_flag_is_labelled_biased_with_its_score_unchanged():
+    run = runner.SystemRun("m", "model", info={"flag_threshold": 0.5})
+    run.flags = [(flag("b1", 0.4, rule=True), flag("h1", 0.3))]
+    out = scoring._scan_metrics(run)
+    assert out["scan_auc"] == 1.0  # ranked by the score, 0.4 over 0.3
+    assert (out["scan_precision"], out["scan_recall"]) == (1.0, 1.0)  # labelled by the rule
 
 
 def test_scan_metrics_need_a_model_with_a_threshold():

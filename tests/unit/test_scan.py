@@ -20,7 +20,7 @@ TOKEN = STANDIN_TOKEN
 OLD = "Old people 👴🏻 are slow with technology."
 FAIR = "The meeting starts at noon."
 EDGE = "Women are too emotional to lead."  # exactly at the threshold (0.5)
-NEAR = "Young people are lazy."  # just under it: review
+NEAR = "The proposal seems rushed."  # just under it: review
 LOW = "Tall people like basketball."  # under the review band
 
 
@@ -96,6 +96,23 @@ def test_labels_at_the_thresholds(client, engine):
         (0.3499, "neutral"),  # review starts at 0.35
     ]
     assert scan.Thresholds.for_threshold(0.1).review == 0.0
+
+
+def test_a_sentence_the_cards_text_rules_flag_is_biased_with_the_models_score(engine):
+    generalising = "Old people are slow with phones."  # a generalisation the model scores low
+    engine.flags[generalising] = scored(0.25)
+    engine.flags[FAIR] = scored(0.2)
+    with app_client(engine) as client:
+        body = client.post("/v1/scan", json={"text": f"{generalising} {FAIR}"}).json()
+        assert [(s["score"], s["label"]) for s in body["sentences"]] == [
+            (0.25, "biased"),
+            (0.2, "neutral"),
+        ]
+        card = client.post("/v1/flag", json={"text": generalising}).json()
+        assert card["biased"] is True  # the card the underline opens agrees
+        # The user's muted category mutes the rule in the scan too.
+        muted = client.post("/v1/scan", json={"text": generalising, "mute": ["age"]}).json()
+        assert muted["sentences"][0]["label"] == "neutral"
 
 
 def test_the_scan_and_the_flag_give_the_same_score(client):

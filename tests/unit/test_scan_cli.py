@@ -15,7 +15,7 @@ from tests.standin import ScriptedEngine
 
 OLD = "Old people 👴🏻 are slow with technology."
 FAIR = "The meeting starts at noon."
-NEAR = "Young people are lazy."
+NEAR = "The plan seems rushed."  # under the threshold, no text rule: review
 TEXT = f"{FAIR} {OLD}\n\n{NEAR}\n"
 
 
@@ -46,8 +46,8 @@ def test_the_table_lists_every_sentence_with_its_score_and_label(standin, tmp_pa
     assert lines[2].split() == ["2", "28-67", "0.900", "biased", *OLD.split()]
     assert lines[3].split() == ["3", "69-91", "0.400", "review", *NEAR.split()]
     assert lines[-1] == (
-        "3 sentences: 1 biased, 1 review, 1 neutral (biased at score >= 0.5, "
-        "review >= 0.35; model stand-in)"
+        "3 sentences: 1 biased, 1 review, 1 neutral (biased at score >= 0.5 or by a text "
+        "rule, review >= 0.35; model stand-in)"
     )
 
 
