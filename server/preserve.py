@@ -85,11 +85,22 @@ def restore_protected(original: str, rewrite: str) -> str:
         if op == "equal" or not missing:
             out.extend(target[j1:j2])
             continue
-        # Deleted stretch: the protected tokens go back in their order, before the
-        # replacement words (if any) the model wrote in their place.
-        for token in missing:
-            out.append(token.strip() + " ")
+        # Replaced or deleted stretch: the protected tokens go back in their order, before the
+        # words the model wrote in its place, except those that followed the stretch's last
+        # word, which go after them ("🎉 those 👴🏻" -> "🎉 these 👴🏻", not "🎉 👴🏻 these").
+        stretch = source[i1:i2]
+        words = [k for k, t in enumerate(stretch) if not is_protected(t)]
+        last = words[-1] if words else len(stretch)
+        after = {k for k in range(last + 1, len(stretch))}
+        for k, token in enumerate(stretch):
+            if token in missing and k not in after:
+                out.append(token.strip() + " ")
         out.extend(target[j1:j2])
+        if after and j2 > j1 and not out[-1].endswith((" ", "\n")):
+            out[-1] += " "
+        for k in sorted(after):
+            if stretch[k] in missing:
+                out.append(stretch[k].strip() + " ")
     text = "".join(out)
     lead = rewrite[: len(rewrite) - len(rewrite.lstrip())]
     return lead + text.rstrip() + rewrite[len(rewrite.rstrip()) :]

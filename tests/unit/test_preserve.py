@@ -44,3 +44,15 @@ def test_numbers_a_rewrite_adds_are_invented():
     }
     assert preserve.invented_numbers(source, "They avoided an eight-year recession.") == set()
     assert preserve.invented_numbers("It cost $ 250k.", "It cost $250,000.") == set()
+
+
+def test_emoji_go_back_on_their_side_of_a_replaced_word():
+    source = "Wow 🎉 those 👴🏻 old people 🙄 are slow, said the 🇫🇷 tourist."
+    rewrite = "Wow, these old people are unhurried, said the tourist."
+    assert preserve.restore_protected(source, rewrite) == (
+        "Wow, 🎉 these 👴🏻 old people 🙄 are unhurried, said the 🇫🇷 tourist."
+    )
+
+
+def test_emoji_of_a_deleted_stretch_go_back_before_the_next_shared_word():
+    assert preserve.restore_protected("See 🎉 it now.", "Look now.") == "🎉 Look now."
