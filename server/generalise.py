@@ -198,6 +198,12 @@ TOO = re.compile(
 # The group is said to be so by nature: a stereotype, however the model scores it.
 ESSENTIAL = re.compile(r"\b(?:naturally|inherently|innately|instinctively|by nature)\b", re.I)
 NEGATION = re.compile(r"^(?:not|never|no longer)\s+", re.IGNORECASE)
+# ", which is why most of our managers are men": what the stereotype is said to cause. Said of
+# people of any gender it no longer follows, so a recast joins the two with "and" instead.
+CONSEQUENCE = re.compile(
+    r"^\s*[,;]\s*(?:(?:and\s+)?(?:which|that)(?:'s|’s|\s+is)\s+why|so|therefore|hence|thus)\s+",
+    re.IGNORECASE,
+)
 NEGATED_VERB = re.compile(r"n't|n’t|\bnot\b|\bnever\b|cannot", re.IGNORECASE)
 CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:but|which|because|while|whereas|although)\s")
 
@@ -295,14 +301,20 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     verbs (what a group "belongs" or "refuses" to do has no such neutral form), when the
     predicate names a group too, when what follows denies worth, life or rights or calls the
     group primitive (DEHUMANISING), when it says what kind of people the group is
-    (KIND_OF_PEOPLE), or when the group phrase may be only the end of its name."""
+    (KIND_OF_PEOPLE), or when the group phrase may be only the end of its name. What the claim
+    is said to cause (", which is why...") is joined with "and" (CONSEQUENCE)."""
     if found.category not in GROUPS:
         return None
     if _pattern()[0].search(sentence, found.predicate_start, found.predicate_end):
         return None  # "Men are better leaders than women": the claim is also about the other
     if DEHUMANISING.search(sentence, found.predicate_start):
         return None
-    predicate = ADVERBS.sub("", sentence[found.predicate_start :].lstrip())
+    tail = sentence[found.predicate_end :]
+    link = CONSEQUENCE.match(tail)
+    if link:
+        tail = ", and " + tail[link.end() :]
+    claim = sentence[found.predicate_start : found.predicate_end] + tail
+    predicate = ADVERBS.sub("", claim.lstrip())
     negation = NEGATION.match(predicate)
     if negation:
         predicate = predicate[negation.end() :]

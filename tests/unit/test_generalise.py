@@ -130,6 +130,21 @@ def test_a_rewrite_still_states_a_stereotype_when_it_says_what_the_group_is():
         ("Immigrants don't pay taxes.", "People of any nationality may not pay taxes."),
         ("Immigrants do not pay taxes.", "People of any nationality may not pay taxes."),
         ("Women can be so annoying.", "People of any gender can be so annoying."),
+        # What the stereotype is said to cause no longer follows from it: joined with "and".
+        (
+            "Women are too emotional to lead teams, which is why most of our managers are men.",
+            "People of any gender can be too emotional to lead teams, and most of our managers "
+            "are men.",
+        ),
+        (
+            "Old people are too slow to learn new software, so we hire young developers.",
+            "People of any age can be too slow to learn new software, and we hire young "
+            "developers.",
+        ),
+        (
+            "Girls are bad at math, but they try.",
+            "People of any gender can be bad at math, but they try.",
+        ),
     ],
 )
 def test_a_claim_is_put_on_people_of_any_kind(text, recast):
