@@ -56,6 +56,7 @@ hide)
         grep -qx "/$folder/" .git/info/exclude 2>/dev/null || echo "/$folder/" >> .git/info/exclude
     done
     git ls-files -z | xargs -0 du -cb | tail -1 | sed 's/total$/bytes tracked/'
+    echo "the index now lacks ${hidden[*]}: run 'bash tools/device_train.sh unhide' before any commit" >&2
     ;;
 unhide)
     for folder in "${hidden[@]}"; do
