@@ -74,33 +74,29 @@ def restore_protected(original: str, rewrite: str) -> str:
     out: list[str] = []
     matcher = SequenceMatcher(None, [_key(t) for t in source], [_key(t) for t in target], False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        stretch = source[i1:i2]
         missing = [
-            t
-            for t in source[i1:i2]
+            k
+            for k, t in enumerate(stretch)
             if op != "equal"
             and is_protected(t)
             and t.strip() not in present
             and number_key(t) not in values
         ]
-        if op == "equal" or not missing:
+        if not missing:
             out.extend(target[j1:j2])
             continue
         # Replaced or deleted stretch: the protected tokens go back in their order, before the
         # words the model wrote in its place, except those that followed the stretch's last
         # word, which go after them ("🎉 those 👴🏻" -> "🎉 these 👴🏻", not "🎉 👴🏻 these").
-        stretch = source[i1:i2]
         words = [k for k, t in enumerate(stretch) if not is_protected(t)]
         last = words[-1] if words else len(stretch)
-        after = {k for k in range(last + 1, len(stretch))}
-        for k, token in enumerate(stretch):
-            if token in missing and k not in after:
-                out.append(token.strip() + " ")
+        out.extend(stretch[k].strip() + " " for k in missing if k < last)
         out.extend(target[j1:j2])
-        if after and j2 > j1 and not out[-1].endswith((" ", "\n")):
+        after = [stretch[k].strip() + " " for k in missing if k > last]
+        if after and j2 > j1 and not out[-1][-1:].isspace():
             out[-1] += " "
-        for k in sorted(after):
-            if stretch[k] in missing:
-                out.append(stretch[k].strip() + " ")
+        out.extend(after)
     text = "".join(out)
     lead = rewrite[: len(rewrite) - len(rewrite.lstrip())]
     return lead + text.rstrip() + rewrite[len(rewrite.rstrip()) :]

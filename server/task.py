@@ -414,9 +414,7 @@ class Task:
         """Whether the card calls one sentence biased at `threshold` with the user's options
         (the model's flag, then merge_lexicon): the scan asks it where options may clear a
         sentence its score alone would underline."""
-        segment = Segment(0, len(text), text)
-        flag, _ = merge_lexicon(segment, self.flag_sentence(text, cancel, threshold), options)
-        return flag.label is not Label.NEUTRAL
+        return card_verdict(text, self.flag_sentence(text, cancel, threshold), options)
 
     def stream_sentence_rewrite(
         self, text: str, avoid: list[str], cancel: threading.Event | None, sample: int = 0
@@ -639,14 +637,18 @@ class Candidate:
         )
 
 
+def card_verdict(text: str, flag: Flag, options: Options = DEFAULT_OPTIONS) -> bool:
+    """Whether the card calls one sentence biased, given the model's flag of it: the flag
+    merged with the lexicon and the group rule (merge_lexicon, with the user's options)."""
+    merged, _ = merge_lexicon(Segment(0, len(text), text), flag, options)
+    return merged.label is not Label.NEUTRAL
+
+
 def rules_biased(text: str, score: float, options: Options = DEFAULT_OPTIONS) -> bool:
     """Whether the card flags one sentence that its model score leaves under the threshold: a
-    known term of the lexicon, or a generalisation about a group (merge_lexicon, with the
-    user's options). Text rules only, no model call: the scan underlines such a sentence as
-    the card it opens would flag it."""
-    segment = Segment(0, len(text), text)
-    flag, _ = merge_lexicon(segment, Flag(Label.NEUTRAL, p_biased=score), options)
-    return flag.label is not Label.NEUTRAL
+    known term of the lexicon, or a generalisation about a group. Text rules only, no model
+    call: the scan underlines such a sentence as the card it opens would flag it."""
+    return card_verdict(text, Flag(Label.NEUTRAL, p_biased=score), options)
 
 
 def merge_lexicon(
