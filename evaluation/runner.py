@@ -122,6 +122,7 @@ class FlagResult:
     tokens: int = 0
     # Each sentence's P(biased), as the flag answer gives it: the scan's score of the sentence.
     sentence_p: tuple[float, ...] = ()
+    sentence_texts: tuple[str, ...] = ()  # aligned with sentence_p
 
     @property
     def verdict(self) -> bool | None:
@@ -211,9 +212,11 @@ class _Timed:
     def flag(self, text: str) -> FlagResult:
         start = time.perf_counter()
         sentence_p: tuple[float, ...] = ()
+        sentence_texts: tuple[str, ...] = ()
         try:
             payload = task.collect(self.task.run(text, task.Mode.FLAG))
             sentence_p = tuple(s["p_biased"] for s in payload["sentences"])
+            sentence_texts = tuple(text[s["start"] : s["end"]] for s in payload["sentences"])
             flag = contract.Flag(
                 contract.Label(payload["label"]),
                 payload["categories"],
@@ -226,7 +229,7 @@ class _Timed:
         seconds = time.perf_counter() - start
         self.bar.update()
         tokens = self.engine.count_tokens(flag.to_json()) if flag is not None else 0
-        return FlagResult(text, flag, seconds, tokens, sentence_p)
+        return FlagResult(text, flag, seconds, tokens, sentence_p, sentence_texts)
 
     def residual(self, rewrite: Rewrite) -> Rewrite:
         """Flag a changed rewrite again: is what the user would get still biased?"""

@@ -40,6 +40,7 @@ def score(
     out |= _knowledge_metrics(run, base_ppl)
     out |= _passage_metrics(run, embed)
     out |= _scan_metrics(run)
+    out |= _sentence_metrics(run, d)
     out |= _stereotype_metrics(run)
     out |= _group_statement_metrics(run, d)
     out |= _group_rewrite_metrics(run, embed)
@@ -188,6 +189,35 @@ def _scan_metrics(run: SystemRun) -> dict:
         out["scan_passage_precision"] = pr["precision"]
         out["scan_passage_recall"] = pr["recall"]
     return out
+
+
+def _sentence_metrics(run: SystemRun, d: EvalData) -> dict:
+    """The server reads a selection one sentence at a time, and infer_50's texts are mostly
+    several sentences: how well the model's P(biased) tells, sentence by sentence, the sentences
+    of the biased texts that hold an annotated biased word (positives) from every sentence of
+    the human rewrites (negatives). Recall and specificity at the model's flag threshold."""
+    threshold = run.info.get("flag_threshold")
+    if not run.is_model or threshold is None:
+        return {}
+    scores, gold = [], []
+    for row, (b, h) in zip(d.flag_rows, run.flags, strict=True):
+        for text, p in zip(b.sentence_texts, b.sentence_p, strict=True):
+            if p is not None and contract.find_spans(text, list(row.biased_words)):
+                scores.append(p)
+                gold.append(True)
+        for p in h.sentence_p:
+            if p is not None:
+                scores.append(p)
+                gold.append(False)
+    if not any(gold) or all(gold):
+        return {}
+    pos = [s for s, g in zip(scores, gold, strict=True) if g]
+    neg = [s for s, g in zip(scores, gold, strict=True) if not g]
+    return {
+        "sentence_auc": m.auc(scores, gold),
+        "sentence_recall": sum(s >= threshold for s in pos) / len(pos),
+        "sentence_specificity": sum(s < threshold for s in neg) / len(neg),
+    }
 
 
 def _stereotype_metrics(run: SystemRun) -> dict:

@@ -17,7 +17,11 @@ group word down only swaps it: "The elderly", "Gays"). So:
 - the rewrite: a candidate that still generalises about a group ranks below one that does not,
   and a generalisation with "are", "were", "can('t)", "couldn't" or "don't" gets a candidate that
   puts the claim on people of any gender, age, faith... ("People of any gender can be too
-  emotional to lead", "People of any background may not be able to swim").
+  emotional to lead", "People of any background may not be able to swim"); a claim about what
+  the group cannot do or how good it is at something also gets one said of individuals, without
+  the verdict's words ("Whether someone can lead depends on the person, not on their gender.",
+  "Skill at math depends on the person, not on their gender."). The flagger's score of each
+  decides between them and the model's rewrites (server.task.Candidate).
 
 The group words are written here by hand (plural nouns and "<descriptor> people/men/women"); a
 group named with a determiner ("the immigrants in that street", "my sisters") is specific, not a
@@ -208,6 +212,21 @@ NEGATED_VERB = re.compile(r"n't|n’t|\bnot\b|\bnever\b|cannot", re.IGNORECASE)
 CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:but|which|because|while|whereas|although)\s")
 
 
+# Predicates that say what a group cannot do or how good it is at something, for a statement
+# about people as individuals instead (individualise): "too emotional to lead teams", "bad at
+# math", "slow and useless with technology" (up to four words before "at"/"with").
+TOO_TO = re.compile(r"^too\s+[^,;:]*?\bto\s+(?P<act>\S.*)$", re.IGNORECASE)
+# The word before "at"/"with" judges skill; nouns there ("criminals with no morals") do not.
+SKILL = re.compile(
+    r"^(?:[^\W\d_][\w'’-]*(?:\s*,\s*|\s+(?:and|or)\s+|\s+)){0,3}?"
+    r"(?:good|bad|better|worse|best|worst|great|terrible|awful|horrible|lousy|poor|hopeless|"
+    r"useless|incompetent|inept|clumsy|slow|weak|strong|skilled|talented|gifted)\s+"
+    r"(?P<prep>at|with)\s+(?P<field>\S.*)$",
+    re.IGNORECASE,
+)
+KNOW_HOW = re.compile(r"^know\s+how\s+to\s+(?P<act>\S.*)$", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Generalisation:
     start: int  # code point offsets of the group phrase (with a quantifier) in the sentence
@@ -294,6 +313,27 @@ def find(sentence: str) -> Generalisation | None:
     return None
 
 
+def _fair_to_restate(sentence: str, found: Generalisation) -> bool:
+    """Whether the claim can be restated without the group (recast, individualise): a group with
+    a neutral form, no other group in the claim ("Men are better leaders than women" is also
+    about women), and no denied worth, life or rights (DEHUMANISING)."""
+    return (
+        found.category in GROUPS
+        and not _pattern()[0].search(sentence, found.predicate_start, found.predicate_end)
+        and not DEHUMANISING.search(sentence, found.predicate_start)
+    )
+
+
+def _tail(sentence: str, found: Generalisation) -> tuple[str, bool]:
+    """What follows the claim's clause, and whether it is what the claim is said to cause
+    (", which is why..."), then joined with "and" instead (CONSEQUENCE)."""
+    tail = sentence[found.predicate_end :]
+    link = CONSEQUENCE.match(tail)
+    if link:
+        return ", and " + tail[link.end() :], True
+    return tail, False
+
+
 def recast(sentence: str, found: Generalisation) -> str | None:
     """The sentence with its claim put on people of any gender, age, faith... instead of the
     group: "Girls are bad at math." -> "People of any gender can be bad at math.", "Black people
@@ -303,16 +343,9 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     group primitive (DEHUMANISING), when it says what kind of people the group is
     (KIND_OF_PEOPLE), or when the group phrase may be only the end of its name. What the claim
     is said to cause (", which is why...") is joined with "and" (CONSEQUENCE)."""
-    if found.category not in GROUPS:
+    if not _fair_to_restate(sentence, found):
         return None
-    if _pattern()[0].search(sentence, found.predicate_start, found.predicate_end):
-        return None  # "Men are better leaders than women": the claim is also about the other
-    if DEHUMANISING.search(sentence, found.predicate_start):
-        return None
-    tail = sentence[found.predicate_end :]
-    link = CONSEQUENCE.match(tail)
-    if link:
-        tail = ", and " + tail[link.end() :]
+    tail, _ = _tail(sentence, found)
     claim = sentence[found.predicate_start : found.predicate_end] + tail
     predicate = ADVERBS.sub("", claim.lstrip())
     negation = NEGATION.match(predicate)
@@ -337,3 +370,38 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     if starts:
         people = people[0].upper() + people[1:]
     return f"{sentence[: found.start]}{people} {modal} {predicate}"
+
+
+def individualise(sentence: str, found: Generalisation) -> str | None:
+    """The sentence as a statement about individuals, for a claim about what a group cannot do or
+    how good it is at something: "Women are too emotional to lead teams." -> "Whether someone can
+    lead teams depends on the person, not on their gender.", "Girls are bad at math." -> "Skill
+    at math depends on the person, not on their gender.", "Black people can't swim." -> "Whether
+    someone can swim depends on the person, not on their background.". Unlike recast, it keeps
+    no word of the claim's verdict ("too emotional", "bad"), only what it is about. None unless
+    the group starts the sentence and the clause ends it (or what it is said to cause follows,
+    joined with "and"), for the same claims recast refuses, and for other predicates."""
+    before = sentence[: found.start].rstrip(" \"'“‘(")
+    if not _fair_to_restate(sentence, found) or (before and before[-1] not in ".!?"):
+        return None
+    tail, linked = _tail(sentence, found)
+    if not linked and tail.strip(" .!?\"'”’)"):
+        return None  # "..., but they try": "they" would name no one
+    predicate = ADVERBS.sub("", sentence[found.predicate_start : found.predicate_end].strip())
+    negation = NEGATION.match(predicate)
+    if negation:
+        predicate = predicate[negation.end() :]
+    verb = CONTRACTED.get(found.verb.replace("’", "'"), found.verb.lower())
+    statement = None
+    if verb in COPULA and not found.negated and (m := TOO_TO.match(predicate)):
+        statement = f"Whether someone can {m.group('act')}"
+    elif verb in COPULA and (m := SKILL.match(predicate)) and not KIND_OF_PEOPLE.match(predicate):
+        statement = f"Skill {m.group('prep').lower()} {m.group('field')}"
+    elif verb == "can" and found.negated:
+        statement = f"Whether someone can {predicate}"
+    elif verb == "do" and found.negated and (m := KNOW_HOW.match(predicate)):
+        statement = f"Whether someone knows how to {m.group('act')}"
+    if statement is None:
+        return None
+    whose = GROUPS[found.category][0]
+    return f"{sentence[: found.start]}{statement} depends on the person, not on their {whose}{tail}"

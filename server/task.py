@@ -561,15 +561,19 @@ class Task:
     def _recasts(self, source: str, chosen: Candidate, words: list[str]) -> list[Candidate]:
         """When the sentence generalises about a group and the best rewrite so far still does,
         the sentence and that rewrite with their claim put on people of any gender, age...
-        (generalise.recast), scored like the model's rewrites."""
+        (generalise.recast), and the sentence said of individuals (generalise.individualise:
+        "Whether someone can lead teams depends on the person, not on their gender."; not the
+        rewrite, whose claim may be the model's own), scored like the model's rewrites."""
         if not chosen.generalises:
             return []
         out = []
-        for text in (chosen.text, source):
+        for text in dict.fromkeys((chosen.text, source)):
             found = generalise.find(text)
-            recast = generalise.recast(text, found) if found else None
-            if recast is not None:
-                out.append(self._candidate(source, recast, words))
+            makes = (generalise.recast, generalise.individualise)
+            for make in makes if text == source else makes[:1]:
+                recast = make(text, found) if found else None
+                if recast is not None:
+                    out.append(self._candidate(source, recast, words))
         return out
 
     def _try(

@@ -49,7 +49,7 @@ class Example:
     task: Task
     text: str  # the passage the user sends
     target: str  # the assistant's answer
-    kind: str  # {rewrite,flag}_{biased,neutral,extra}, rewrite_distilled
+    kind: str  # {rewrite,flag}_{biased,neutral,extra,sentence}, rewrite_distilled
     source: str
 
     def messages(self) -> list[dict[str, str]]:
@@ -192,6 +192,41 @@ def row_examples(row: Row, neutral: bool) -> list[Example]:
                 Task.REWRITE, row.debiased_text, row.debiased_text, "rewrite_neutral", row.where
             ),
         ]
+    return out
+
+
+def sentence_examples(row: Row) -> list[Example]:
+    """Sentence-level examples of a row of several sentences: the server flags and rewrites a
+    selection one sentence at a time (server.task), while the rows are whole comments. v5, trained
+    on whole rows only, flags 61% of its own training rows' sentences that hold an annotated
+    biased word, and 3% of their rewrites' sentences. Each such sentence is a biased flag with
+    the row's label, categories and its own annotated words. When the rewrite has as many
+    sentences, the one at the same place is its neutral rewrite (and a neutral flag); otherwise
+    as many of the rewrite's first sentences are neutral flags, so both verdicts stay balanced."""
+    from srllm.server.segment import split_sentences
+
+    biased = [s.text for s in split_sentences(row.biased_text) if s.has_words]
+    fair = [s.text for s in split_sentences(row.debiased_text) if s.has_words]
+    if len(biased) < 2:
+        return []  # the row itself is the sentence: row_examples has it
+    aligned = len(biased) == len(fair)
+    neutral = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []))
+    out: list[Example] = []
+    where = iter(range(len(fair)))
+    for i, sentence in enumerate(biased):
+        words = words_in_text(sentence, row.biased_words)
+        if not words:
+            continue  # biased in context, maybe not alone: no verdict to teach
+        flag = Flag(row.label, list(row.categories), words)
+        flag = Flag(flag.label, flag.categories, flag.biased_words, _explain(flag))
+        at = f"{row.where}, sentence {i + 1}"
+        out.append(Example(Task.FLAG, sentence, flag.to_json(), "flag_sentence", at))
+        j = i if aligned else next(where, None)
+        if j is None:
+            continue
+        out.append(Example(Task.FLAG, fair[j], neutral.to_json(), "flag_sentence", at))
+        if aligned:
+            out.append(Example(Task.REWRITE, sentence, fair[j], "rewrite_sentence", at))
     return out
 
 
@@ -570,6 +605,7 @@ def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
     train_rows, val_rows = split_rows(rows, cfg.val_fraction, cfg.seed)
     train = [ex for row in train_rows for ex in row_examples(row, cfg.neutral_examples)]
     train *= cfg.srllm_repeat  # the paper's own pairs, kept a fair share beside large extra sets
+    train += [ex for row in train_rows for ex in sentence_examples(row)] * cfg.srllm_sentences
     val = [ex for row in val_rows for ex in row_examples(row, cfg.neutral_examples)]
     files = {str(train_path): sha256_file(train_path)}
     if cfg.extra_sources:

@@ -6,12 +6,13 @@ from srllm import contract
 from srllm.evaluation import data, metrics, report, runner, scoring
 
 
-def flag(text: str, *sentence_p: float, rule: bool = False) -> runner.FlagResult:
-    """rule: the card's text rules flag it whatever its score (a generalisation, a known term)."""
+def flag(text: str, *sentence_p: float, rule: bool = False, sentences=()) -> runner.FlagResult:
+    """rule: the card's text rules flag it whatever its score (a generalisation, a known term);
+    sentences: the sentence texts, aligned with sentence_p."""
     biased = max(sentence_p) >= 0.5 or rule
     label = contract.Label.SLIGHTLY_BIASED if biased else contract.Label.NEUTRAL
     return runner.FlagResult(text, contract.Flag(label, p_biased=max(sentence_p)),
-                             sentence_p=sentence_p)  # fmt: skip
+                             sentence_p=sentence_p, sentence_texts=tuple(sentences))  # fmt: skip
 
 
 def passage(parts: list[tuple[str, bool, list[float]]]) -> runner.PassageRun:
@@ -68,6 +69,25 @@ def test_scan_metrics_need_a_model_with_a_threshold():
     no_threshold = runner.SystemRun("m", "model")
     no_threshold.flags = [(flag("b", 0.9), flag("h", 0.1))]
     assert scoring._scan_metrics(no_threshold) == {}
+
+
+def test_sentence_metrics_score_annotated_sentences_against_every_rewrite_sentence():
+    row = data.InferRow("x", "y", ("idiots",), contract.Label.SLIGHTLY_BIASED)
+    run = runner.SystemRun("m", "model", info={"flag_threshold": 0.5})
+    run.flags = [
+        (
+            # only the sentence holding the annotated word is a positive; the other is not
+            # counted either way (biased in context, maybe not alone)
+            flag("b", 0.45, 0.9, sentences=["It rained.", "The idiots won."]),
+            flag("h", 0.2, 0.6, sentences=["It rained.", "The others won."]),
+        )
+    ]
+    d = runner.EvalData([row], [row], [], [], [], [], [])
+    out = scoring._sentence_metrics(run, d)
+    assert out == {"sentence_auc": 1.0, "sentence_recall": 1.0, "sentence_specificity": 0.5}
+    run.info["flag_threshold"] = 0.95
+    assert scoring._sentence_metrics(run, d)["sentence_recall"] == 0.0
+    assert scoring._sentence_metrics(runner.SystemRun("identity", "identity"), d) == {}
 
 
 def test_the_report_shows_the_scan_and_checks_its_goals():

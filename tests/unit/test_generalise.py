@@ -178,6 +178,73 @@ def test_other_generalisations_have_no_recast(text):
     assert g is not None and generalise.recast(text, g) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "statement"),
+    [
+        (
+            "Women are too emotional to lead engineering teams.",
+            "Whether someone can lead engineering teams depends on the person, not on their "
+            "gender.",
+        ),
+        (
+            "Women are too emotional to lead teams, which is why most of our managers are men.",
+            "Whether someone can lead teams depends on the person, not on their gender, and "
+            "most of our managers are men.",
+        ),
+        ("Girls are bad at math.", "Skill at math depends on the person, not on their gender."),
+        (
+            "Girls are not good at math.",
+            "Skill at math depends on the person, not on their gender.",
+        ),
+        (
+            "Old people are slow and useless with technology.",
+            "Skill with technology depends on the person, not on their age.",
+        ),
+        (
+            "Asians are naturally good at math!",
+            "Skill at math depends on the person, not on their background!",
+        ),
+        (
+            "Black people can't swim.",
+            "Whether someone can swim depends on the person, not on their background.",
+        ),
+        (
+            "Women can never lead.",
+            "Whether someone can lead depends on the person, not on their gender.",
+        ),
+        (
+            "Women don't know how to drive.",
+            "Whether someone knows how to drive depends on the person, not on their gender.",
+        ),
+        (
+            "It was a joke. Immigrants can't drive.",
+            "It was a joke. Whether someone can drive depends on the person, not on their "
+            "nationality.",
+        ),
+    ],
+)
+def test_a_claim_about_what_a_group_can_do_is_said_of_individuals(text, statement):
+    assert generalise.individualise(text, generalise.find(text)) == statement
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Old people are slow.",  # no skill or act to speak of
+        "Millennials are lazy and entitled.",
+        "Immigrants are criminals with no morals.",  # a noun before "with" judges no skill
+        "Girls are bad at math, but they try.",  # "they" would name no one
+        "I think girls are bad at math.",  # the group does not start the sentence
+        "Men are better at math than women.",  # the claim is about women too
+        "The mentally disabled are too slow to be worth the resources.",  # denied worth
+        "Women are not too emotional to lead.",  # nothing to undo
+    ],
+)
+def test_other_claims_are_not_said_of_individuals(text):
+    g = generalise.find(text)
+    assert g is not None and generalise.individualise(text, g) is None
+
+
 def test_the_group_of_a_generalisation_is_not_a_word_to_drop():
     spans = [
         {"text": "Girls", "source": task.GROUP_SOURCE},

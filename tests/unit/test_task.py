@@ -464,6 +464,37 @@ def test_a_rewrite_that_keeps_the_claim_about_the_group_gives_way_to_a_recast():
     assert rewrites == [("rewrite", text, ("bad",))]
 
 
+def test_the_claim_said_of_individuals_wins_when_the_flagger_finds_it_fairer():
+    text = "Women are too emotional to lead teams."
+    said_of_anyone = "People of any gender can be too emotional to lead teams."
+    individuals = "Whether someone can lead teams depends on the person, not on their gender."
+    engine = ScriptedEngine(
+        flags={
+            text: biased(["emotional"], ["gender"]),
+            said_of_anyone: biased([], [], p=0.4),
+            individuals: biased([], [], p=0.05),
+        },
+        guided={text: text},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == individuals
+    scored = [c[1] for c in engine.calls if c[0] == "score"]
+    assert said_of_anyone in scored and individuals in scored  # both candidates were weighed
+
+
+def test_only_the_users_own_claim_is_said_of_individuals():
+    """A claim the model made up in its rewrite ("bad at math") is not turned into a statement
+    about skill at math: only the sentence itself is individualised."""
+    text = "Old people are slow."
+    made_up = "Old people are bad at math."
+    engine = ScriptedEngine(flags={text: biased(["slow"], ["age"])}, guided={text: made_up})
+    _, payload = run(engine, text, "debias")
+    scored = [c[1] for c in engine.calls if c[0] == "score"]
+    assert "People of any age can be bad at math." in scored  # the rewrite is still recast
+    assert not [t for t in scored if "depends on the person" in t]
+    assert payload["rewrite"] != made_up
+
+
 def test_a_model_rewrite_that_drops_the_stereotype_is_kept_over_the_recast():
     text = "Girls are bad at math."
     fair = "Girls and boys can both do well at math."

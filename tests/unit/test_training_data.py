@@ -107,6 +107,58 @@ def test_a_row_gives_rewrite_flag_and_neutral_examples(tmp_path):
     assert len(data.row_examples(row, neutral=False)) == 2
 
 
+def test_sentences_of_a_row_become_flags_and_aligned_rewrites(tmp_path):
+    aligned = [
+        "Nice day . The idiots in charge ruined it ! We left early .",
+        "toxicity", "['idiots', 'ruined']", "Political", "Highly Biased",
+        "Nice day. The people in charge changed it! We left early.",
+    ]  # fmt: skip
+    unaligned = [
+        "The idiots won . They always do .", "toxicity", "['idiots']", "Political",
+        "Slightly Biased", "The other side won the vote, as it often does.",
+    ]  # fmt: skip
+    single = ["He is n't fit , lol .", *GOOD[1:]]
+    rows = data.read_rows(write_csv(tmp_path / "t.csv", [aligned, unaligned, single]))
+    first, second, third = (data.sentence_examples(row) for row in rows)
+    # Only the sentence holding annotated words is taught, with its own words; the rewrite's
+    # sentence at the same place is its neutral flag and its rewrite.
+    flags = [
+        (ex.text, contract.parse_flag(ex.target)) for ex in first if ex.kind == "flag_sentence"
+    ]
+    assert [(text, f.label, f.biased_words) for text, f in flags] == [
+        ("The idiots in charge ruined it!", contract.Label.HIGHLY_BIASED, ["idiots", "ruined"]),
+        ("The people in charge changed it!", contract.Label.NEUTRAL, []),
+    ]
+    assert flags[0][1].categories == ["politics"]
+    (rewrite,) = [ex for ex in first if ex.kind == "rewrite_sentence"]
+    assert (rewrite.text, rewrite.target) == (
+        "The idiots in charge ruined it!",
+        "The people in charge changed it!",
+    )
+    assert rewrite.task is contract.Task.REWRITE and "sentence 2" in rewrite.source
+    # Sentence counts differ: a neutral flag from the rewrite keeps the verdicts balanced, and
+    # no rewrite pair is guessed.
+    assert [(ex.kind, ex.text) for ex in second] == [
+        ("flag_sentence", "The idiots won."),
+        ("flag_sentence", "The other side won the vote, as it often does."),
+    ]
+    assert third == []  # one sentence: row_examples already has it
+
+
+@needs_data
+def test_sentence_examples_join_the_mix_only_when_asked():
+    data_dir = f"data_dir={str(SRLLM)!r}".replace("'", '"')
+    plain = data.build_dataset(load_config(None, [data_dir]))
+    twice = data.build_dataset(load_config(None, [data_dir, "srllm_sentences=2"]))
+    assert not [ex for ex in plain.train if ex.kind.endswith("_sentence")]
+    added = [ex for ex in twice.train if ex.kind.endswith("_sentence")]
+    assert len(twice.train) == len(plain.train) + len(added) and len(added) > 500
+    assert all(added.count(ex) == 2 for ex in added[:20])
+    assert not [ex for ex in twice.val if ex.kind.endswith("_sentence")]  # val rows stay whole
+    with pytest.raises(SrllmError, match="srllm_sentences"):
+        load_config(None, ["srllm_sentences=11"])
+
+
 def test_the_split_is_seeded_disjoint_and_complete(tmp_path):
     rows = data.read_rows(write_csv(tmp_path / "t.csv", [GOOD] * 40))
     a_train, a_val = data.split_rows(rows, 0.1, seed=3)
