@@ -199,22 +199,16 @@ def _sentence_metrics(run: SystemRun, d: EvalData) -> dict:
     threshold = run.info.get("flag_threshold")
     if not run.is_model or threshold is None:
         return {}
-    scores, gold = [], []
+    pos, neg = [], []
     for row, (b, h) in zip(d.flag_rows, run.flags, strict=True):
         for text, p in zip(b.sentence_texts, b.sentence_p, strict=True):
             if p is not None and contract.find_spans(text, list(row.biased_words)):
-                scores.append(p)
-                gold.append(True)
-        for p in h.sentence_p:
-            if p is not None:
-                scores.append(p)
-                gold.append(False)
-    if not any(gold) or all(gold):
+                pos.append(p)
+        neg += [p for p in h.sentence_p if p is not None]
+    if not pos or not neg:
         return {}
-    pos = [s for s, g in zip(scores, gold, strict=True) if g]
-    neg = [s for s, g in zip(scores, gold, strict=True) if not g]
     return {
-        "sentence_auc": m.auc(scores, gold),
+        "sentence_auc": m.auc(pos + neg, [True] * len(pos) + [False] * len(neg)),
         "sentence_recall": sum(s >= threshold for s in pos) / len(pos),
         "sentence_specificity": sum(s < threshold for s in neg) / len(neg),
     }

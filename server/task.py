@@ -566,15 +566,14 @@ class Task:
         rewrite, whose claim may be the model's own), scored like the model's rewrites."""
         if not chosen.generalises:
             return []
-        out = []
+        made = []
         for text in dict.fromkeys((chosen.text, source)):
             found = generalise.find(text)
-            makes = (generalise.recast, generalise.individualise)
-            for make in makes if text == source else makes[:1]:
-                recast = make(text, found) if found else None
-                if recast is not None:
-                    out.append(self._candidate(source, recast, words))
-        return out
+            if found is not None:
+                made.append(generalise.recast(text, found))
+                if text == source:
+                    made.append(generalise.individualise(text, found))
+        return [self._candidate(source, t, words) for t in made if t is not None]
 
     def _try(
         self,

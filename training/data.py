@@ -210,21 +210,19 @@ def sentence_examples(row: Row) -> list[Example]:
     if len(biased) < 2:
         return []  # the row itself is the sentence: row_examples has it
     aligned = len(biased) == len(fair)
-    neutral = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []))
     out: list[Example] = []
     where = iter(range(len(fair)))
     for i, sentence in enumerate(biased):
         words = words_in_text(sentence, row.biased_words)
         if not words:
             continue  # biased in context, maybe not alone: no verdict to teach
-        flag = Flag(row.label, list(row.categories), words)
-        flag = Flag(flag.label, flag.categories, flag.biased_words, _explain(flag))
         at = f"{row.where}, sentence {i + 1}"
-        out.append(Example(Task.FLAG, sentence, flag.to_json(), "flag_sentence", at))
+        categories = list(row.categories)
+        out.append(_flag_example(sentence, row.label, categories, words, at, "flag_sentence"))
         j = i if aligned else next(where, None)
         if j is None:
             continue
-        out.append(Example(Task.FLAG, fair[j], neutral.to_json(), "flag_sentence", at))
+        out.append(_flag_example(fair[j], Label.NEUTRAL, [], [], at, "flag_sentence"))
         if aligned:
             out.append(Example(Task.REWRITE, sentence, fair[j], "rewrite_sentence", at))
     return out
@@ -376,10 +374,17 @@ def paradetox_flag_examples(path: Path, max_pairs: int, seed: int) -> list[Examp
     return out
 
 
-def _flag_example(text: str, label: Label, categories: list[str], words: list[str], where: str):
+def _flag_example(
+    text: str,
+    label: Label,
+    categories: list[str],
+    words: list[str],
+    where: str,
+    kind: str = "flag_extra",
+) -> Example:
     flag = Flag(label, categories, words)
     return Example(Task.FLAG, text, Flag(label, categories, words, _explain(flag)).to_json(),
-                   "flag_extra", where)  # fmt: skip
+                   kind, where)  # fmt: skip
 
 
 _WNC_JOINS = (
