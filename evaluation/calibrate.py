@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from srllm.evaluation import metrics
-from srllm.evaluation.config import CALIBRATION_SOURCES
+from srllm.evaluation.config import CALIBRATION_SOURCES, FLOOR_SPECIFICITY
 from srllm.server.scan import text_scores
 from srllm.training import config as train_config
 from srllm.training import data as train_data
@@ -36,7 +36,6 @@ SRLLM_VAL, TOXIGEN_TAIL, HOLISTIC = CALIBRATION_SOURCES  # Item.source
 
 TOXIGEN_PER_SIDE = 80
 HOLISTIC_ITEMS = 120
-FLOOR_SPECIFICITY = 0.9  # conservative by default: precision on fair text comes first
 
 
 @dataclass(frozen=True)
@@ -70,9 +69,11 @@ def validation_items(cfg: train_config.TrainConfig) -> list[Item]:
     return items
 
 
-def choose_threshold(scores: list[float], gold: list[bool]) -> dict:
+def choose_threshold(
+    scores: list[float], gold: list[bool], floor: float = FLOOR_SPECIFICITY
+) -> dict:
     """The threshold with the highest recall + specificity among those keeping specificity at
-    FLOOR_SPECIFICITY or above (the highest such threshold on ties)."""
+    `floor` or above (the highest such threshold on ties)."""
     p = np.asarray(scores)
     y = np.asarray(gold, dtype=bool)
     candidates = sorted(set(np.round(p, 4).tolist()) | {0.5})
@@ -81,7 +82,7 @@ def choose_threshold(scores: list[float], gold: list[bool]) -> dict:
         predicted = p >= t
         recall = float(predicted[y].mean()) if y.any() else 0.0
         specificity = float((~predicted[~y]).mean()) if (~y).any() else 0.0
-        ok = specificity >= FLOOR_SPECIFICITY
+        ok = specificity >= floor
         key = (ok, recall + specificity, t)
         if best is None or key > best[0]:
             best = (key, {"threshold": t, "recall": recall, "specificity": specificity})
@@ -96,8 +97,11 @@ def calibrate(
     threads: int | None,
     release: str | None = None,
     sources: tuple[str, ...] | None = None,
+    min_specificity: float = FLOOR_SPECIFICITY,
 ) -> dict:
-    """sources: only the validation items of these (None: all of CALIBRATION_SOURCES)."""
+    """sources: only the validation items of these (None: all of CALIBRATION_SOURCES).
+    min_specificity: the floor of choose_threshold; a new model is compared with the default
+    at the default's own validation specificity (at_threshold in its calibration.json)."""
     from srllm.server.engine import Engine, EngineConfig
 
     cfg = train_config.load_config(config)
@@ -109,11 +113,12 @@ def calibrate(
     finally:
         engine.close()
     gold = [i.biased for i in items]
-    chosen = choose_threshold(scores, gold)
+    chosen = choose_threshold(scores, gold, min_specificity)
     argmax = choose_at(scores, gold, 0.5)
     result = {
         "threshold": chosen["threshold"],
         "chosen_on": sorted({i.source for i in items}),
+        "min_specificity": min_specificity,
         "items": len(items),
         "auc": metrics.auc(scores, gold),
         "at_threshold": {"recall": chosen["recall"], "specificity": chosen["specificity"]},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from srllm.errors import Code, SrllmError
 from srllm.evaluation.config import CALIBRATION_SOURCES as SOURCES
-from srllm.evaluation.config import DEFAULT_OUT, EvalConfig
+from srllm.evaluation.config import DEFAULT_OUT, FLOOR_SPECIFICITY, EvalConfig
 
 
 def _positive(value: str) -> int:
@@ -63,8 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Score P(biased) on validation data the model was not trained on and the eval never "
             "reads (see evaluation/calibrate.py), choose the threshold with the best recall + "
-            "specificity at specificity >= 0.9, and write it to ADAPTER/calibration.json, which "
-            "`srllm build-model` puts into the GGUF."
+            "specificity at specificity >= 0.9 (--min-specificity), and write it to "
+            "ADAPTER/calibration.json, which `srllm build-model` puts into the GGUF."
         ),
     )
     cal.add_argument("--model", type=Path, required=True, metavar="GGUF",
@@ -78,8 +78,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="only these validation sources (" + ", ".join(SOURCES) + "); leave "
                      "out srllm-val for a model continued from one trained with another seed, "
                      "whose SR-LLM validation rows it has seen")  # fmt: skip
+    cal.add_argument("--min-specificity", type=_share, default=FLOOR_SPECIFICITY, metavar="S",
+                     help="the validation specificity the threshold must keep (default "
+                     f"{FLOOR_SPECIFICITY}); to compare a new model with the default at the "
+                     "same precision, give the default's own (its calibration.json)")  # fmt: skip
     cal.add_argument("--threads", type=_positive, default=None, help="llama.cpp threads")
     cal.set_defaults(func=run_calibrate)
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value!r}")
+    return share
 
 
 def _sources(value: str) -> tuple[str, ...]:
@@ -102,8 +116,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.adapter is not None and not (args.adapter / "adapter_config.json").is_file():
         raise SrllmError(Code.BAD_INPUT, f"no adapter at {args.adapter} (adapter_config.json)")
     result = calibrate(
-        args.model, args.adapter, args.config, args.threads, args.release, args.sources
-    )
+        args.model, args.adapter, args.config, args.threads, args.release, args.sources,
+        args.min_specificity,
+    )  # fmt: skip
     print(json.dumps(result, indent=2))
     return 0
 

@@ -18,6 +18,8 @@ DEFAULT_OUT = Path("runs") / "eval"
 
 # The validation sets `srllm calibrate` reads (evaluation/calibrate.py, Item.source).
 CALIBRATION_SOURCES = ("srllm-val", "toxigen-tail", "holistic")
+# The validation specificity `srllm calibrate` keeps by default: precision on fair text first.
+FLOOR_SPECIFICITY = 0.9
 # Fields that count items per section; `limit` caps each of them.
 SECTION_FIELDS = (
     "rewrite_items",

@@ -502,9 +502,10 @@ class Task:
         options: Options = DEFAULT_OPTIONS,
     ) -> Iterator[Delta | Rewritten]:
         """Stream the rewrite with the highlighted words pushed down (llama.cpp logit_bias; it
-        changes nothing where the model would not say them anyway). When the result is still
-        flagged biased (the flagger's P(biased) of the rewrite, one forward pass), the words the
-        flag finds in it (say "deceit" for "dishonesty") are pushed down too and it is redone,
+        changes nothing where the model would not say them anyway). When the card would still
+        flag the result (the flagger's P(biased) of the rewrite, one forward pass, or the text
+        rules: a known term it brought in, a claim about a group), the words the flag finds in
+        it (say "deceit" for "dishonesty") are pushed down too and it is redone,
         up to GUIDED_ROUNDS times while there is something new to push down. The best candidate
         is kept (Candidate.rank); the sentence's final text ends it."""
         source = result.segment.text
@@ -519,26 +520,26 @@ class Task:
         if cancel is not None and cancel.is_set():
             return  # the client left: no scoring, no second try
         words = list(avoid)
-        chosen = self._candidate(source, "".join(parts), words)
+        chosen = self._candidate(source, "".join(parts), words, options)
         for _ in range(GUIDED_ROUNDS):
-            if not chosen.changed or chosen.p_biased < cut:
+            if not chosen.changed or not chosen.still(cut):
                 break
             more = self._still_flagged(chosen.text, cancel, cut, options)
             if not more or set(more) <= set(avoid):
                 break  # nothing new to push down: another try would repeat the last
             avoid = list(dict.fromkeys(avoid + more))
-            candidate = self._try(source, avoid, words, cancel)
+            candidate = self._try(source, avoid, words, cancel, options)
             if candidate is None:
                 return  # the client left: no scoring, no further try
             if candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
-        for candidate in self._recasts(source, chosen, words):
+        for candidate in self._recasts(source, chosen, words, options):
             if candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
         for sample in range(1, self.samples + 1):
             if not chosen.changed or chosen.done(cut):
                 break  # the model saw nothing to change, or it is done
-            candidate = self._try(source, avoid, words, cancel, sample)
+            candidate = self._try(source, avoid, words, cancel, options, sample)
             if candidate is None:
                 return
             enough = candidate.kept_content >= min(MIN_CONTENT, chosen.kept_content)
@@ -558,7 +559,9 @@ class Task:
             return []
         return [w for w in words_to_drop(spans) if not options.allows_word(w)]
 
-    def _recasts(self, source: str, chosen: Candidate, words: list[str]) -> list[Candidate]:
+    def _recasts(
+        self, source: str, chosen: Candidate, words: list[str], options: Options
+    ) -> list[Candidate]:
         """When the sentence generalises about a group and the best rewrite so far still does,
         the sentence and that rewrite with their claim put on people of any gender, age...
         (generalise.recast), and the sentence said of individuals (generalise.individualise:
@@ -573,7 +576,7 @@ class Task:
                 made.append(generalise.recast(text, found))
                 if text == source:
                     made.append(generalise.individualise(text, found))
-        return [self._candidate(source, t, words) for t in made if t is not None]
+        return [self._candidate(source, t, words, options) for t in made if t is not None]
 
     def _try(
         self,
@@ -581,23 +584,29 @@ class Task:
         avoid: list[str],
         words: list[str],
         cancel: threading.Event | None,
+        options: Options,
         sample: int = 0,
     ) -> Candidate | None:
         """One more rewrite of `source` with `avoid` pushed down, scored; None if cancelled."""
         raw = "".join(self.stream_sentence_rewrite(source, avoid, cancel, sample))
         if cancel is not None and cancel.is_set():
             return None
-        return self._candidate(source, raw, words)
+        return self._candidate(source, raw, words, options)
 
-    def _candidate(self, source: str, raw: str, words: list[str]) -> Candidate:
+    def _candidate(
+        self, source: str, raw: str, words: list[str], options: Options = DEFAULT_OPTIONS
+    ) -> Candidate:
         text = finish_rewrite(source, raw)
         changed = contract.is_changed(source, text)
         p = self.residual(text) if changed else 1.0
         found = generalise.find(text) if generalise.find(source) is not None else None
         generalises = found is not None and found.stereotypes
+        # The card's text rules (a known term, a claim about a group) would flag it again even
+        # where the flagger's score would not: it is as still biased as a high score.
+        rules = changed and rules_biased(text, p, options)
         return Candidate(
             text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
-            generalises, bool(preserve.invented_numbers(source, text)),
+            generalises, bool(preserve.invented_numbers(source, text)), rules,
         )  # fmt: skip
 
     def residual(self, text: str) -> float:
@@ -623,21 +632,24 @@ class Candidate:
     generalises: bool = False  # the sentence made a claim about a group and this still does
     # States a number the sentence does not ("an 8 year 1990s depression"): a made-up fact
     invents: bool = False
+    # The card's text rules flag it whatever its score (a known term of the lexicon, an
+    # evaluative claim about a group): rules_biased
+    rules: bool = False
 
     def rank(self, threshold: float) -> tuple:
         """Lower is better: changed at all, then no made-up numbers, then no longer flagged and
         no longer a claim about a group, then fewer highlighted words kept, then the lower
         P(biased)."""
-        still = self.p_biased >= threshold or self.generalises
+        still = self.still(threshold)
         return (not self.changed, self.invents, still, self.kept_highlights, self.p_biased)
 
+    def still(self, threshold: float) -> bool:
+        """The card would still call it biased (its score or its text rules), or it still
+        states the claim about the group."""
+        return self.p_biased >= threshold or self.generalises or self.rules
+
     def done(self, threshold: float) -> bool:
-        return (
-            self.p_biased < threshold
-            and not self.kept_highlights
-            and not self.generalises
-            and not self.invents
-        )
+        return not self.still(threshold) and not self.kept_highlights and not self.invents
 
 
 def card_verdict(text: str, flag: Flag, options: Options = DEFAULT_OPTIONS) -> bool:

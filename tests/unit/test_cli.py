@@ -96,3 +96,17 @@ def test_calibrate_takes_known_validation_sources_only(capsys):
     assert "unknown source infer50: choose from srllm-val, toxigen-tail, holistic" in (
         capsys.readouterr().err
     )
+
+
+def test_calibrate_takes_a_specificity_floor_in_zero_to_one(capsys):
+    parse = cli.build_parser().parse_args
+    assert parse(["calibrate", "--model", "m.gguf"]).min_specificity == 0.9
+    assert (
+        parse(["calibrate", "--model", "m.gguf", "--min-specificity", "0.93"]).min_specificity
+        == 0.93
+    )
+    for bad in ("0", "1.5", "most"):
+        with pytest.raises(SystemExit) as exit_info:
+            parse(["calibrate", "--model", "m.gguf", "--min-specificity", bad])
+        assert exit_info.value.code == 2
+        assert f"expected a number in (0, 1], got {bad!r}" in capsys.readouterr().err

@@ -395,6 +395,12 @@ def test_the_threshold_is_chosen_for_recall_and_specificity_at_a_specificity_flo
     assert chosen["recall"] == 1.0 and chosen["specificity"] == 1.0
     # Where no threshold keeps specificity at the floor, the best trade-off is taken anyway.
     assert 0 < choose_threshold([0.9, 0.9], [True, False])["threshold"] <= 0.9
+    # A higher floor gives up recall for it: 0.3 is a fair text's score.
+    scores = [0.95, 0.9, 0.4, 0.25, 0.3, 0.1, 0.05, 0.02, 0.01, 0.01]
+    gold = [True, True, True, True, False, False, False, False, False, False]
+    assert choose_threshold(scores, gold, 0.8)["threshold"] == 0.25
+    strict = choose_threshold(scores, gold, 0.9)
+    assert strict["threshold"] == 0.4 and strict["recall"] == 0.75
 
 
 def test_calibration_scores_a_text_by_its_most_biased_sentence_as_the_server_flags_it():

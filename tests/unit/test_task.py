@@ -344,6 +344,20 @@ def test_a_sampled_rewrite_replaces_a_still_flagged_one_and_sampling_stops_there
     assert samples == [(), (1,), (2,)]
 
 
+def test_a_rewrite_the_lexicon_would_flag_again_is_redone_without_that_term():
+    # The flagger scores the first rewrite fair (0.1), but the card would flag it again for a
+    # known term it brought in: it is redone with that term pushed down too.
+    text = "My neighbour is a stupid man who limps."
+    engine = ScriptedEngine(
+        flags={text: biased(["stupid"], ["disability"])},
+        rewrites={text: "My neighbour is a cripple."},
+        guided={(text, ("stupid", "cripple")): "My neighbour is a man who limps."},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == "My neighbour is a man who limps."
+    assert ("rewrite", text, ("stupid", "cripple")) in engine.calls
+
+
 def test_a_sampled_rewrite_that_drops_the_meaning_is_not_chosen():
     text = "My cousin is bad at math."
     still = "My cousin is not good at math."

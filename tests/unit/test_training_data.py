@@ -117,9 +117,13 @@ def test_sentences_of_a_row_become_flags_and_aligned_rewrites(tmp_path):
         "The idiots won . They always do .", "toxicity", "['idiots']", "Political",
         "Slightly Biased", "The other side won the vote, as it often does.",
     ]  # fmt: skip
+    kept = [
+        "The vote was close . Liberals never accept losing .", "bias", "['Liberals']",
+        "Political", "Slightly Biased", "The vote was close. Liberals did not accept the result.",
+    ]  # fmt: skip
     single = ["He is n't fit , lol .", *GOOD[1:]]
-    rows = data.read_rows(write_csv(tmp_path / "t.csv", [aligned, unaligned, single]))
-    first, second, third = (data.sentence_examples(row) for row in rows)
+    rows = data.read_rows(write_csv(tmp_path / "t.csv", [aligned, unaligned, kept, single]))
+    first, second, fourth, third = (data.sentence_examples(row) for row in rows)
     # Only the sentence holding annotated words is taught, with its own words; the rewrite's
     # sentence at the same place is its neutral flag and its rewrite.
     flags = [
@@ -142,6 +146,9 @@ def test_sentences_of_a_row_become_flags_and_aligned_rewrites(tmp_path):
         ("flag_sentence", "The idiots won."),
         ("flag_sentence", "The other side won the vote, as it often does."),
     ]
+    # The human rewrite keeps every annotated word ("Liberals"): the words do not say where
+    # the bias is, so the sentence is not taught as biased for naming the group.
+    assert fourth == []
     assert third == []  # one sentence: row_examples already has it
 
 
