@@ -593,9 +593,7 @@ class Task:
             return None
         return self._candidate(source, raw, words, options)
 
-    def _candidate(
-        self, source: str, raw: str, words: list[str], options: Options = DEFAULT_OPTIONS
-    ) -> Candidate:
+    def _candidate(self, source: str, raw: str, words: list[str], options: Options) -> Candidate:
         text = finish_rewrite(source, raw)
         changed = contract.is_changed(source, text)
         p = self.residual(text) if changed else 1.0
