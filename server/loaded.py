@@ -6,6 +6,8 @@ Plain words, from the same file: words that human neutral rewrites keep ("citize
 "supporters", "same"). A word the model names that is plain and not loaded carries no bias
 and is not highlighted (nor pushed out of the rewrite). Nor is praise, a positive opinion word
 ("fine", "cute", "freedom"): under 2% of the words people mark as biased are such words.
+Marked words (same file) are the words the training rows' annotators marked as biased; a word
+the model names that is neither loaded nor marked is not highlighted either (supported).
 Unmarked words (same file) are loaded words the training rows' annotators never marked
 ("killed", "disaster"): loaded still, but not highlighted by themselves (marks)."""
 
@@ -38,7 +40,8 @@ class Hit:
 @cache
 def _lists() -> tuple[frozenset[str], ...]:
     data = json.loads(WORDS_FILE.read_text(encoding="utf-8"))
-    return tuple(frozenset(data[k]) for k in ("words", "plain", "praise", "unmarked"))
+    kinds = ("words", "plain", "praise", "unmarked", "marked")
+    return tuple(frozenset(data[k]) for k in kinds)
 
 
 def _words() -> frozenset[str]:
@@ -85,6 +88,20 @@ def plain(phrase: str) -> bool:
 def praise(phrase: str) -> bool:
     """Every content word of phrase is a positive opinion word ("fine", "cute"), none loaded."""
     return _all_in(phrase, _lists()[2])
+
+
+def supported(phrase: str) -> bool:
+    """Some content word of phrase is loaded or one people marked as biased in the training rows
+    (marked): a word the model names that is neither ("shopping", "policy", "royalty") is its
+    guess, not what people mark, and is not highlighted (server.task.merge_lexicon)."""
+    marked = _lists()[4]
+    for word in _content(phrase):
+        lower = word.lower().replace("’", "'")
+        # "criminals": the lexicons list the singular
+        forms = {lower, lower.removesuffix("s"), lower.removesuffix("es")} - {""}
+        if any(_known(f) or f in marked for f in forms):
+            return True
+    return False
 
 
 def denied_praise(text: str) -> list[str]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from difflib import SequenceMatcher
 
 _TOKEN = re.compile(r"\S+\s*")
+_WORD = re.compile(r"[^\W\d_]{6,}")  # long enough to be a content word
 _URL = re.compile(r"^(?:https?://|www\.)\S+|^\S+@\S+\.\w+|^[@#]\w+", re.IGNORECASE)
 
 
@@ -59,6 +61,19 @@ def numbers(text: str) -> set[str]:
 def invented_numbers(source: str, rewrite: str) -> set[str]:
     """Numbers a rewrite states that its source does not: a rewrite must not add facts."""
     return numbers(rewrite) - numbers(source)
+
+
+# A word a rewrite says this many times, and more than once more often than its source does, is
+# the model looping ("homocentrism, homocentrism, heterocentrism, homocentrism, ...").
+LOOP_COUNT = 3
+
+
+def looped_words(source: str, rewrite: str) -> set[str]:
+    """Words of six or more letters a rewrite repeats far more often than its source: made-up
+    text, like an invented number."""
+    said = Counter(w.casefold() for w in _WORD.findall(source))
+    counts = Counter(w.casefold() for w in _WORD.findall(rewrite))
+    return {w for w, n in counts.items() if n >= LOOP_COUNT and n > said[w] + 1}
 
 
 def _key(token: str) -> str:

@@ -214,6 +214,8 @@ class SentenceResult:
     segment: Segment
     flag: Flag  # after the lexicon merge
     spans: list[SpanOut]
+    # Words the model named that are not shown (merge_lexicon: its guesses), pushed down still
+    guesses: list[str] = field(default_factory=list)
     rewrite: str | None = None  # the rewritten sentence; None when it was not rewritten
     guided: bool = False  # the rewrite was made with highlighted words pushed down
 
@@ -491,8 +493,8 @@ class Task:
             neutral = Flag(Label.NEUTRAL, [], [], contract.explain(Label.NEUTRAL, [], []), 0.0)
             return SentenceResult(index, segment, neutral, [])
         model_flag = self.flag_sentence(segment.text, cancel, threshold)
-        flag, spans = merge_lexicon(segment, model_flag, options)
-        return SentenceResult(index, segment, flag, spans)
+        flag, spans, guesses = merge_lexicon(segment, model_flag, options)
+        return SentenceResult(index, segment, flag, spans, guesses)
 
     def _rewrite_sentence(
         self,
@@ -511,7 +513,9 @@ class Task:
         source = result.segment.text
         # Allowed terms are never highlighted; a highlight sharing a word with one is not pushed
         # down either, or the rewrite would lose the allowed term too.
-        avoid = [w for w in words_to_drop(result.spans) if not options.allows_word(w)]
+        avoid = [
+            w for w in words_to_drop(result.spans) + result.guesses if not options.allows_word(w)
+        ]
         cut = self.engine.info.flag_threshold if threshold is None else threshold
         parts: list[str] = []
         for delta in self.stream_sentence_rewrite(source, avoid, cancel):
@@ -554,10 +558,11 @@ class Task:
         """The words the flag highlights in a rewrite it still calls biased (model, lexicon and
         opinion words alike; not the group of a generalisation), less the user's allowed ones."""
         segment = Segment(0, len(rewrite), rewrite)
-        flag, spans = merge_lexicon(segment, self.flag_sentence(rewrite, cancel, cut), options)
+        flagged = self.flag_sentence(rewrite, cancel, cut)
+        flag, spans, guesses = merge_lexicon(segment, flagged, options)
         if not flag.biased:
             return []
-        return [w for w in words_to_drop(spans) if not options.allows_word(w)]
+        return [w for w in words_to_drop(spans) + guesses if not options.allows_word(w)]
 
     def _recasts(
         self, source: str, chosen: Candidate, words: list[str], options: Options
@@ -604,7 +609,8 @@ class Task:
         rules = changed and rules_biased(text, p, options)
         return Candidate(
             text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
-            generalises, bool(preserve.invented_numbers(source, text)), rules,
+            generalises, bool(preserve.invented_numbers(source, text))
+            or bool(preserve.looped_words(source, text)), rules,
         )  # fmt: skip
 
     def residual(self, text: str) -> float:
@@ -628,7 +634,8 @@ class Candidate:
     p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
     kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
     generalises: bool = False  # the sentence made a claim about a group and this still does
-    # States a number the sentence does not ("an 8 year 1990s depression"): a made-up fact
+    # Makes things up: states a number the sentence does not ("an 8 year 1990s depression"), or
+    # loops on a word (preserve.looped_words)
     invents: bool = False
     # The card's text rules flag it whatever its score (a known term of the lexicon, an
     # evaluative claim about a group): rules_biased
@@ -653,7 +660,7 @@ class Candidate:
 def card_verdict(text: str, flag: Flag, options: Options = DEFAULT_OPTIONS) -> bool:
     """Whether the card calls one sentence biased, given the model's flag of it: the flag
     merged with the lexicon and the group rule (merge_lexicon, with the user's options)."""
-    merged, _ = merge_lexicon(Segment(0, len(text), text), flag, options)
+    merged, _, _ = merge_lexicon(Segment(0, len(text), text), flag, options)
     return merged.label is not Label.NEUTRAL
 
 
@@ -666,7 +673,7 @@ def rules_biased(text: str, score: float, options: Options = DEFAULT_OPTIONS) ->
 
 def merge_lexicon(
     segment: Segment, flag: Flag, options: Options = DEFAULT_OPTIONS
-) -> tuple[Flag, list[SpanOut]]:
+) -> tuple[Flag, list[SpanOut], list[str]]:
     """The model's words and the lexicon's known terms as spans at passage offsets, each saying
     which found it; a known term makes a sentence the model called neutral slightly biased. In a
     biased sentence, the loaded words (negative opinion words) the model did not name are marked
@@ -682,6 +689,7 @@ def merge_lexicon(
         return not any(a < end and start < b for a, b in allowed)
 
     spans: dict[tuple[int, int], SpanOut] = {}
+    guessed: list = []  # contract spans, sentence offsets
     model_biased = flag.biased
     if flag.biased:
         named = contract.find_spans(segment.text, flag.biased_words)
@@ -690,8 +698,8 @@ def merge_lexicon(
         if (named and not kept) or muted:
             model_biased = False  # its only evidence was allowed terms or muted categories
         # A plain word ("citizens") or praise ("fine") the model named carries no bias: it is
-        # not highlighted, unless the sentence would then show no word at all. Praise the
-        # sentence denies ("not worth the resources") runs someone down and stays.
+        # not highlighted, nor steered away from unless the model named nothing else. Praise
+        # the sentence denies ("not worth the resources") runs someone down and stays.
         denied = set(loaded.denied_praise(segment.text))
 
         def neutral_word(phrase: str) -> bool:
@@ -699,9 +707,22 @@ def merge_lexicon(
                 return False
             return loaded.plain(phrase) or loaded.praise(phrase)
 
-        shown = [s for s in kept if not neutral_word(s.text)]
-        if not shown and not loaded.marks(segment.text) and not lexicon.find(segment.text):
-            shown = kept
+        # A word neither loaded, nor marked by people in the training rows, nor a known term is
+        # the model's guess ("shopping", "policy"): never shown, even when nothing else is.
+        def supported(phrase: str) -> bool:
+            if denied & {w.lower() for w in phrase.split()}:
+                return True
+            return loaded.supported(phrase) or bool(lexicon.find(phrase))
+
+        steered = [s for s in kept if not neutral_word(s.text)]
+        if not steered and not loaded.marks(segment.text) and not lexicon.find(segment.text):
+            steered = kept  # the model's only evidence: the rewrite steers away from it
+        shown = [s for s in steered if supported(s.text)]
+        # Not shown, but the model's reading of where the bias is: the rewrite still steers away
+        # from them (shown, they halved span precision; unsteered, rewrites came back unchanged
+        # twice as often: training/EXPERIMENTS.md, 2026-12-05).
+        if model_biased:
+            guessed = [s for s in steered if s not in shown]
         for s in shown if model_biased else []:
             # Keyed at passage offsets like the other sources, so the overlap checks compare
             # like with like (sentence offsets here let a later sentence's words double up).
@@ -763,7 +784,17 @@ def merge_lexicon(
     explanation = contract.explain(label, categories, list(dict.fromkeys(loaded_words)))
     if shown_group:
         explanation += f" It makes a claim about a whole group ('{group.text}')."
-    return Flag(label, categories, words, explanation, flag.p_biased), ordered
+    # The group's name is never pushed down (see above), whichever source named it.
+    guesses = [
+        g
+        for g in dict.fromkeys(
+            g.text
+            for g in guessed
+            if label is not Label.NEUTRAL
+            and not (shown_group and g.start < group.end and group.start < g.end)
+        )
+    ]
+    return Flag(label, categories, words, explanation, flag.p_biased), ordered, guesses
 
 
 def finish_rewrite(source: str, raw: str) -> str:

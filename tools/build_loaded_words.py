@@ -22,6 +22,12 @@ runs the group down) but are not highlighted by themselves (server.loaded.marks)
 cross-validation on train_500 (5 shuffles; the list built on one half, scored on the other)
 this raised the loaded words' precision 0.715 -> 0.774 at recall 0.658 (F1 0.685 -> 0.711).
 
+The marked words are every word the annotators of train_500 marked as biased (lower case, not
+a function word). A word the model names that is neither loaded nor marked nor a known term of
+the lexicon ("shopping", "policy", "royalty", "free") is not highlighted (server.loaded.
+supported): on v5's flags of its validation rows (the list built from its training rows only),
+span precision 0.50 -> 0.75 at recall 0.58 -> 0.50 (F1 0.54 -> 0.60).
+
 The praise words are the lexicon's positive words that are not also negative ("fine", "cute",
 "freedom"): of the 890 biased words annotated in train_500, 17 (1.9%) are such words, 8 of them
 "clearly". A word the model names that is praise is not highlighted either (server.loaded.praise),
@@ -86,6 +92,22 @@ def unmarked(path: Path, loaded: set[str]) -> list[str]:
     return sorted(w for w, n in seen.items() if n >= UNMARKED_SEEN and not marked[w])
 
 
+def marked(path: Path) -> list[str]:
+    """Every content word among the annotated biased words of the rows."""
+    from srllm.contract import FUNCTION_WORDS
+
+    out: set[str] = set()
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                annotated = ast.literal_eval(row["biased_words"])
+            except (ValueError, SyntaxError):
+                continue
+            text = " ".join(str(w) for w in annotated).lower()
+            out.update(w for w in WORD.findall(text) if w not in FUNCTION_WORDS)
+    return sorted(out)
+
+
 def build(data: Path) -> dict:
     negative = words(data / "extra" / SOURCE)
     positive = words(data / "extra" / POSITIVE)
@@ -101,6 +123,8 @@ def build(data: Path) -> dict:
         "unmarked_source": f"loaded words in {UNMARKED_SEEN}+ SR-LLM train_500 biased texts, "
         "never among their annotated biased words",
         "unmarked": unmarked(data / TRAIN, set(kept)),
+        "marked_source": "words annotated as biased in SR-LLM train_500",
+        "marked": marked(data / TRAIN),
         "praise_source": "Hu and Liu opinion lexicon (positive words, none also negative), same "
         "repository",
         "praise": sorted(positive - negative),
@@ -114,7 +138,8 @@ def main() -> None:
     data = args.data or paths.data_root()
     built = build(data)
     OUT.write_text(json.dumps(built, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-    counts = ", ".join(f"{len(built[k])} {k}" for k in ("words", "plain", "unmarked", "praise"))
+    kinds = ("words", "plain", "unmarked", "marked", "praise")
+    counts = ", ".join(f"{len(built[k])} {k}" for k in kinds)
     print(f"{counts} -> {OUT}")
 
 

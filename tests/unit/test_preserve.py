@@ -46,6 +46,17 @@ def test_numbers_a_rewrite_adds_are_invented():
     assert preserve.invented_numbers("It cost $ 250k.", "It cost $250,000.") == set()
 
 
+def test_a_long_word_the_rewrite_says_over_and_over_is_a_loop():
+    source = "They label Trump supporters as racists, fascists and other vile terms."
+    looped = "They label Trump supporters homocentrism, heterocentrism, homocentrism, homocentrism"
+    assert preserve.looped_words(source, looped) == {"homocentrism"}
+    # Short words recur in any sentence; a word the source says as often is the user's own.
+    assert preserve.looped_words("The cat and the dog.", "The cat, the dog and the bird.") == set()
+    repeated = "Either remains, remains, remains, or goes."
+    assert preserve.looped_words(repeated, repeated) == set()
+    assert preserve.looped_words(source, "They call them racists and other harsh terms.") == set()
+
+
 def test_emoji_go_back_on_their_side_of_a_replaced_word():
     source = "Wow 🎉 those 👴🏻 old people 🙄 are slow, said the 🇫🇷 tourist."
     rewrite = "Wow, these old people are unhurried, said the tourist."

@@ -289,7 +289,7 @@ def test_redos_stop_after_guided_rounds_even_when_each_finds_a_new_word():
     assert len({c[2] for c in calls[: 1 + task.GUIDED_ROUNDS]}) == 1 + task.GUIDED_ROUNDS
 
 
-def test_plain_words_the_model_names_are_not_highlighted_unless_nothing_else_would_be():
+def test_plain_words_the_model_names_are_not_highlighted():
     text = "The citizens and their lazy leaders lied again."
     engine = ScriptedEngine(flags={text: biased(["citizens", "lied"], ["politics"])})
     _, flag = run(engine, text, "flag")
@@ -299,11 +299,34 @@ def test_plain_words_the_model_names_are_not_highlighted_unless_nothing_else_wou
         ("lied", "model"),
     ]
     assert "citizens" not in flag["explanation"]
-    # With nothing loaded or known in the sentence, the model's plain word is still shown.
+    # With nothing loaded or known in the sentence, the verdict stands with no word shown.
     only = "The citizens voted again."
     _, flag = run(ScriptedEngine(flags={only: biased(["citizens"], ["politics"])}), only, "flag")
-    assert flag["label"] == "slightly_biased"
-    assert [(s["text"], s["source"]) for s in flag["spans"]] == [("citizens", "model")]
+    assert flag["label"] == "slightly_biased" and flag["spans"] == []
+    assert "citizens" not in flag["explanation"]
+
+
+def test_a_word_the_model_names_that_nobody_marks_is_not_highlighted():
+    # "shopping" is neither a loaded word nor one people marked in the training rows: the
+    # model's guess. "criminals" is loaded in the singular; "deranged" people marked.
+    text = "Those shopping criminals are deranged."
+    words = ["shopping", "criminals", "deranged"]
+    engine = ScriptedEngine(flags={text: biased(words, ["other_toxicity"])})
+    _, payload = run(engine, text, "debias")
+    shown = [(s["text"], s["source"]) for s in payload["flag"]["spans"]]
+    assert ("shopping", "model") not in shown and ("criminals", "model") in shown
+    assert "deranged" in [t for t, _ in shown]
+    assert "shopping" not in payload["flag"]["explanation"]
+    # Not shown, but the rewrite still steers away from it (the model's reading of the bias).
+    assert [c for c in engine.calls if c[0] == "rewrite"][0][2] == (
+        "criminals",
+        "deranged",
+        "shopping",
+    )
+    # With only such words named, the sentence stays biased and shows none of them.
+    only = "We went shopping on Sunday."
+    _, flag = run(ScriptedEngine(flags={only: biased(["shopping"], ["other"])}), only, "flag")
+    assert flag["biased"] is True and flag["spans"] == []
 
 
 def test_praise_the_model_names_is_neither_highlighted_nor_pushed_out_of_the_rewrite():
@@ -377,6 +400,19 @@ def test_a_rewrite_that_states_a_number_the_sentence_does_not_gives_way_to_a_sam
     engine = ScriptedEngine(
         flags={text: biased(["stupid"], ["political"])},
         rewrites={text: invented},
+        sampled={(text, 1): fair},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == fair
+
+
+def test_a_rewrite_that_loops_on_a_word_gives_way_to_a_sample():
+    text = "They call his supporters vile fascists."
+    looped = "They call his supporters homocentrism, homocentrism, heterocentrism, homocentrism."
+    fair = "They call his supporters names."
+    engine = ScriptedEngine(
+        flags={text: biased(["vile", "fascists"], ["political"])},
+        rewrites={text: looped},
         sampled={(text, 1): fair},
     )
     _, payload = run(engine, text, "debias")
@@ -538,3 +574,13 @@ def test_a_known_term_inside_the_group_keeps_its_lexicon_span_and_alternatives()
     # The group span could not be shown beside it, so the explanation does not name it.
     assert "whole group" not in flag["explanation"]
     assert flag["categories"][0] == "disability"
+
+
+def test_a_group_the_model_names_is_neither_shown_as_its_word_nor_pushed_down():
+    text = "Muslims are ignorant about money."
+    engine = ScriptedEngine(flags={text: biased(["Muslims", "ignorant"], ["religion"])})
+    _, payload = run(engine, text, "debias")
+    shown = [(s["text"], s["source"]) for s in payload["flag"]["spans"]]
+    assert shown == [("Muslims", "generalisation"), ("ignorant", "model")]
+    # "Muslims" is no loaded or marked word, but the group's name is never pushed down.
+    assert [c for c in engine.calls if c[0] == "rewrite"][0][2] == ("ignorant",)
