@@ -72,31 +72,10 @@ def neutral_uses(path: Path) -> Counter[str]:
     return counts
 
 
-def unmarked(path: Path, loaded: set[str]) -> list[str]:
-    """Loaded words in UNMARKED_SEEN or more annotated biased texts, never among their marked
-    words."""
-    seen: Counter[str] = Counter()
-    marked: Counter[str] = Counter()
-    with path.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            try:
-                annotated = ast.literal_eval(row["biased_words"])
-            except (ValueError, SyntaxError):
-                continue
-            marks = set(WORD.findall(" ".join(str(w) for w in annotated).lower()))
-            if not marks:
-                continue
-            for word in set(WORD.findall(row["biased_text"].lower())) & loaded:
-                seen[word] += 1
-                marked[word] += word in marks
-    return sorted(w for w, n in seen.items() if n >= UNMARKED_SEEN and not marked[w])
-
-
-def marked(path: Path) -> list[str]:
-    """Every content word among the annotated biased words of the rows."""
-    from srllm.contract import FUNCTION_WORDS
-
-    out: set[str] = set()
+def marked_rows(path: Path) -> list[tuple[str, set[str]]]:
+    """(biased text, the words of its annotated biased words, lower case) of each row whose
+    annotation parses."""
+    out = []
     with path.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             try:
@@ -104,8 +83,29 @@ def marked(path: Path) -> list[str]:
             except (ValueError, SyntaxError):
                 continue
             text = " ".join(str(w) for w in annotated).lower()
-            out.update(w for w in WORD.findall(text) if w not in FUNCTION_WORDS)
-    return sorted(out)
+            out.append((row["biased_text"], set(WORD.findall(text))))
+    return out
+
+
+def unmarked(path: Path, loaded: set[str]) -> list[str]:
+    """Loaded words in UNMARKED_SEEN or more annotated biased texts, never among their marked
+    words."""
+    seen: Counter[str] = Counter()
+    marked: Counter[str] = Counter()
+    for text, marks in marked_rows(path):
+        if not marks:
+            continue
+        for word in set(WORD.findall(text.lower())) & loaded:
+            seen[word] += 1
+            marked[word] += word in marks
+    return sorted(w for w, n in seen.items() if n >= UNMARKED_SEEN and not marked[w])
+
+
+def marked(path: Path) -> list[str]:
+    """Every content word among the annotated biased words of the rows."""
+    from srllm.contract import FUNCTION_WORDS
+
+    return sorted({w for _, marks in marked_rows(path) for w in marks if w not in FUNCTION_WORDS})
 
 
 def build(data: Path) -> dict:
