@@ -511,11 +511,7 @@ class Task:
         up to GUIDED_ROUNDS times while there is something new to push down. The best candidate
         is kept (Candidate.rank); the sentence's final text ends it."""
         source = result.segment.text
-        # Allowed terms are never highlighted; a highlight sharing a word with one is not pushed
-        # down either, or the rewrite would lose the allowed term too.
-        avoid = [
-            w for w in words_to_drop(result.spans) + result.guesses if not options.allows_word(w)
-        ]
+        avoid = steered_from(result.spans, result.guesses, options)
         cut = self.engine.info.flag_threshold if threshold is None else threshold
         parts: list[str] = []
         for delta in self.stream_sentence_rewrite(source, avoid, cancel):
@@ -562,7 +558,7 @@ class Task:
         flag, spans, guesses = merge_lexicon(segment, flagged, options)
         if not flag.biased:
             return []
-        return [w for w in words_to_drop(spans) + guesses if not options.allows_word(w)]
+        return steered_from(spans, guesses, options)
 
     def _recasts(
         self, source: str, chosen: Candidate, words: list[str], options: Options
@@ -689,7 +685,7 @@ def merge_lexicon(
         return not any(a < end and start < b for a, b in allowed)
 
     spans: dict[tuple[int, int], SpanOut] = {}
-    guessed: list = []  # contract spans, sentence offsets
+    guessed: list[contract.Span] = []  # sentence offsets
     model_biased = flag.biased
     if flag.biased:
         named = contract.find_spans(segment.text, flag.biased_words)
@@ -702,17 +698,16 @@ def merge_lexicon(
         # the sentence denies ("not worth the resources") runs someone down and stays.
         denied = set(loaded.denied_praise(segment.text))
 
+        def denies(phrase: str) -> bool:
+            return bool(denied & {w.lower() for w in phrase.split()})
+
         def neutral_word(phrase: str) -> bool:
-            if denied & {w.lower() for w in phrase.split()}:
-                return False
-            return loaded.plain(phrase) or loaded.praise(phrase)
+            return not denies(phrase) and (loaded.plain(phrase) or loaded.praise(phrase))
 
         # A word neither loaded, nor marked by people in the training rows, nor a known term is
         # the model's guess ("shopping", "policy"): never shown, even when nothing else is.
         def supported(phrase: str) -> bool:
-            if denied & {w.lower() for w in phrase.split()}:
-                return True
-            return loaded.supported(phrase) or bool(lexicon.find(phrase))
+            return denies(phrase) or loaded.supported(phrase) or bool(lexicon.find(phrase))
 
         steered = [s for s in kept if not neutral_word(s.text)]
         if not steered and not loaded.marks(segment.text) and not lexicon.find(segment.text):
@@ -785,15 +780,14 @@ def merge_lexicon(
     if shown_group:
         explanation += f" It makes a claim about a whole group ('{group.text}')."
     # The group's name is never pushed down (see above), whichever source named it.
-    guesses = [
-        g
-        for g in dict.fromkeys(
+    guesses = list(
+        dict.fromkeys(
             g.text
             for g in guessed
             if label is not Label.NEUTRAL
             and not (shown_group and g.start < group.end and group.start < g.end)
         )
-    ]
+    )
     return Flag(label, categories, words, explanation, flag.p_biased), ordered, guesses
 
 
@@ -833,6 +827,14 @@ def words_to_drop(spans: Iterable[SpanOut | dict]) -> list[str]:
         if source != GROUP_SOURCE:
             words.append(text)
     return list(dict.fromkeys(words))
+
+
+def steered_from(spans: list[SpanOut], guesses: list[str], options: Options) -> list[str]:
+    """What a rewrite is steered away from: the highlighted words (words_to_drop) and the
+    model's unshown guesses (merge_lexicon), less the words the user allows: allowed terms are
+    never highlighted, and a word sharing a word with one is not pushed down either, or the
+    rewrite would lose the allowed term too."""
+    return [w for w in words_to_drop(spans) + guesses if not options.allows_word(w)]
 
 
 def surviving(rewrite: str, words: list[str]) -> list[str]:
