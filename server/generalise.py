@@ -142,8 +142,9 @@ QUANTIFIERS = ("all", "most", "every", "no")
 VERB = re.compile(
     r"\s+(?:(?:all|always|generally|usually|often|really|just|only|never|simply|naturally|"
     r"inherently|innately|instinctively)\s+)*"
-    r"(?P<verb>are|were|can(?:not|'t|’t)?|could(?:n't|n’t)?|should(?:n't|n’t)?|must|will|"
-    r"won't|won’t|would|do(?:n't|n’t)?|do not|tend|lack|have|belong|need|refuse|hate|love)\b",
+    r"(?P<verb>are|were|can(?:not|'t|’t|t)?|could(?:n't|n’t|nt)?|should(?:n't|n’t|nt)?|must|"
+    r"will|won't|won’t|wont|would|do(?:n't|n’t|nt)?|do not|tend|lack|have|belong|need|refuse|"
+    r"hate|love)\b",
     re.IGNORECASE,
 )
 COPULA = ("are", "were")
@@ -158,7 +159,11 @@ MODALS = {
     ("could", True): "might not have been able to",
     ("do", True): "may not",
 }  # fmt: skip
-CONTRACTED = {"can't": "can", "cannot": "can", "couldn't": "could", "don't": "do"}
+# Written with or without the apostrophe ("dont", "cant"), as comments often are.
+CONTRACTED = {
+    "can't": "can", "cant": "can", "cannot": "can", "couldn't": "could", "couldnt": "could",
+    "don't": "do", "dont": "do",
+}  # fmt: skip
 ADVERBS = re.compile(
     r"^(?:(?:all|always|generally|usually|often|mostly|mainly|primarily|largely|basically|"
     r"naturally|inherently|typically|really|just|simply|obviously|clearly|certainly)\s+)+",
@@ -196,7 +201,7 @@ ADDRESSED = frozenset(["you", "we", "us", "they", "them"])
 # predicate says runs the group down.
 TOO = re.compile(
     r"\b(?:too|so(?!\s+(?:that|many|much|few|far|long|called|as|to)\b))\s+[^\W\d_][\w'’-]*"
-    r"|\b(?:don't|don’t|do not|never|cannot|can't|can’t)\s+know\s+how\b",
+    r"|\b(?:don't|don’t|dont|do not|never|cannot|can't|can’t|cant)\s+know\s+how\b",
     re.IGNORECASE,
 )
 # The group is said to be so by nature: a stereotype, however the model scores it.
@@ -208,7 +213,9 @@ CONSEQUENCE = re.compile(
     r"^\s*[,;]\s*(?:(?:and\s+)?(?:which|that)(?:'s|’s|\s+is)\s+why|so|therefore|hence|thus)\s+",
     re.IGNORECASE,
 )
-NEGATED_VERB = re.compile(r"n't|n’t|\bnot\b|\bnever\b|cannot", re.IGNORECASE)
+NEGATED_VERB = re.compile(
+    r"n't|n’t|\bnot\b|\bnever\b|cannot|\b(?:do|ca|could|should|wo)nt\b", re.IGNORECASE
+)
 CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:but|which|because|while|whereas|although)\s")
 
 

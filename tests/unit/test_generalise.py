@@ -26,6 +26,9 @@ def found(text):
         # After "that" a plural group starts a clause: "that" is not a determiner there.
         ("It is a fact that trans people are deviants.", ("trans people", ABOUT_GENDER, "are")),
         ("Asian students naturally tend to study.", ("Asian students", "race_ethnicity", "tend")),
+        # Comments often drop the apostrophe.
+        ("Mexicans dont have any ambition.", ("Mexicans", "nationality", "dont")),
+        ("Women cant lead.", ("Women", "gender", "cant")),
     ],
 )
 def test_a_group_said_to_be_or_do_something_is_found(text, expected):
@@ -66,6 +69,7 @@ def test_the_predicate_decides_evaluative_and_negated():
         ("Girls are so dramatic.", "so dramatic"),
         ("Women are too emotional to lead.", "too emotional"),
         ("Poor people don't know how to manage money.", "don't know how"),
+        ("Poor people dont know how to manage money.", "dont know how"),
         ("Middle easterners do not know how to dress.", "do not know how"),
         ("Women are naturally better caregivers.", "naturally"),
         ("Men are by nature more competitive.", "by nature"),
@@ -129,6 +133,11 @@ def test_a_rewrite_still_states_a_stereotype_when_it_says_what_the_group_is():
         ("Girls never do well at math.", "People of any gender may not do well at math."),
         ("Immigrants don't pay taxes.", "People of any nationality may not pay taxes."),
         ("Immigrants do not pay taxes.", "People of any nationality may not pay taxes."),
+        (
+            "Mexicans dont have any ambition.",
+            "People of any nationality may not have any ambition.",
+        ),
+        ("Women cant lead.", "People of any gender may not be able to lead."),
         ("Women can be so annoying.", "People of any gender can be so annoying."),
         # What the stereotype is said to cause no longer follows from it: joined with "and".
         (
@@ -214,6 +223,10 @@ def test_other_generalisations_have_no_recast(text):
         ),
         (
             "Women don't know how to drive.",
+            "Whether someone knows how to drive depends on the person, not on their gender.",
+        ),
+        (
+            "Women dont know how to drive.",
             "Whether someone knows how to drive depends on the person, not on their gender.",
         ),
         (
