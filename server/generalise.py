@@ -1,9 +1,9 @@
 """Sentences that say something about a whole group ("Women are too emotional to lead", "Old
 people are slow"): found by wording, so the flag and the rewrite can treat them as what they are.
 
-The model misses some of them (P(biased) 0.3-0.58 for the two examples), and its rewrites keep
-the claim in other words ("Girls are bad at math." -> "Girls are not good at math."; pushing the
-group word down only swaps it: "The elderly", "Gays"). So:
+The model misses some of them (P(biased) 0.41-0.59 for such examples under v5), and its
+rewrites keep the claim in other words ("Girls are bad at math." -> "Girls are not good at
+math."; pushing the group word down only swaps it: "The elderly", "Gays"). So:
 
 - the flag: a generalisation whose predicate carries a loaded word, "too <word>", "so <word>" or
   "don't know how to" is biased when the model gives it at least FLOOR, and one that says the
@@ -13,7 +13,9 @@ group word down only swaps it: "The elderly", "Gays"). So:
   changed no verdict; with "so", "don't know how" and a group after "that" ("it is a fact that
   trans people are...") it flags 3 more of the 331 hateful ones and no fair one. The model
   already flags the plain cases there; the rule is for the ones it scores just under its
-  threshold, like the two above. No validation text says a group is so by nature;
+  threshold, like the two above. No validation text says a group is so by nature. On 1,200 more
+  unseen ToxiGen statements (v5, 2026-12-05) it flags 5 of 600 toxic ones and 5 of 600 benign
+  ones ("Americans are cynical about each other."), 6 with FLOOR at 0.2;
 - the rewrite: a candidate that still generalises about a group ranks below one that does not,
   and a generalisation with "are", "were", "can('t)", "couldn't" or "don't" gets a candidate that
   puts the claim on people of any gender, age, faith... ("People of any gender can be too
@@ -38,9 +40,10 @@ from srllm.contract import FUNCTION_WORDS
 from srllm.server import loaded
 
 # The model's P(biased) a generalisation with an evaluative predicate needs to be flagged:
-# "Immigrants are often victims of crime." scores 0.15 and is fair; the biased ones seen score
-# 0.29-0.58 (below the calibrated 0.59).
-FLOOR = 0.2
+# "Immigrants are often victims of crime." scores 0.15 and is fair; the hateful ones the rule
+# flags on validation texts score 0.26-0.57 (below the calibrated 0.59). 0.2 also flagged
+# "women are more likely to be diagnosed with cancer than men" (0.23; ToxiGen, rated benign).
+FLOOR = 0.25
 
 # category -> (what "people of any ..." says, plural group nouns, descriptors of "<d> people")
 GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {

@@ -482,6 +482,9 @@ def test_a_claim_that_a_group_is_so_by_nature_is_flagged_however_the_model_score
     rude = "Girls are so dramatic."
     _, flag = run(ScriptedEngine(flags={rude: low}), rude, "flag")
     assert flag["label"] == "neutral"
+    below = contract.Flag(contract.Label.NEUTRAL, p_biased=0.23)  # just under the floor
+    _, flag = run(ScriptedEngine(flags={rude: below}), rude, "flag")
+    assert flag["label"] == "neutral"
     under = contract.Flag(contract.Label.NEUTRAL, p_biased=0.3)
     _, flag = run(ScriptedEngine(flags={rude: under}), rude, "flag")
     assert flag["label"] == "slightly_biased"
