@@ -145,9 +145,8 @@ QUANTIFIERS = ("all", "most", "every", "no")
 VERB = re.compile(
     r"\s+(?:(?:all|always|generally|usually|often|really|just|only|never|simply|naturally|"
     r"inherently|innately|instinctively)\s+)*"
-    r"(?P<verb>are|were|can(?:not|'t|’t|t)?|could(?:n't|n’t|nt)?|should(?:n't|n’t|nt)?|must|"
-    r"will|won't|won’t|wont|would|do(?:n't|n’t|nt)?|do not|tend|lack|have|belong|need|refuse|"
-    r"hate|love)\b",
+    r"(?P<verb>are|were|can(?:not|['’]?t)?|could(?:n['’]?t)?|should(?:n['’]?t)?|must|will|"
+    r"won['’]?t|would|do(?:n['’]?t)?|do not|tend|lack|have|belong|need|refuse|hate|love)\b",
     re.IGNORECASE,
 )
 COPULA = ("are", "were")
@@ -162,11 +161,9 @@ MODALS = {
     ("could", True): "might not have been able to",
     ("do", True): "may not",
 }  # fmt: skip
-# Written with or without the apostrophe ("dont", "cant"), as comments often are.
-CONTRACTED = {
-    "can't": "can", "cant": "can", "cannot": "can", "couldn't": "could", "couldnt": "could",
-    "don't": "do", "dont": "do",
-}  # fmt: skip
+# Negated verbs, as `base_verb` reads them without their apostrophe: comments often drop it
+# ("dont", "cant"), and the rules read both forms alike (the ['’]? of VERB, TOO, NEGATED_VERB).
+CONTRACTED = {"cant": "can", "cannot": "can", "couldnt": "could", "dont": "do"}
 ADVERBS = re.compile(
     r"^(?:(?:all|always|generally|usually|often|mostly|mainly|primarily|largely|basically|"
     r"naturally|inherently|typically|really|just|simply|obviously|clearly|certainly)\s+)+",
@@ -204,7 +201,7 @@ ADDRESSED = frozenset(["you", "we", "us", "they", "them"])
 # predicate says runs the group down.
 TOO = re.compile(
     r"\b(?:too|so(?!\s+(?:that|many|much|few|far|long|called|as|to)\b))\s+[^\W\d_][\w'’-]*"
-    r"|\b(?:don't|don’t|dont|do not|never|cannot|can't|can’t|cant)\s+know\s+how\b",
+    r"|\b(?:don['’]?t|do not|never|cannot|can['’]?t)\s+know\s+how\b",
     re.IGNORECASE,
 )
 # The group is said to be so by nature: a stereotype, however the model scores it.
@@ -217,7 +214,7 @@ CONSEQUENCE = re.compile(
     re.IGNORECASE,
 )
 NEGATED_VERB = re.compile(
-    r"n't|n’t|\bnot\b|\bnever\b|cannot|\b(?:do|ca|could|should|wo)nt\b", re.IGNORECASE
+    r"n['’]t|\b(?:do|ca|could|should|wo)nt\b|\bnot\b|\bnever\b|cannot", re.IGNORECASE
 )
 CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:but|which|because|while|whereas|although)\s")
 
@@ -255,6 +252,12 @@ class Generalisation:
         """The predicate runs the group down (a loaded word, "too <word>") or says the group is
         so by nature."""
         return bool(self.cues)
+
+    @property
+    def base_verb(self) -> str:
+        """The verb without its negation: "can't", "cant", "cannot" -> "can"."""
+        plain = re.sub(r"['’]", "", self.verb)
+        return CONTRACTED.get(plain, plain)
 
     @property
     def stereotypes(self) -> bool:
@@ -363,10 +366,9 @@ def recast(sentence: str, found: Generalisation) -> str | None:
         predicate = predicate[negation.end() :]
     if KIND_OF_PEOPLE.match(predicate):
         return None
-    verb = found.verb.replace("’", "'")
-    if verb == "do" and not negation and found.negated:
+    if found.verb == "do" and not negation and found.negated:
         predicate = f"do {predicate}"  # "never do well": "do" is the verb itself
-    modal = MODALS.get((CONTRACTED.get(verb, verb), bool(negation) or found.negated))
+    modal = MODALS.get((found.base_verb, bool(negation) or found.negated))
     if modal is None:
         return None
     before = sentence[: found.start].rstrip(" \"'“‘(")
@@ -401,7 +403,7 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
     negation = NEGATION.match(predicate)
     if negation:
         predicate = predicate[negation.end() :]
-    verb = CONTRACTED.get(found.verb.replace("’", "'"), found.verb.lower())
+    verb = found.base_verb
     statement = None
     if verb in COPULA and not found.negated and (m := TOO_TO.match(predicate)):
         statement = f"Whether someone can {m.group('act')}"
