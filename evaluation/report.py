@@ -34,6 +34,8 @@ EXTRA = (
     "group_rewrite_unchanged",
     "group_rewrite_meaning_kept",
     "residual_bias",
+    "residual_marked",
+    "review_marked_rate",
     "unchanged_biased_rate",
     "highlight_survival",
     "preservation_rate",

@@ -105,6 +105,7 @@ class Rewrite:
     unchanged_biased: int = 0  # sentences flagged biased whose rewrite came back unchanged
     biased_sentences: int = 0
     residual: bool | None = None  # the changed rewrite, flagged again, is still biased
+    still_biased: bool = False  # the answer marked its rewrite for review (task still_biased)
 
 
 @dataclass
@@ -207,6 +208,7 @@ class _Timed:
             highlights=[w for s in biased for w in task.words_to_drop(s["spans"])],
             unchanged_biased=sum(not rewritten[s["index"]]["changed"] for s in biased),
             biased_sentences=len(biased),
+            still_biased=bool(payload["still_biased"]),
         )
 
     def flag(self, text: str) -> FlagResult:

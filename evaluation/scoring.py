@@ -101,6 +101,8 @@ def _task_metrics(run: SystemRun, words: list) -> dict:
     biased = sum(r.biased_sentences for r in rewrites)
     highlighted = [(r.output, r.highlights) for r in rewrites if r.flagged and r.highlights]
     residual = [r.residual for r in run.rewrites if r.residual is not None]
+    flagged = [r for r in run.rewrites if r.flagged]
+    residual_marked = [r.still_biased for r in run.rewrites if r.residual]
     return {
         "unchanged_biased_rate": (
             sum(r.unchanged_biased for r in rewrites) / biased if biased else None
@@ -108,6 +110,8 @@ def _task_metrics(run: SystemRun, words: list) -> dict:
         "highlight_survival": m.highlight_survival(highlighted),
         "residual_bias": m.rate(residual) if residual else None,
         "rewrite_flagged_rate": m.rate(bool(r.flagged) for r in run.rewrites),
+        "review_marked_rate": m.rate(r.still_biased for r in flagged) if flagged else None,
+        "residual_marked": m.rate(residual_marked) if residual_marked else None,
     }
 
 

@@ -341,7 +341,12 @@ async function readStream(response, text, settings, port, timer, cancel) {
     done(data) {
       finished = true;
       const rewrite = typeof data.rewrite === "string" ? data.rewrite : null;
-      safePost(port, MSG.CHECK_DONE, { rewrite, changed: Boolean(data.changed) && rewrite !== null });
+      safePost(port, MSG.CHECK_DONE, {
+        rewrite,
+        changed: Boolean(data.changed) && rewrite !== null,
+        // srllm's own check still flags what came back: the card asks for a review.
+        stillBiased: data.still_biased === true && rewrite !== null,
+      });
     },
     error(data) {
       finished = true;

@@ -446,7 +446,9 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         rewriteText += String(delta);
         rewrite.textContent = rewriteText;
       },
-      showDone({ rewrite: finalText, changed }) {
+      /** `stillBiased`: srllm's own check still flags the text that came back (the best of
+       * its tries, or the text itself): not shown as a neutral rewrite. */
+      showDone({ rewrite: finalText, changed, stillBiased = false }) {
         rewrite.setAttribute("aria-busy", "false");
         stopButton.hidden = true;
         if (typeof finalText === "string") {
@@ -456,12 +458,32 @@ button:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         if (typeof finalText === "string" && changed) {
           replaceButton.hidden = !editable;
           copyButton.hidden = false;
+          if (stillBiased) {
+            message.textContent = t(
+              "cardRewriteStillBiased",
+              "srllm still finds bias in this rewrite: review it, or change the highlighted words yourself.",
+            );
+            message.setAttribute("data-kind", "review");
+            message.hidden = false;
+          }
           status.textContent = readOnlyField
             ? t(
                 "cardRewriteReadyReadOnly",
                 "Rewrite ready. srllm cannot edit this kind of field: Copy the rewrite and paste it.",
               )
-            : t("cardRewriteReady", "Rewrite ready.");
+            : stillBiased
+              ? t("cardRewriteReview", "Rewrite ready: review it before you replace.")
+              : t("cardRewriteReady", "Rewrite ready.");
+        } else if (typeof finalText === "string" && stillBiased) {
+          rewriteLabel.hidden = true; // the "rewrite" is the selection itself
+          rewrite.hidden = true;
+          message.textContent = t(
+            "cardNoNeutralRewrite",
+            "srllm found no neutral rewrite for this text. The highlighted words show what to change.",
+          );
+          message.setAttribute("data-kind", "review");
+          message.hidden = false;
+          status.textContent = t("cardNoNeutralRewriteStatus", "No neutral rewrite found.");
         } else if (typeof finalText === "string") {
           status.textContent = t("cardUnchanged", "The model left the text unchanged.");
         } else {

@@ -113,7 +113,7 @@ _SENTENCE_FLAG = {
 
 _SENTENCE_REWRITE = {
     "type": "object",
-    "required": ["index", "start", "end", "biased", "rewrite", "changed", "guided"],
+    "required": ["index", "start", "end", "biased", "rewrite", "changed", "guided", "still_biased"],
     "properties": {
         **_POSITION,
         "biased": {"type": "boolean"},
@@ -123,7 +123,18 @@ _SENTENCE_REWRITE = {
             "type": "boolean",
             "description": "the rewrite was made with the sentence's highlighted words pushed down",
         },
+        "still_biased": {
+            "type": ["boolean", "null"],
+            "description": "the text returned for this biased sentence (the best of its tries, "
+            "or the sentence itself when it came back unchanged) would still be flagged by "
+            "srllm: review it; null for a sentence not flagged biased",
+        },
     },
+}
+
+_STILL_BIASED = {
+    "type": "boolean",
+    "description": "some biased sentence's rewrite would still be flagged (its still_biased)",
 }
 
 _FLAG = {
@@ -146,10 +157,11 @@ _FLAG = {
 
 _REWRITE = {
     "type": "object",
-    "required": ["rewrite", "changed", "model"],
+    "required": ["rewrite", "changed", "still_biased", "model"],
     "properties": {
         "rewrite": {"type": "string"},
         "changed": {"type": "boolean"},
+        "still_biased": _STILL_BIASED,
         "model": {"type": "string"},
         "sentences": {"type": "array", "items": _SENTENCE_REWRITE},
     },
@@ -157,11 +169,12 @@ _REWRITE = {
 
 _DEBIAS = {
     "type": "object",
-    "required": ["flag", "rewrite", "changed", "model"],
+    "required": ["flag", "rewrite", "changed", "still_biased", "model"],
     "properties": {
         "flag": {"$ref": "#/components/schemas/Flag"},
         "rewrite": {"type": ["string", "null"]},
         "changed": {"type": "boolean"},
+        "still_biased": _STILL_BIASED,
         "model": {"type": "string"},
         "sentences": {"type": "array", "items": _SENTENCE_REWRITE},
     },

@@ -218,6 +218,10 @@ class SentenceResult:
     guesses: list[str] = field(default_factory=list)
     rewrite: str | None = None  # the rewritten sentence; None when it was not rewritten
     guided: bool = False  # the rewrite was made with highlighted words pushed down
+    # A biased sentence's rewrite that srllm's own check would still flag (Candidate.still): no
+    # candidate got free of the bias, so the card asks the user to review it. None: the
+    # sentence was not flagged biased (not rewritten, or rewritten only because asked to).
+    still_biased: bool | None = None
 
     @property
     def changed(self) -> bool:
@@ -245,6 +249,7 @@ class SentenceResult:
             "rewrite": self.rewrite,
             "changed": self.changed,
             "guided": self.guided,
+            "still_biased": self.still_biased,
         }
 
 
@@ -290,9 +295,15 @@ class Rewritten:
     index: int
     text: str
     guided: bool
+    still_biased: bool | None = None  # SentenceResult.still_biased
 
     def as_dict(self) -> dict:
-        return {"sentence": self.index, "rewrite": self.text, "guided": self.guided}
+        return {
+            "sentence": self.index,
+            "rewrite": self.text,
+            "guided": self.guided,
+            "still_biased": self.still_biased,
+        }
 
 
 @dataclass(frozen=True)
@@ -340,11 +351,16 @@ class Passage:
         replaced = {s.index: s.rewrite for s in self.sentences if s.rewrite is not None}
         return reassemble(self.text, [s.segment for s in self.sentences], replaced)
 
+    def still_biased(self) -> bool:
+        """Whether any biased sentence's rewrite is still flagged by srllm's own check."""
+        return any(s.still_biased for s in self.sentences)
+
     def rewrite_payload(self) -> dict:
         rewrite = self.rewrite()
         return {
             "rewrite": rewrite,
             "changed": contract.is_changed(self.text, rewrite),
+            "still_biased": self.still_biased(),
             "model": self.model,
             "sentences": [s.rewrite_dict() for s in self.sentences],
         }
@@ -356,6 +372,7 @@ class Passage:
             "flag": flag,
             "rewrite": rewrite,
             "changed": rewrite is not None and contract.is_changed(self.text, rewrite),
+            "still_biased": rewrite is not None and self.still_biased(),
             "model": self.model,
             "sentences": [s.rewrite_dict() for s in self.sentences],
         }
@@ -546,19 +563,27 @@ class Task:
             if enough and candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
         result.rewrite, result.guided = chosen.text, bool(words)
-        yield Rewritten(result.index, chosen.text, bool(words))
+        if result.flag.biased:
+            result.still_biased = chosen.still(cut)
+        yield Rewritten(result.index, chosen.text, bool(words), result.still_biased)
 
     def _still_flagged(
         self, rewrite: str, cancel: threading.Event | None, cut: float, options: Options
     ) -> list[str]:
-        """The words the flag highlights in a rewrite it still calls biased (model, lexicon and
-        opinion words alike; not the group of a generalisation), less the user's allowed ones."""
-        segment = Segment(0, len(rewrite), rewrite)
-        flagged = self.flag_sentence(rewrite, cancel, cut)
-        flag, spans, guesses = merge_lexicon(segment, flagged, options)
-        if not flag.biased:
-            return []
-        return steered_from(spans, guesses, options)
+        """The words the flag highlights in the sentences of a rewrite it still calls biased
+        (model, lexicon and opinion words alike; not the group of a generalisation), less the
+        user's allowed ones."""
+        words: list[str] = []
+        for segment in split_sentences(rewrite):
+            if not segment.has_words:
+                continue
+            part = Segment(0, len(segment.text), segment.text)
+            flag, spans, guesses = merge_lexicon(
+                part, self.flag_sentence(part.text, cancel, cut), options
+            )
+            if flag.biased:
+                words += steered_from(spans, guesses, options)
+        return list(dict.fromkeys(words))
 
     def _recasts(
         self, source: str, chosen: Candidate, words: list[str], options: Options
@@ -597,12 +622,20 @@ class Task:
     def _candidate(self, source: str, raw: str, words: list[str], options: Options) -> Candidate:
         text = finish_rewrite(source, raw)
         changed = contract.is_changed(source, text)
-        p = self.residual(text) if changed else 1.0
+        # Scored as the card would check it again: sentence by sentence, the most biased one
+        # counting. A rewrite may say in two sentences what its source said in one ("The
+        # Gypsies are not a good person. They are a group of people..."), and the pair read
+        # as one text can score under the threshold where its first sentence alone does not.
+        parts = [s.text for s in split_sentences(text) if s.has_words] or [text]
+        scores = [self.residual(part) for part in parts] if changed else [1.0]
+        p = max(scores)
         found = generalise.find(text) if generalise.find(source) is not None else None
         generalises = found is not None and found.stereotypes
         # The card's text rules (a known term, a claim about a group) would flag it again even
         # where the flagger's score would not: it is as still biased as a high score.
-        rules = changed and rules_biased(text, p, options)
+        rules = changed and any(
+            rules_biased(part, q, options) for part, q in zip(parts, scores, strict=True)
+        )
         return Candidate(
             text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
             generalises, bool(preserve.invented_numbers(source, text))
@@ -627,7 +660,7 @@ class Candidate:
     text: str
     changed: bool
     kept_highlights: int
-    p_biased: float  # the flagger's P(biased) of the rewrite; 1.0 when unchanged
+    p_biased: float  # the flagger's P(biased) of its most biased sentence; 1.0 when unchanged
     kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
     generalises: bool = False  # the sentence made a claim about a group and this still does
     # Makes things up: states a number the sentence does not ("an 8 year 1990s depression"), or

@@ -421,12 +421,12 @@ class Outcome:
 
 
 def summarise(records: Iterable[dict], task: str) -> dict:
-    """Counts over OUT's rows: labels and categories (flag, debias), rewritten texts (rewrite,
-    debias) and errors by code."""
+    """Counts over OUT's rows: labels and categories (flag, debias), rewritten texts and those
+    still flagged (rewrite, debias) and errors by code."""
     labels: Counter = Counter()
     categories: Counter = Counter()
     errors: Counter = Counter()
-    changed = done = 0
+    changed = review = done = 0
     for record in records:
         if "error" in record:
             errors[str(record["error"].get("code"))] += 1
@@ -439,12 +439,14 @@ def summarise(records: Iterable[dict], task: str) -> dict:
             categories.update(flag.get("categories") or [])
         if task != "flag":
             changed += bool(result.get("changed"))
+            review += bool(result.get("still_biased"))
     out: dict[str, Any] = {"ok": done, "errors": dict(errors.most_common())}
     if task != "rewrite":
         out["labels"] = dict(labels.most_common())
         out["categories"] = dict(categories.most_common())
     if task != "flag":
         out["changed"] = changed
+        out["still_biased"] = review  # rows whose rewrite srllm still flags: to review
     return out
 
 
@@ -463,7 +465,11 @@ def format_summary(summary: dict, out: Path) -> str:
         cats = ", ".join(f"{k} {n}" for k, n in s["categories"].items())
         lines.append("categories: " + (cats or "-"))
     if "changed" in s:
-        lines.append(f"rewritten: {s['changed']}")
+        review = s.get("still_biased", 0)
+        note = (
+            f" ({review} still flagged: their rows say still_biased, review them)" if review else ""
+        )
+        lines.append(f"rewritten: {s['changed']}{note}")
     return "\n".join(lines)
 
 

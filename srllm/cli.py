@@ -183,6 +183,14 @@ def _print_human(command: str, result: dict) -> None:
         print(f"explanation: {flag['explanation']}")
     if command != "flag" and result.get("rewrite") is not None:
         print(f"rewrite:     {result['rewrite']}" if flag else result["rewrite"])
+        if result.get("still_biased"):
+            print(_REVIEW if result.get("changed") else _NOT_FOUND, file=sys.stderr)
+
+
+# What a rewrite srllm would still flag is (server.task SentenceResult.still_biased): not
+# presented as a neutral text.
+_REVIEW = "note: srllm still finds bias in this rewrite; review it before you use it"
+_NOT_FOUND = "note: no neutral rewrite was found; the highlighted words show what to change"
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -233,3 +233,43 @@ test("a selection in a field srllm cannot edit says to Copy", () => {
   assert.equal(replaceButton.hidden, true);
   assert.match(status.textContent, /Copy/);
 });
+
+test("a rewrite srllm still flags is offered for review, not as a neutral rewrite", () => {
+  const { card, part, button } = setUp();
+  const status = card.host.find((n) => n.getAttribute?.("role") === "status");
+  const biasedFlag = {
+    label: "slightly_biased",
+    biased: true,
+    categories: ["age"],
+    explanation: "",
+    segments: [{ text: "Old people are slow.", biased: true }],
+  };
+  card.showChecking("Old people are slow.");
+  card.showFlag(biasedFlag);
+  card.showDone({ rewrite: "Old people are not fast.", changed: true, stillBiased: true });
+  assert.equal(part("rewrite").textContent, "Old people are not fast.");
+  assert.equal(part("rewrite").hidden, false);
+  assert.equal(button("replace").hidden, false, "the user may still take it");
+  assert.equal(part("message").hidden, false);
+  assert.match(part("message").textContent, /still finds bias/);
+  assert.equal(part("message").getAttribute("data-kind"), "review");
+  assert.match(status.textContent, /review it/);
+
+  // Unchanged: no rewrite to take, and no "left unchanged" as if that were fine.
+  card.showChecking("Old people are slow.");
+  assert.equal(part("message").hidden, true, "a new check clears the note");
+  card.showFlag(biasedFlag);
+  card.showDone({ rewrite: "Old people are slow.", changed: false, stillBiased: true });
+  assert.equal(part("rewrite").hidden, true);
+  assert.equal(button("replace").hidden, true);
+  assert.equal(button("copy").hidden, true);
+  assert.match(part("message").textContent, /no neutral rewrite/);
+  assert.equal(status.textContent, "No neutral rewrite found.");
+
+  // A clean rewrite is just ready.
+  card.showChecking("Old people are slow.");
+  card.showFlag(biasedFlag);
+  card.showDone({ rewrite: "Some people take longer.", changed: true, stillBiased: false });
+  assert.equal(part("message").hidden, true);
+  assert.equal(status.textContent, "Rewrite ready.");
+});

@@ -64,6 +64,12 @@ class Server:
         auth = {"Authorization": f"Bearer {self.token}"}
         return httpx.get(f"{self.url}/health", headers=auth, timeout=10).json()["stats"]
 
+    def post(self, route: str, body: dict) -> dict:
+        """The server's JSON answer to a call the tests make beside the extension's."""
+        auth = {"Authorization": f"Bearer {self.token}"}
+        url = f"{self.url}{route}"
+        return httpx.post(url, json=body, headers=auth, timeout=MODEL_TIMEOUT_MS / 1000).json()
+
 
 @pytest.fixture(scope="session")
 def srllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -5,7 +5,6 @@ Run:  .venv/bin/python -m pytest -m e2e tests/e2e/test_extension_check.py -v -s
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import (
@@ -134,12 +133,7 @@ def test_the_shipped_model_flags_and_the_card_marks_its_words_around_emoji(
     right places among astral characters, and the rewrite comes without "Rewrite anyway"."""
     page, card = open_configured_page(browser, finetuned_server, page_url)
     selected = select_contents(page, "#editor")
-    flag = httpx.post(
-        f"{finetuned_server.url}/v1/flag",
-        json={"text": selected},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=MODEL_TIMEOUT_MS / 1000,
-    ).json()
+    flag = finetuned_server.post("/v1/flag", {"text": selected})
     assert "spans" in flag, flag
     words = [span["text"] for span in flag["spans"]]
     assert flag["biased"] and words, f"the shipped model no longer flags {selected!r}: {flag}"
@@ -154,6 +148,17 @@ def test_the_shipped_model_flags_and_the_card_marks_its_words_around_emoji(
     card.button("replace").wait_for(state="visible", timeout=MODEL_TIMEOUT_MS)
     assert not card.button("rewrite-anyway").is_visible()
     browser.screenshot(page, "finetuned-marks")
+    # The card says what the server says of its rewrite: ready, or still flagged and to be
+    # reviewed (the same call again, answered from the server's per-sentence cache).
+    answer = finetuned_server.post("/v1/debias", {"text": selected})
+    assert answer["changed"] and card.part("rewrite").text_content() == answer["rewrite"]
+    note = card.shadow_eval(
+        "(root) => { const m = root.querySelector('[data-part=message]');"
+        " return m.hidden ? null : m.getAttribute('data-kind'); }"
+    )
+    assert note == ("review" if answer["still_biased"] else None), answer
+    expected = "Rewrite ready: review it" if answer["still_biased"] else "Rewrite ready."
+    card.wait_for_status(expected)
 
 
 def test_escape_cancels_the_waiting_check(browser, srllm_server, page_url):

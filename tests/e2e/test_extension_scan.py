@@ -254,12 +254,7 @@ def test_the_scan_honours_the_allow_list(browser, srllm_server, page_url):
     planted one still is, as the server labels it."""
     labels = server_labels(srllm_server, [OLD, WOMEN])
     assert labels[OLD] == "biased", f"the model does not label {OLD!r} biased: {labels}"
-    flag = httpx.post(
-        f"{srllm_server.url}/v1/flag",
-        json={"text": OLD},
-        headers={"Authorization": f"Bearer {srllm_server.token}"},
-        timeout=MODEL_TIMEOUT_MS / 1000,
-    ).json()
+    flag = srllm_server.post("/v1/flag", {"text": OLD})
     allow = [s["text"].lower() for s in flag["spans"]]
     assert allow, flag
     page, _card, scan = open_scan(

@@ -75,7 +75,14 @@ def test_rewrite_and_debias_print_results(tmp_path):
     assert rewrite.returncode == 0 and rewrite.stdout.strip()
     debias = srllm("debias", "He is a great chairman.", "--json", home=tmp_path)
     body = json.loads(debias.stdout)
-    assert set(body) == {"flag", "rewrite", "changed", "model", "sentences"}  # as /v1/debias
+    assert set(body) == {
+        "flag",
+        "rewrite",
+        "changed",
+        "still_biased",
+        "model",
+        "sentences",
+    }  # as /v1/debias
     assert (body["rewrite"] is not None) == body["flag"]["biased"]
 
 

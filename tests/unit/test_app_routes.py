@@ -48,7 +48,7 @@ def test_flag_keeps_its_shape_and_adds_the_sentences(client):
 def test_debias_rewrites_only_the_biased_sentence(client):
     text = f"{FAIR}\n\n{OLD}"
     body = client.post("/v1/debias", json={"text": text}).json()
-    assert set(body) == {"flag", "rewrite", "changed", "model", "sentences"}
+    assert set(body) == {"flag", "rewrite", "changed", "still_biased", "model", "sentences"}
     assert body["rewrite"] == f"{FAIR}\n\nSome older people 👴🏻 take longer with new technology."
     assert body["changed"] is True
     assert [s["changed"] for s in body["sentences"]] == [False, True]
@@ -83,7 +83,7 @@ def test_rewrite_streams_progress_then_deltas_one_by_one_then_the_answer(client)
     [final] = [d for n, d in got if n == "sentence"]
     # guided: made with the sentence's highlights pushed down, as every biased sentence's is
     assert final == {"sentence": 1, "rewrite": got[-1][1]["sentences"][1]["rewrite"],
-                     "guided": True}  # fmt: skip
+                     "guided": True, "still_biased": False}  # fmt: skip
     plain = client.post("/v1/rewrite", json={"text": text}).json()
     assert plain == got[-1][1]
 

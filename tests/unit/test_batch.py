@@ -114,6 +114,25 @@ def test_csv_debias_without_an_id_column_numbers_the_rows(tmp_path, url):
     summary = outcome.summary()
     assert summary["labels"] == {"neutral": 1, "slightly_biased": 1}
     assert summary["categories"] == {"age": 1} and summary["changed"] == 1
+    assert summary["still_biased"] == 0
+
+
+def test_the_summary_counts_rewrites_still_flagged():
+    rows = [
+        {"id": 1, "task": "debias", "text": OLD, "result": {"changed": True, "still_biased": True}},
+        {
+            "id": 2,
+            "task": "debias",
+            "text": OLD,
+            "result": {"changed": True, "still_biased": False},
+        },
+        {"id": 3, "task": "debias", "text": FAIR, "result": {"changed": False, "rewrite": None}},
+    ]
+    summary = batch.summarise(rows, "debias")
+    assert summary["changed"] == 2 and summary["still_biased"] == 1
+    summary.update(rows=3, processed=3, skipped=0, left=0, seconds=1.0)
+    text = batch.format_summary(summary, Path("o.jsonl"))
+    assert "rewritten: 2 (1 still flagged" in text
 
 
 def test_rewrite_task_counts_rewritten_rows(tmp_path, url):

@@ -533,3 +533,30 @@ def test_stereotype_items_are_intersentence_and_seeded(tmp_path: Path):
     assert {i.task for i in d.stereotypes} == {"intersentence"}
     again = runner.load_data(EvalConfig(limit=5, out=tmp_path / "o"))
     assert again.stereotypes == d.stereotypes
+
+
+def test_rewrites_marked_for_review_are_counted_against_the_residual():
+    from srllm.evaluation import scoring
+    from srllm.evaluation.runner import Rewrite, SystemRun
+
+    def rw(flagged, residual, still):
+        return Rewrite("in", "in" if residual is None else "out", flagged=flagged,
+                       residual=residual, still_biased=still)  # fmt: skip
+
+    run = SystemRun("m", "model", rewrites=[
+        rw(True, True, True),    # still biased, and the answer said so
+        rw(True, True, False),   # still biased, shown as ready
+        rw(True, False, False),  # clean
+        rw(True, None, True),    # left unchanged: marked, not a residual
+        rw(False, None, False),  # not flagged: not rewritten
+    ])  # fmt: skip
+    out = scoring._task_metrics(run, [])
+    assert out["residual_bias"] == 2 / 3
+    assert out["residual_marked"] == 1 / 2
+    assert out["review_marked_rate"] == 2 / 4
+    assert (
+        scoring._task_metrics(SystemRun("m", "model", rewrites=[rw(True, False, False)]), [])[
+            "residual_marked"
+        ]
+        is None
+    )

@@ -252,3 +252,18 @@ def test_a_generalisation_whose_only_loaded_words_are_allowed_is_neutral():
     under = ScriptedEngine(flags={text: biased(["slow"], ["age"], p=0.4)})
     assert flag_of(under, text)["label"] == "slightly_biased"
     assert flag_of(under, text, allow=["slow", "useless"])["label"] == "neutral"
+
+
+def test_the_cli_says_when_its_rewrite_is_still_biased(cli_engine, capsys):
+    """The stand-in rewrites nothing: the sentence comes back as it was, still flagged, and the
+    human output says no neutral rewrite was found instead of presenting it as one."""
+    code, out, err = run_cli(capsys, "debias", OLD, "--strictness", "sensitive")
+    assert code == 0 and f"rewrite:     {OLD}" in out
+    assert err.strip() == cli._NOT_FOUND
+    weak = "Old people are weak with technology."
+    cli_engine.rewrites[OLD] = weak
+    cli_engine.flags[weak] = biased(["weak"], ["age"], p=0.9)
+    code, out, err = run_cli(capsys, "debias", OLD, "--strictness", "sensitive")
+    assert f"rewrite:     {weak}" in out and err.strip() == cli._REVIEW
+    code, out, err = run_cli(capsys, "debias", OLD, "--json", "--strictness", "sensitive")
+    assert json.loads(out)["still_biased"] is True and err == ""

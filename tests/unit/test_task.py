@@ -96,6 +96,10 @@ def test_the_stream_reports_each_sentence_and_streams_each_rewrite_token_by_toke
     # Made with the highlighted words pushed down; not redone (the stand-in's P(biased) is low).
     assert [(d.index, d.guided) for d in done] == [(0, True), (2, True)]
     assert done[1].text == "Anyone can lead engineering teams."
+    # Both rewrites score low and no longer generalise: nothing for the user to review.
+    assert [d.still_biased for d in done] == [False, False]
+    assert [s["still_biased"] for s in payload["sentences"]] == [False, None, False]
+    assert payload["still_biased"] is False
 
 
 def test_editing_one_sentence_rechecks_only_that_one():
@@ -129,6 +133,36 @@ def test_an_unchanged_rewrite_with_nothing_new_to_push_down_is_not_redone():
     _, payload = run(engine, text, "debias")
     assert payload["changed"] is False and payload["rewrite"] == text
     assert [c for c in engine.calls if c[0] == "rewrite"] == [("rewrite", text, ("bad",))]
+    # Not a normal outcome: the card says no neutral rewrite was found.
+    assert payload["still_biased"] is True and payload["sentences"][0]["still_biased"] is True
+
+
+def test_a_rewrite_every_try_leaves_flagged_is_returned_marked_for_review():
+    """The best candidate is still the one returned (it is the least biased there is), but the
+    answer says srllm's own check still flags it, so a client does not present it as neutral."""
+    text = f"My cousin is bad at math. {FAIR}"
+    weak = "My cousin is weak at math."
+    engine = ScriptedEngine(
+        flags={
+            "My cousin is bad at math.": biased(["bad"], ["gender"]),
+            weak: biased(["weak"], []),
+        },
+        guided={"My cousin is bad at math.": weak},
+    )
+    events, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == f"{weak} {FAIR}" and payload["changed"] is True
+    assert [s["still_biased"] for s in payload["sentences"]] == [True, None]
+    assert payload["still_biased"] is True
+    [final] = [e for e in events if isinstance(e, task.Rewritten)]
+    assert final.as_dict() == {"sentence": 0, "rewrite": weak, "guided": True, "still_biased": True}
+    _, rewrite_only = run(engine, text, "rewrite")
+    assert rewrite_only["still_biased"] is True
+
+
+def test_rewrite_anyway_of_a_fair_sentence_is_not_marked_for_review():
+    events = list(task.Task(ScriptedEngine()).run(FAIR, "rewrite", rewrite_all=True))
+    payload = events[-1].payload
+    assert payload["sentences"][0]["still_biased"] is None and payload["still_biased"] is False
 
 
 def test_a_rewrite_still_flagged_biased_is_redone_and_the_less_biased_one_kept():
@@ -587,3 +621,21 @@ def test_a_group_the_model_names_is_neither_shown_as_its_word_nor_pushed_down():
     assert shown == [("Muslims", "generalisation"), ("ignorant", "model")]
     # "Muslims" is no loaded or marked word, but the group's name is never pushed down.
     assert [c for c in engine.calls if c[0] == "rewrite"][0][2] == ("ignorant",)
+
+
+def test_a_rewrite_is_scored_sentence_by_sentence_as_the_card_would_check_it():
+    """A rewrite that says in two sentences what its source said in one: read as one text it
+    scores low, but its first sentence alone is still flagged, so it is not taken as done."""
+    text = "My neighbour is a lazy slob."
+    split = "My neighbour is a slob. He works at the mill."
+    engine = ScriptedEngine(
+        flags={text: biased(["lazy", "slob"], []), "My neighbour is a slob.": biased(["slob"], [])},
+        guided={text: split},
+        sampled={(text, 1): "My neighbour rests a lot."},
+    )
+    _, payload = run(engine, text, "debias")
+    assert ("score", "My neighbour is a slob.") in engine.calls
+    assert ("score", "He works at the mill.") in engine.calls
+    assert ("flag", "My neighbour is a slob.") in engine.calls  # its words are pushed down next
+    assert payload["rewrite"] == "My neighbour rests a lot."
+    assert payload["still_biased"] is False
