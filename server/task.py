@@ -573,16 +573,13 @@ class Task:
         """The words the flag highlights in the sentences of a rewrite it still calls biased
         (model, lexicon and opinion words alike; not the group of a generalisation), less the
         user's allowed ones."""
-        words: list[str] = []
-        for segment in split_sentences(rewrite):
-            if not segment.has_words:
-                continue
-            part = Segment(0, len(segment.text), segment.text)
-            flag, spans, guesses = merge_lexicon(
-                part, self.flag_sentence(part.text, cancel, cut), options
-            )
-            if flag.biased:
-                words += steered_from(spans, guesses, options)
+        flagged = [
+            self._flagged(i, segment, cancel, cut, options)
+            for i, segment in enumerate(split_sentences(rewrite))
+        ]
+        words = [
+            w for r in flagged if r.flag.biased for w in steered_from(r.spans, r.guesses, options)
+        ]
         return list(dict.fromkeys(words))
 
     def _recasts(
