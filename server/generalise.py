@@ -27,7 +27,13 @@ math."; pushing the group word down only swaps it: "The elderly", "Gays"). So:
 
 The group words are written here by hand (plural nouns and "<descriptor> people/men/women"); a
 group named with a determiner ("the immigrants in that street", "my sisters") is specific, not a
-generalisation, unless a quantifier says all of them.
+generalisation, unless a quantifier says all of them: "all the immigrants", and "the
+immigrants (in that street) are all / always ..." (ALL_OF_THEM). Such a claim is no fairer said
+of people of any nationality in that street, so it gets no recast or individualised candidate;
+a rewrite that still says it ranks below one that does not. In 64,549 lines of the public data
+here (ToxiGen, StereoSet, HolisticBias, ParaDetox, SR-LLM...) the second form occurs 7 times:
+three hateful ToxiGen texts ("the mexicans are all criminals"), three StereoSet templates, and
+one fair "The Hispanic men were all getting off of work.", which has no loaded word to flag.
 """
 
 from __future__ import annotations
@@ -141,6 +147,14 @@ SPECIFIC = frozenset(
     ]
 )  # fmt: skip
 QUANTIFIERS = ("all", "most", "every", "no")
+# "The immigrants in that neighborhood are all criminals", "the mexicans are always...": a group
+# after "the", with at most a short place or origin after it, that a quantifier after the verb
+# says all of (not "these"/"those", which point at people in view).
+ALL_OF_THEM = re.compile(
+    r"(?:\s+(?:in|from|of|at|around|on|across)\s+(?:[\w'’-]+\s+){0,3}?[\w'’-]+)?"
+    r"(?=\s+(?:are|were)\s+(?:all|always)\b)",
+    re.IGNORECASE,
+)
 # What follows a generic subject: a copula, a modal or an adverb that generalises.
 VERB = re.compile(
     r"\s+(?:(?:all|always|generally|usually|often|really|just|only|never|simply|naturally|"
@@ -246,6 +260,7 @@ class Generalisation:
     cues: tuple[tuple[int, int], ...]  # the predicate's loaded words, "too <word>"s, ESSENTIAL
     negated: bool  # "are not", "can't", "never": what the group is said not to be or do
     essential: tuple[int, int] | None = None  # "naturally", "by nature": the group is so by nature
+    specific: bool = False  # "The immigrants in that street are all...": people in one place
 
     @property
     def evaluative(self) -> bool:
@@ -301,9 +316,14 @@ def find(sentence: str) -> Generalisation | None:
     for m in pattern.finditer(sentence):
         before = sentence[: m.start()].split()
         previous = before[-1].lower().strip("\"'“‘(") if before else ""
+        start, group_end, specific = m.start(), m.end(), False
         if not m.group("q") and previous in SPECIFIC:
-            continue
-        verb = VERB.match(sentence, m.end())
+            whole = ALL_OF_THEM.match(sentence, m.end()) if previous == "the" else None
+            if whole is None:
+                continue
+            start = sentence.rindex(before[-1], 0, m.start()) + before[-1].lower().index("the")
+            group_end, specific = whole.end(), True
+        verb = VERB.match(sentence, group_end)
         if verb is None:
             continue
         rest_start = verb.end()
@@ -319,9 +339,9 @@ def find(sentence: str) -> Generalisation | None:
         cues += [essential] if essential else []
         negated = bool(NEGATED_VERB.search(verb.group(0)) or NEGATION.match(predicate.lstrip()))
         return Generalisation(
-            m.start(), m.end(), m.group(0), _category(m.group("g")),
+            start, group_end, sentence[start:group_end], _category(m.group("g")),
             verb.group("verb").lower(), rest_start, rest_end, tuple(sorted(set(cues))), negated,
-            essential,
+            essential, specific,
         )  # fmt: skip
     return None
 
@@ -329,9 +349,11 @@ def find(sentence: str) -> Generalisation | None:
 def _fair_to_restate(sentence: str, found: Generalisation) -> bool:
     """Whether the claim can be restated without the group (recast, individualise): a group with
     a neutral form, no other group in the claim ("Men are better leaders than women" is also
-    about women), and no denied worth, life or rights (DEHUMANISING)."""
+    about women), no denied worth, life or rights (DEHUMANISING), and not the people of one place
+    (ALL_OF_THEM: "People of any nationality in that street are..." is no fairer)."""
     return (
-        found.category in GROUPS
+        not found.specific
+        and found.category in GROUPS
         and not _pattern()[0].search(sentence, found.predicate_start, found.predicate_end)
         and not DEHUMANISING.search(sentence, found.predicate_start)
     )

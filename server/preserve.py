@@ -1,10 +1,17 @@
 """Keep what the user wrote around the bias: emoji, numbers, URLs, handles and names that the
-model dropped from a rewrite are put back at their place.
+model dropped from a rewrite are put back at their place, and words it only re-spelled or
+re-typed go back to the user's form.
 
 A small model rewrites "Wow 🎉 those 👴🏻 old people 🙄 are slow" as "Wow, those old people are
 slow": the words are its job, the emoji are not. The rewrite is aligned with the original word
 by word; a protected token of the original that sits in a stretch the rewrite deleted, and that
-the rewrite does not contain anywhere, is inserted back before the next word the two share.
+the rewrite does not contain anywhere, is inserted back before the next word the two share
+(restore_protected). It also writes "cancelled" as "canceled", "colour" as "color", "it’s"
+as "it's" and "those" as "these" in words it had no reason to touch: a word of the rewrite that
+stands where the original has the same word in another spelling or typography, or a
+demonstrative of the same number, is written as the user wrote it (restore_forms). And a
+sentence rewritten without its full stop gets the original's back (restore_end): in a
+paragraph it would run into the next sentence.
 """
 
 from __future__ import annotations
@@ -115,3 +122,84 @@ def restore_protected(original: str, rewrite: str) -> str:
     text = "".join(out)
     lead = rewrite[: len(rewrite) - len(rewrite.lstrip())]
     return lead + text.rstrip() + rewrite[len(rewrite.rstrip()) :]
+
+
+# Typography a model normalises: curly quotes and apostrophes, dashes, the ellipsis character.
+_TYPOGRAPHY = str.maketrans(
+    {"’": "'", "‘": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "…": "..."}
+)
+# British and American spellings of one word: "cancelled"/"canceled", "colour"/"color",
+# "organise"/"organize", "analyse"/"analyze", "centre"/"center", "defence"/"defense",
+# "catalogue"/"catalog". Applied to both words of a pair, never to one alone.
+_SPELLINGS = (
+    (re.compile(r"([^\W\d_])\1"), r"\1"),
+    (re.compile(r"our"), "or"),
+    (re.compile(r"is(e|es|ed|ing|ation|ations)\b"), r"iz\1"),
+    (re.compile(r"ys(e|es|ed|ing)\b"), r"yz\1"),
+    (re.compile(r"(?<=[^\W\d_]{2})re(s?)\b"), r"er\1"),
+    (re.compile(r"ence(s?)\b"), r"ense\1"),
+    (re.compile(r"ogue(s?)\b"), r"og\1"),
+)
+
+
+# Shorter words are other words in another spelling: "too" and "to", "off" and "of".
+_SPELLED_LETTERS = 5
+
+
+# Demonstratives a model swaps for no reason ("those old people" -> "these old people"): the
+# same number, so the sentence reads the same with the user's.
+_DEMONSTRATIVES = (
+    (re.compile(r"^(th)ese\b", re.I), r"\1ose"),
+    (re.compile(r"^(th)is\b", re.I), r"\1at"),
+)
+
+
+def _form(word: str) -> str:
+    """A word as spelling and typography variants of it all read: "Cancelled," and "canceled,"
+    alike, "these" and "those". Case stays: a word that moved to the start of a sentence may
+    change it."""
+    text = unicodedata.normalize("NFC", word).translate(_TYPOGRAPHY)
+    for pattern, replacement in _DEMONSTRATIVES:
+        text = pattern.sub(replacement, text)
+    if sum(ch.isalpha() for ch in text) < _SPELLED_LETTERS:
+        return text
+    for pattern, replacement in _SPELLINGS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def restore_forms(original: str, rewrite: str) -> str:
+    """The rewrite with each word that only re-spells or re-types the original's word at its
+    place ("canceled" for "cancelled", "it's" for "it’s", "-" for "—") written as the original
+    has it. Words the rewrite replaced, added or moved are its own."""
+    source, target = _TOKEN.findall(original), _TOKEN.findall(rewrite)
+    if not source or not target:
+        return rewrite
+    matcher = SequenceMatcher(
+        None, [_form(t.strip()) for t in source], [_form(t.strip()) for t in target], False
+    )
+    out = list(target)
+    for op, i1, _, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            continue
+        for k in range(j2 - j1):
+            said, wrote = source[i1 + k].strip(), target[j1 + k]
+            out[j1 + k] = said + wrote[len(wrote.rstrip()) :]
+    lead = rewrite[: len(rewrite) - len(rewrite.lstrip())]
+    return lead + "".join(out)
+
+
+# The end of a sentence: its mark, before any quotes or brackets that close after it (those
+# close what the rewrite may no longer open, so they are not put back).
+_END = re.compile(r"([.!?…]+)[\"'”’)\]]*$")
+
+
+def restore_end(original: str, rewrite: str) -> str:
+    """The rewrite with the original's closing mark when the model dropped it ("... an 8 year
+    contraction" for "... an 8 year recession."): a rewrite that ends in a letter or digit
+    where the original ended its sentence."""
+    end = _END.search(original.rstrip())
+    body = rewrite.rstrip()
+    if end is None or not body or not body[-1].isalnum():
+        return rewrite
+    return body + end.group(1) + rewrite[len(body) :]

@@ -823,11 +823,14 @@ def merge_lexicon(
 
 def finish_rewrite(source: str, raw: str) -> str:
     """The cleaned rewrite with the user's emoji, numbers and URLs put back where the model
-    dropped them, and the text as written where the model did not change it."""
+    dropped them, the user's spelling and typography in words the model only re-spelled, the
+    sentence's closing mark if the model dropped it, and the text as written where the model
+    did not change it."""
     cleaned = contract.clean_rewrite(raw, original=source)
     if not cleaned.strip():
         return source
     kept = preserve.restore_protected(source, cleaned)
+    kept = preserve.restore_end(source, preserve.restore_forms(source, kept))
     return source if not contract.is_changed(source, kept) else kept
 
 

@@ -29,16 +29,32 @@ def found(text):
         # Comments often drop the apostrophe.
         ("Mexicans dont have any ambition.", ("Mexicans", "nationality", "dont")),
         ("Women cant lead.", ("Women", "gender", "cant")),
+        # "the" group (with its place) that a quantifier after the verb says all of.
+        (
+            "The immigrants in that neighborhood are all criminals.",
+            ("The immigrants in that neighborhood", "nationality", "are"),
+        ),
+        ("the mexicans are always complaining", ("the mexicans", "nationality", "are")),
+        ("I think the women from Texas were all loud.", ("the women from Texas", "gender", "were")),
     ],
 )
 def test_a_group_said_to_be_or_do_something_is_found(text, expected):
     assert found(text) == expected
 
 
+def test_only_a_quantified_group_after_the_is_specific():
+    assert generalise.find("The immigrants in that street are all thieves.").specific
+    assert not generalise.find("All immigrants are thieves.").specific
+    assert not generalise.find("Immigrants are thieves.").specific
+
+
 @pytest.mark.parametrize(
     "text",
     [
         "The immigrants in that street are loud.",  # particular people
+        "Those girls are always late.",  # people in view, whatever is said of them
+        "The women in the study were over 40.",
+        "The girls at the back of the old school bus are all tired.",  # not a short place
         "My sisters are great.",
         "Some women are engineers.",
         "Men and women are equal.",
@@ -180,11 +196,15 @@ def test_a_claim_is_put_on_people_of_any_kind(text, recast):
         "Arabs are not a people.",
         "Immigrants are a lazy race.",
         "Natives are savages who scalp their neighbors.",
+        # The people of one place: "People of any nationality in that street" is no fairer.
+        "The immigrants in that street are all too lazy to work.",
+        "The girls in my class are all bad at math.",
     ],
 )
 def test_other_generalisations_have_no_recast(text):
     g = generalise.find(text)
     assert g is not None and generalise.recast(text, g) is None
+    assert generalise.individualise(text, g) is None
 
 
 @pytest.mark.parametrize(

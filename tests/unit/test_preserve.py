@@ -1,6 +1,9 @@
-"""What a rewrite keeps of the user's text (server.preserve): numbers by what they stand for."""
+"""What a rewrite keeps of the user's text (server.preserve): numbers by what they stand for,
+emoji and URLs it dropped, the spelling and typography of words it only re-spelled."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from srllm.server import preserve
 
@@ -67,3 +70,90 @@ def test_emoji_go_back_on_their_side_of_a_replaced_word():
 
 def test_emoji_of_a_deleted_stretch_go_back_before_the_next_shared_word():
     assert preserve.restore_protected("See 🎉 it now.", "Look now.") == "🎉 Look now."
+
+
+@pytest.mark.parametrize(
+    ("said", "wrote"),
+    [
+        ("cancelled", "canceled"),
+        ("colour", "color"),
+        ("organised", "organized"),
+        ("analyse", "analyze"),
+        ("centres", "centers"),
+        ("defence", "defense"),
+        ("catalogue", "catalog"),
+        ("it’s", "it's"),
+        ("“fine”", '"fine"'),
+        ("—", "-"),
+        ("wait…", "wait..."),
+    ],
+)
+def test_a_word_the_rewrite_only_respelled_keeps_the_users_form(said, wrote):
+    source = f"The loud {said} speech by the chairman."
+    rewrite = f"The {wrote} speech by the chair."
+    assert preserve.restore_forms(source, rewrite) == f"The {said} speech by the chair."
+
+
+def test_a_demonstrative_swapped_for_one_of_the_same_number_is_the_users_again():
+    source = "Wow 🎉 those 👴🏻 old people 🙄 are slow, said the 🇫🇷 tourist."
+    rewrite = "Wow, 🎉 these 👴🏻 old people 🙄 are unhurried, said the 🇫🇷 tourist."
+    assert preserve.restore_forms(source, rewrite) == rewrite.replace("these", "those")
+    assert preserve.restore_forms("I like this plan.", "I like that plan.") == "I like this plan."
+    # Another number is another phrase: "this" for "those" stays.
+    assert preserve.restore_forms("I like those plans.", "I like this plan.") == (
+        "I like this plan."
+    )
+
+
+def test_words_the_rewrite_changed_stay_its_own():
+    # Another word, another number (plural), another case: the model's choice, kept.
+    source = "Those old people annoy the Tourist, she said."
+    rewrite = "Some people annoy the tourists, she said."
+    assert preserve.restore_forms(source, rewrite) == rewrite
+    # Short words are other words in another spelling.
+    assert preserve.restore_forms("They are too lazy.", "They are slow to act.") == (
+        "They are slow to act."
+    )
+    assert preserve.restore_forms("Get off.", "Get of it.") == "Get of it."
+    # Punctuation that ends a clause differently is the rewrite's.
+    assert preserve.restore_forms("Slow, they said.", "Slow. They said.") == "Slow. They said."
+
+
+def test_forms_keep_the_rewrites_spacing_and_an_empty_side_changes_nothing():
+    assert preserve.restore_forms("It’s   late…", " It's late...\n") == " It’s late…\n"
+    assert preserve.restore_forms("", "Text.") == "Text."
+    assert preserve.restore_forms("Text.", "") == ""
+
+
+def test_a_sentence_rewritten_without_its_full_stop_gets_the_originals_back():
+    source = "That's how they kept the policies from causing an 8 year recession."
+    rewrite = "That's how they kept the economy from an 8 year contraction"
+    assert preserve.restore_end(source, rewrite) == rewrite + "."
+    # The mark only: the quote it closed may be gone from the rewrite.
+    assert preserve.restore_end("“Is she too old?”", "Is she the right age ") == (
+        "Is she the right age? "
+    )
+    # A rewrite with a mark of its own, or a source without one, is left as it is.
+    assert preserve.restore_end(source, "They avoided a recession!") == "They avoided a recession!"
+    assert preserve.restore_end("old people are slow", "people differ") == "people differ"
+    assert preserve.restore_end("Wait.", "🎉") == "🎉"
+
+
+_words = st.lists(
+    st.sampled_from(["colour", "color", "it’s", "it's", "too", "to", "—", "-", "Old", "old", "🎉"])
+    | st.text(min_size=1, max_size=8).filter(lambda w: not any(c.isspace() for c in w)),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(source=_words, rewrite=_words, space=st.sampled_from([" ", "\n", "  "]))
+def test_forms_and_ends_only_put_back_what_the_user_wrote(source, rewrite, space):
+    original, text = " ".join(source), space.join(rewrite)
+    restored = preserve.restore_forms(original, text)
+    # Word for word the rewrite's, each word either the rewrite's or the user's own.
+    assert len(restored.split()) == len(text.split())
+    for said, wrote in zip(restored.split(), text.split(), strict=True):
+        assert said == wrote or said in original.split()
+    ended = preserve.restore_end(original, restored)
+    assert ended.startswith(restored.rstrip()) and len(ended) - len(restored) <= len(original)

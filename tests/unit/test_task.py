@@ -231,6 +231,36 @@ def test_emoji_numbers_and_urls_the_model_dropped_are_put_back():
     assert "slow" not in out and out.index("🎉") < out.index("👴🏻") < out.index("🙄")
 
 
+def test_words_the_model_only_respelled_keep_the_users_spelling():
+    text = "The colour team’s trip was cancelled because the girls are too emotional."
+    engine = ScriptedEngine(
+        flags={text: biased(["too emotional"], ["gender"])},
+        rewrites={text: "The color team's trip was canceled because the girls were upset."},
+    )
+    _, payload = run(engine, text, "rewrite")
+    assert payload["rewrite"] == (
+        "The colour team’s trip was cancelled because the girls were upset."
+    )
+
+
+def test_a_rewrite_that_only_respells_is_no_rewrite():
+    text = "The girls are too emotional to be organised."
+    assert task.finish_rewrite(text, "The girls are too emotional to be organized.") == text
+
+
+def test_a_sentence_rewritten_without_its_full_stop_does_not_run_into_the_next():
+    text = "That's how they kept the policies from causing a recession. Now we unwind it."
+    first = "That's how they kept the policies from causing a recession."
+    engine = ScriptedEngine(
+        flags={first: biased(["policies"], ["politics"])},
+        rewrites={first: "That's how they kept the economy from a contraction"},
+    )
+    _, payload = run(engine, text, "rewrite")
+    assert payload["rewrite"] == (
+        "That's how they kept the economy from a contraction. Now we unwind it."
+    )
+
+
 def test_a_known_term_is_highlighted_by_the_lexicon_even_when_the_model_says_neutral():
     text = "He is wheelchair bound since the accident."
     _, flag = run(ScriptedEngine(), text, "flag")
@@ -589,6 +619,23 @@ def test_a_model_rewrite_that_drops_the_stereotype_is_kept_over_the_recast():
     _, payload = run(engine, text, "debias")
     assert payload["rewrite"] == fair
     assert not any("People of any" in c[1] for c in engine.calls if c[0] == "score")
+
+
+def test_a_rewrite_that_still_says_all_of_the_people_of_a_place_are_so_is_for_review():
+    """ "The immigrants in that neighborhood are all..." generalises about them: a rewrite that
+    keeps saying what they all are is still biased, however the flagger scores it, and it gets
+    no recast onto "people of any nationality in that neighborhood"."""
+    text = "The immigrants in that neighborhood are all criminals."
+    still = "The immigrants in that neighborhood are all people who break the law."
+    engine = ScriptedEngine(
+        flags={text: biased(["criminals"], ["nationality"]), still: biased([], [], p=0.1)},
+        guided={text: still},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == still and payload["still_biased"] is True
+    assert not any("People of any" in c[1] for c in engine.calls if c[0] == "score")
+    spans = [sp for sp in payload["flag"]["spans"] if sp["source"] == "generalisation"]
+    assert [sp["text"] for sp in spans] == ["The immigrants in that neighborhood"]
 
 
 def test_an_unchanged_rewrite_of_a_generalisation_is_recast():
