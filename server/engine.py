@@ -22,7 +22,7 @@ from srllm import contract, paths
 from srllm.defaults import DEFAULT_CTX
 from srllm.errors import Code, SrllmError
 from srllm.manifest import ModelManifest
-from srllm.server import flag_answer
+from srllm.server import drafting, flag_answer
 
 log = logging.getLogger("srllm.engine")
 
@@ -43,9 +43,9 @@ class EngineConfig:
     n_gpu_layers: int | None = None  # None: all layers when the build can offload, else 0
     seed: int = 0
     flag_threshold: float | None = None  # None: the model's own (GGUF metadata), else 0.5
-    # Draft tokens proposed from the prompt (llama.cpp prompt-lookup decoding; 0 = off): a
-    # rewrite copies most of its input. Same greedy output; speed measured by `just bench`.
-    prompt_lookup: int = 0
+    # Draft tokens proposed from the prompt for a greedy rewrite (server.drafting; 0 = off): a
+    # rewrite copies most of its input. Speed and identical outputs measured by `just bench`.
+    prompt_lookup: int = drafting.DRAFT_TOKENS
 
 
 @dataclass(frozen=True)
@@ -135,18 +135,12 @@ class Engine:
         check_gguf(config.model_path)
         self.config = config
         n_gpu_layers = default_gpu_layers() if config.n_gpu_layers is None else config.n_gpu_layers
-        draft = None
-        if config.prompt_lookup:
-            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-            draft = LlamaPromptLookupDecoding(num_pred_tokens=config.prompt_lookup)
         self._llm = llama_cpp.Llama(
             model_path=str(config.model_path),
             n_ctx=config.n_ctx,
             n_threads=config.n_threads,
             n_gpu_layers=n_gpu_layers,
             seed=config.seed,
-            draft_model=draft,
             verbose=False,
         )
         meta = self._llm.metadata
@@ -423,16 +417,100 @@ class Engine:
         `avoid`, the words the flag highlighted are pushed down so the rewrite drops them.
         `sample` 0 is the greedy rewrite; n > 0 is the n-th one sampled at
         contract.SAMPLE_TEMPERATURE (seeded, so repeatable)."""
-        stream = self._stream(
-            self.prompt_tokens(contract.Task.REWRITE, text),
-            max_tokens=self.rewrite_budget(text),
-            cancel=cancel,
-            stop=[contract.TEXT_CLOSE],
-            logit_bias=self.avoid_bias(avoid) if avoid else None,
-            temperature=contract.SAMPLE_TEMPERATURE if sample else 0.0,
-            seed=self.config.seed + sample if sample else None,
-        )
+        prompt = self.prompt_tokens(contract.Task.REWRITE, text)
+        bias = self.avoid_bias(avoid) if avoid else None
+        if self.config.prompt_lookup and not sample:
+            stream = self._drafted(
+                prompt,
+                max_tokens=self.rewrite_budget(text),
+                cancel=cancel,
+                stop=contract.TEXT_CLOSE,
+                logit_bias=bias,
+            )
+        else:
+            stream = self._stream(
+                prompt,
+                max_tokens=self.rewrite_budget(text),
+                cancel=cancel,
+                stop=[contract.TEXT_CLOSE],
+                logit_bias=bias,
+                temperature=contract.SAMPLE_TEMPERATURE if sample else 0.0,
+                seed=self.config.seed + sample if sample else None,
+            )
         yield from contract.clean_deltas(delta for delta, _ in stream)
+
+    def _drafted(
+        self,
+        prompt: list[int],
+        *,
+        max_tokens: int,
+        cancel: threading.Event | None,
+        stop: str,
+        logit_bias: dict[int, float] | None,
+    ) -> Iterator[tuple[str, str | None]]:
+        """Greedy generation with prompt-lookup drafts (server.drafting): each step reads the
+        chosen token and up to config.prompt_lookup tokens that followed it in the prompt in
+        one llama_decode, and keeps the drafts greedy decoding confirms. Yields (delta,
+        finish_reason) like _stream, the text up to `stop`."""
+        llm = self._llm
+        n_vocab = llm.n_vocab()
+        bias = None
+        if logit_bias:
+            bias = np.zeros(n_vocab, dtype=np.float32)
+            for token, value in logit_bias.items():
+                bias[token] += value
+        logits = self._next_logits(prompt)  # the prompt read as _stream reads it
+        tokens = list(prompt)
+        text = drafting.StopText(stop)
+        vocab = llm._model.vocab
+        produced = 0
+        while produced < max_tokens and len(tokens) < self.config.n_ctx:
+            if cancel is not None and cancel.is_set():
+                return
+            token = int(np.argmax(logits if bias is None else logits + bias))
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                yield text.flush(), "stop"
+                return
+            room = min(max_tokens - produced, self.config.n_ctx - len(tokens)) - 1
+            size = min(self.config.prompt_lookup, room)
+            draft = drafting.lookup([*tokens, token], len(prompt), size)
+            rows = self._decode_rows([token, *draft], len(tokens))
+            kept = [token, *draft[: drafting.accepted(draft, rows, bias)]]
+            logits = rows[len(kept) - 1]
+            ended = next(
+                (k for k, t in enumerate(kept) if llama_cpp.llama_vocab_is_eog(vocab, t)), None
+            )
+            kept = kept if ended is None else kept[:ended]
+            llm.input_ids[len(tokens) : len(tokens) + len(kept)] = kept
+            tokens += kept
+            llm.n_tokens = len(tokens)
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # the drafts it did not keep
+            produced += len(kept)
+            delta, stopped = text.feed(llm.detokenize(kept))
+            if delta:
+                yield delta, None
+            if stopped or ended is not None:
+                yield text.flush(), "stop"
+                return
+        yield text.flush(), "length"
+
+    def _decode_rows(self, tokens: list[int], n_past: int) -> np.ndarray:
+        """Read `tokens` after the first n_past of the context in one llama_decode; the logits
+        after each of them."""
+        llm = self._llm
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        n_vocab = llm.n_vocab()
+        return np.array(
+            [
+                np.ctypeslib.as_array(
+                    llama_cpp.llama_get_logits_ith(llm._ctx.ctx, i), shape=(n_vocab,)
+                )
+                for i in range(len(tokens))
+            ],
+            dtype=np.float32,
+        )
 
     def stream_chat(
         self,

@@ -197,9 +197,12 @@ _END = re.compile(r"([.!?…]+)[\"'”’)\]]*$")
 def restore_end(original: str, rewrite: str) -> str:
     """The rewrite with the original's closing mark when the model dropped it ("... an 8 year
     contraction" for "... an 8 year recession."): a rewrite that ends in a letter or digit
-    where the original ended its sentence."""
+    where the original ended its sentence. One mark ("?" for a question): a run
+    ("that...........", "?!") is the user's emphasis of words the model rewrote (the flagger
+    reads "structural issues..........." as biased again), not the end the sentence needs."""
     end = _END.search(original.rstrip())
     body = rewrite.rstrip()
     if end is None or not body or not body[-1].isalnum():
         return rewrite
-    return body + end.group(1) + rewrite[len(body) :]
+    marks = end.group(1)
+    return body + ("?" if "?" in marks else marks[-1]) + rewrite[len(body) :]

@@ -133,6 +133,11 @@ def test_a_sentence_rewritten_without_its_full_stop_gets_the_originals_back():
     assert preserve.restore_end("“Is she too old?”", "Is she the right age ") == (
         "Is she the right age? "
     )
+    # One mark: a run of them was the user's emphasis.
+    assert preserve.restore_end("It cracked this or that...........", "It has issues") == (
+        "It has issues."
+    )
+    assert preserve.restore_end("Is she too old?!", "Is she ready") == "Is she ready?"
     # A rewrite with a mark of its own, or a source without one, is left as it is.
     assert preserve.restore_end(source, "They avoided a recession!") == "They avoided a recession!"
     assert preserve.restore_end("old people are slow", "people differ") == "people differ"
