@@ -1,5 +1,5 @@
 """Prompt-lookup drafting for greedy rewrites: a rewrite copies most of its input, so the tokens
-that followed the last one or two generated tokens in the prompt are proposed as a draft, read
+that followed the last two generated tokens in the prompt are proposed as a draft, read
 in the same llama_decode as the token just chosen, and kept as far as greedy decoding would
 have chosen them itself.
 

@@ -418,19 +418,16 @@ class Engine:
         `sample` 0 is the greedy rewrite; n > 0 is the n-th one sampled at
         contract.SAMPLE_TEMPERATURE (seeded, so repeatable)."""
         prompt = self.prompt_tokens(contract.Task.REWRITE, text)
+        budget = self.rewrite_budget(text)
         bias = self.avoid_bias(avoid) if avoid else None
         if self.config.prompt_lookup and not sample:
             stream = self._drafted(
-                prompt,
-                max_tokens=self.rewrite_budget(text),
-                cancel=cancel,
-                stop=contract.TEXT_CLOSE,
-                logit_bias=bias,
+                prompt, max_tokens=budget, cancel=cancel, stop=contract.TEXT_CLOSE, logit_bias=bias
             )
         else:
             stream = self._stream(
                 prompt,
-                max_tokens=self.rewrite_budget(text),
+                max_tokens=budget,
                 cancel=cancel,
                 stop=[contract.TEXT_CLOSE],
                 logit_bias=bias,

@@ -321,7 +321,7 @@ def find(sentence: str) -> Generalisation | None:
             whole = ALL_OF_THEM.match(sentence, m.end()) if previous == "the" else None
             if whole is None:
                 continue
-            start = sentence.rindex(before[-1], 0, m.start()) + before[-1].lower().index("the")
+            start = sentence.lower().rindex("the", 0, m.start())  # the word just before
             group_end, specific = whole.end(), True
         verb = VERB.match(sentence, group_end)
         if verb is None:

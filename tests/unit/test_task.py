@@ -231,34 +231,39 @@ def test_emoji_numbers_and_urls_the_model_dropped_are_put_back():
     assert "slow" not in out and out.index("🎉") < out.index("👴🏻") < out.index("🙄")
 
 
-def test_words_the_model_only_respelled_keep_the_users_spelling():
-    text = "The colour team’s trip was cancelled because the girls are too emotional."
+@pytest.mark.parametrize(
+    ("text", "biased_sentence", "model_rewrite", "expected"),
+    [
+        # Words the model only re-spelled keep the user's spelling and typography.
+        (
+            "The colour team’s trip was cancelled because the girls are too emotional.",
+            "The colour team’s trip was cancelled because the girls are too emotional.",
+            "The color team's trip was canceled because the girls were upset.",
+            "The colour team’s trip was cancelled because the girls were upset.",
+        ),
+        # A sentence rewritten without its full stop does not run into the next one.
+        (
+            "That's how they kept the policies from causing a recession. Now we unwind it.",
+            "That's how they kept the policies from causing a recession.",
+            "That's how they kept the economy from a contraction",
+            "That's how they kept the economy from a contraction. Now we unwind it.",
+        ),
+    ],
+)
+def test_the_rewrite_keeps_the_users_forms_and_full_stops(
+    text, biased_sentence, model_rewrite, expected
+):
     engine = ScriptedEngine(
-        flags={text: biased(["too emotional"], ["gender"])},
-        rewrites={text: "The color team's trip was canceled because the girls were upset."},
+        flags={biased_sentence: biased(["emotional"], ["gender"])},
+        rewrites={biased_sentence: model_rewrite},
     )
     _, payload = run(engine, text, "rewrite")
-    assert payload["rewrite"] == (
-        "The colour team’s trip was cancelled because the girls were upset."
-    )
+    assert payload["rewrite"] == expected
 
 
 def test_a_rewrite_that_only_respells_is_no_rewrite():
     text = "The girls are too emotional to be organised."
     assert task.finish_rewrite(text, "The girls are too emotional to be organized.") == text
-
-
-def test_a_sentence_rewritten_without_its_full_stop_does_not_run_into_the_next():
-    text = "That's how they kept the policies from causing a recession. Now we unwind it."
-    first = "That's how they kept the policies from causing a recession."
-    engine = ScriptedEngine(
-        flags={first: biased(["policies"], ["politics"])},
-        rewrites={first: "That's how they kept the economy from a contraction"},
-    )
-    _, payload = run(engine, text, "rewrite")
-    assert payload["rewrite"] == (
-        "That's how they kept the economy from a contraction. Now we unwind it."
-    )
 
 
 def test_a_known_term_is_highlighted_by_the_lexicon_even_when_the_model_says_neutral():
