@@ -26,7 +26,7 @@ from typing import Any
 from srllm import contract
 from srllm.contract import Flag, Label
 from srllm.errors import Code, SrllmError
-from srllm.server import generalise, lexicon, loaded, preserve
+from srllm.server import generalise, hiring, lexicon, loaded, preserve
 from srllm.server.segment import Segment, reassemble, split_sentences
 
 SEVERITY = {Label.NEUTRAL: 0, Label.SLIGHTLY_BIASED: 1, Label.HIGHLY_BIASED: 2}
@@ -530,6 +530,14 @@ class Task:
         source = result.segment.text
         avoid = steered_from(result.spans, result.guesses, options)
         cut = self.engine.info.flag_threshold if threshold is None else threshold
+        edit = self._job_ad_edit(result, avoid, options)
+        if edit is not None and edit.done(cut):
+            # The user's own words with the job ad's asks put right, and the card would not
+            # flag it again: nothing the model writes keeps more of what the user said.
+            result.rewrite, result.guided = edit.text, True
+            yield Delta(edit.text, result.index)
+            yield Rewritten(result.index, edit.text, True, result.still_biased)
+            return
         parts: list[str] = []
         for delta in self.stream_sentence_rewrite(source, avoid, cancel):
             parts.append(delta)
@@ -550,8 +558,8 @@ class Task:
                 return  # the client left: no scoring, no further try
             if candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
-        for candidate in self._recasts(source, chosen, words, options):
-            if candidate.rank(cut) < chosen.rank(cut):
+        for candidate in [*self._recasts(source, chosen, words, options), edit]:
+            if candidate is not None and candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
         for sample in range(1, self.samples + 1):
             if not chosen.changed or chosen.done(cut):
@@ -600,6 +608,19 @@ class Task:
                 if text == source:
                     made.append(generalise.individualise(text, found))
         return [self._candidate(source, t, words, options) for t in made if t is not None]
+
+    def _job_ad_edit(
+        self, result: SentenceResult, words: list[str], options: Options
+    ) -> Candidate | None:
+        """The sentence with the job-ad terms the card highlights replaced by their
+        alternatives (server.hiring.rewrite), scored like the model's rewrites; None when it
+        highlights none."""
+        source, offset = result.segment.text, result.segment.start
+        shown = {(s.start - offset, s.end - offset) for s in result.spans if s.source == "lexicon"}
+        asks = [h for h in hiring.find(source) if (h.start, h.end) in shown]
+        if not asks:
+            return None
+        return self._candidate(source, hiring.rewrite(source, asks), words, options)
 
     def _try(
         self,
@@ -755,13 +776,13 @@ def merge_lexicon(
             spans[(start, end)] = SpanOut(start, end, s.text, "model")
     hits = [
         hit
-        for hit in lexicon.find(segment.text)
+        for hit in known_terms(segment.text)
         if free(hit.start, hit.end) and hit.category not in options.mute
     ]
     for hit in hits:
         span = SpanOut(
             segment.start + hit.start, segment.start + hit.end, hit.text, "lexicon",
-            tuple(hit.alternatives),
+            tuple(a for a in hit.alternatives if a),  # "" (a word to drop) is no wording
         )  # fmt: skip
         overlapping = [k for k in spans if k[0] < span.end and span.start < k[1]]
         if not overlapping:
@@ -819,6 +840,17 @@ def merge_lexicon(
         )
     )
     return Flag(label, categories, words, explanation, flag.p_biased), ordered, guesses
+
+
+def known_terms(text: str) -> list[lexicon.Hit]:
+    """The lexicon's known terms of one sentence and, in a job advert, what it asks for by
+    gender, age or origin (server.hiring), in order; a job-ad term inside a known one is the
+    known one's."""
+    terms = lexicon.find(text)
+    ads = [
+        h for h in hiring.find(text) if not any(h.start < t.end and t.start < h.end for t in terms)
+    ]
+    return sorted(terms + ads, key=lambda h: h.start)
 
 
 def finish_rewrite(source: str, raw: str) -> str:

@@ -7,12 +7,18 @@ Only rules whose terms are demeaning or dispreferred in almost every use are kep
 flags words with common neutral senses ("master", "special", "crazy weather", "just"), which
 would mark fair text as biased. KEEP lists the rule ids taken whole, KEEP_TERMS the rules taken
 in part.
+
+"roles" holds gendered job titles from retext-equality's paired rules ("salesman", "chairwoman",
+"waitress": ROLE_RULES), with their neutral titles. They are fair words in a report ("the
+chairman said") and are flagged only where a sentence advertises a job (server/hiring.py); the
+unmarked title of a pair that is also the neutral one ("waiter", "actor", "host") is left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from srllm import paths
@@ -54,26 +60,58 @@ KEEP_TERMS = {
 }  # fmt: skip
 
 
+# Paired gender rules whose terms are job titles (retext-equality ids).
+ROLE_RULES = {
+    f"gender-{n}"
+    for n in (
+        9, 10, 11, 12, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 32, 33, 34, 35, 36,
+        37, 40, 41, 42, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 94, 95,
+        98, 99, 100, 101, 104, 105, 106, 107, 120, 121, 154, 155, 168, 169,
+    )
+}  # fmt: skip
+# A title marked for gender: "-man", "-woman", "-ess", "girl", "lady"... ("salesman",
+# "waitress", "cleaning lady"), not the neutral default of its pair ("waiter", "janitor").
+GENDERED_ROLE = re.compile(r"(?:man|men|woman|women|ess|esses|lady|ladies|girl|girls|boy|boys)$")
+
+
+def roles(rules: list[dict]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for rule in rules:
+        if rule["id"] not in ROLE_RULES:
+            continue
+        for item in rule["inconsiderate"]:
+            for term in item["term"].split(","):  # "frontman, front man"
+                term = term.strip().lower()
+                if GENDERED_ROLE.search(term):
+                    out[term] = {
+                        "category": "gender",
+                        "alternatives": rule["considerate"][:3],
+                        "rule": rule["id"],
+                    }
+    return dict(sorted(out.items()))
+
+
 def build(data: Path) -> dict:
     terms: dict[str, dict] = {}
     with (data / SOURCE).open(encoding="utf-8") as handle:
-        for line in handle:
-            rule = json.loads(line)
-            wanted = KEEP_TERMS.get(rule["id"])
-            if rule["id"] not in KEEP and wanted is None:
+        rules = [json.loads(line) for line in handle if line.strip()]
+    for rule in rules:
+        wanted = KEEP_TERMS.get(rule["id"])
+        if rule["id"] not in KEEP and wanted is None:
+            continue
+        for item in rule["inconsiderate"]:
+            term = item["term"].strip()
+            if wanted is not None and term not in wanted:
                 continue
-            for item in rule["inconsiderate"]:
-                term = item["term"].strip()
-                if wanted is not None and term not in wanted:
-                    continue
-                terms[term.lower()] = {
-                    "category": CATEGORY[rule["category"]],
-                    "alternatives": rule["considerate"][:3],
-                    "rule": rule["id"],
-                }
+            terms[term.lower()] = {
+                "category": CATEGORY[rule["category"]],
+                "alternatives": rule["considerate"][:3],
+                "rule": rule["id"],
+            }
     return {
         "source": "retext-equality 7.1.0 (MIT, Copyright (c) 2015 Titus Wormer), a curated subset",
         "terms": dict(sorted(terms.items())),
+        "roles": roles(rules),
     }
 
 
@@ -87,7 +125,7 @@ def main() -> None:
     tmp = OUT.with_suffix(".tmp")
     tmp.write_text(json.dumps(lexicon, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(OUT)
-    print(f"{OUT}: {len(lexicon['terms'])} terms")
+    print(f"{OUT}: {len(lexicon['terms'])} terms, {len(lexicon['roles'])} job titles")
 
 
 if __name__ == "__main__":

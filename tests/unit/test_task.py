@@ -691,3 +691,50 @@ def test_a_rewrite_is_scored_sentence_by_sentence_as_the_card_would_check_it():
     assert ("flag", "My neighbour is a slob.") in engine.calls  # its words are pushed down next
     assert payload["rewrite"] == "My neighbour rests a lot."
     assert payload["still_biased"] is False
+
+
+AD = "We are looking for a young, energetic salesman to join our team."
+AD_EDIT = "We are looking for an energetic salesperson to join our team."
+
+
+def test_a_job_advert_is_flagged_by_what_it_asks_for_though_the_model_scores_it_fair():
+    engine = ScriptedEngine(flags={AD: contract.Flag(contract.Label.NEUTRAL, p_biased=0.05)})
+    _, flag = run(engine, AD, "flag")
+    assert flag["biased"] is True and flag["label"] == "slightly_biased"
+    assert flag["categories"] == ["age", "gender"]
+    spans = [(s["text"], s["source"], s.get("alternatives")) for s in flag["spans"]]
+    assert spans == [
+        ("young", "lexicon", None),  # dropped: nothing to say instead
+        ("salesman", "lexicon", ["salesperson", "sales clerk", "sales rep"]),
+    ]
+    assert "young" in flag["explanation"] and "salesman" in flag["explanation"]
+
+
+def test_a_job_advert_comes_back_in_the_users_words_without_asking_the_model_to_rewrite():
+    engine = ScriptedEngine(flags={AD: contract.Flag(contract.Label.NEUTRAL, p_biased=0.05)})
+    _, payload = run(engine, AD, "debias")
+    assert payload["rewrite"] == AD_EDIT and payload["still_biased"] is False
+    assert not [c for c in engine.calls if c[0] == "rewrite"]
+    assert ("score", AD_EDIT) in engine.calls  # checked again as the card would check it
+
+
+def test_a_job_advert_edit_the_flag_still_calls_biased_goes_to_the_model_and_competes():
+    text = "We are looking for a young salesman, no lazy immigrants."
+    edit = "We are looking for a salesperson, no lazy immigrants."
+    model = "We are looking for a motivated salesperson."
+    engine = ScriptedEngine(
+        flags={
+            text: biased(["lazy"], ["nationality"], p=0.9),
+            edit: biased(["lazy"], ["nationality"], p=0.8),
+            model: contract.Flag(contract.Label.NEUTRAL, p_biased=0.1),
+        },
+        guided={text: model},
+    )
+    _, payload = run(engine, text, "debias")
+    assert [c[1] for c in engine.calls if c[0] == "rewrite"][:1] == [text]
+    assert payload["rewrite"] == model and payload["still_biased"] is False
+
+
+def test_the_scan_underlines_a_job_advert_as_the_card_flags_it():
+    assert task.rules_biased(AD, 0.05) is True
+    assert task.rules_biased("The chairman said profits rose.", 0.05) is False
