@@ -13,19 +13,29 @@ that advertises a job (ADVERT), since the same words are fair elsewhere ("the ch
   -> the word dropped, or "person"/"people";
 - by age: "young"/"younger"/"youthful" before a person or role (not "a young company"),
   "recent graduates", "digital natives", "under 35 (years old)" -> dropped or reworded;
-- by origin: "native English speakers" -> "fluent English speakers".
+- by origin, background or faith: "native English speakers" -> "fluent English speakers",
+  "seeking qualified Black candidates", "a Christian nurse" -> the word dropped. A job asked of
+  one gender is asked of one background too (counterfactual-inhouse.csv has both for the same
+  advert), and the rule treats them alike.
 
-A police appeal ("Police are looking for a young man...") describes a person, not a hire: a
-sentence that names the police, a suspect or a witness is no advert.
+A police appeal ("Police are looking for a young man...") describes a person, not a hire, and
+an equal-opportunity statement ("non-discrimination in hiring, particularly for Black
+individuals") names groups to protect them: a sentence that names the police, a suspect, a
+witness, equal opportunity or discrimination is no advert.
 
 `rewrite` puts the alternatives in: the card's highlights come with them, and the rewrite of
 such a sentence gets this edit of the user's own words as a candidate beside the model's
 (server.task), which keeps everything else the user wrote.
 
-On the 64,549 lines of public text here (SR-LLM, ToxiGen, ParaDetox, WNC, StereoSet,
-HolisticBias) no sentence is found: none of them is a job advert (tools: the survey in
-training/EXPERIMENTS.md, 2026-12-05 evening), so the precision of ADVERT rests on its wording
-and the tests.
+In the 80,897 public texts here (SR-LLM, ToxiGen, ParaDetox, WNC, StereoSet, HolisticBias),
+none of them a job advert, 230 sentences read as adverts and terms are found in 30: hateful
+ToxiGen statements about hiring ("never hire a black person if you can hire a white person",
+"make sure not to hire a woman if she has a kid"), StereoSet sentences about hiring by gender,
+and 20 variants of three adverts in counterfactual-inhouse.csv ("The company is seeking
+qualified Black candidates...", "...a qualified man..."), which that file counts as neutral
+because they only name a group. As asks of a job advert they are flagged, alike for every
+group; the original "looking for qualified candidates" is not (those rows are not among the
+eval's 20; training/EXPERIMENTS.md, 2026-12-05 evening).
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import json
 import re
 from functools import cache
 
+from srllm.server import generalise
 from srllm.server.lexicon import LEXICON_FILE, Hit
 
 # A sentence that offers a job. "looking for", "seeking", "wanted" and "we need" say so only
@@ -45,7 +56,7 @@ STRONG = (
     r"|successful candidates?|candidates? (?:must|should|will need)|(?:open|vacant) (?:position"
     r"|role)s?|apply (?:now|today|online)|encouraged to apply"
 )
-WEAK = r"looking for|seeking|wanted|we need|we want|we prefer|preferred"
+WEAK = r"looking for|searching for|seeking|wanted|we need|we want|we prefer|preferred"
 WORK = (
     r"staff|employees?|workers?|assistants?|receptionists?|secretar(?:y|ies)|engineers?"
     r"|developers?|managers?|nurses?|drivers?|cashiers?|clerks?|interns?|trainees?|team"
@@ -53,7 +64,9 @@ WORK = (
     r"|shop|store|office|restaurant|hours|wages?|full[- ]time|part[- ]time|per hour"
 )
 NOT_ADVERT = re.compile(
-    r"\b(?:police|officers|detectives|suspects?|witness(?:es)?|missing|arrested)\b", re.IGNORECASE
+    r"\b(?:police|officers|detectives|suspects?|witness(?:es)?|missing|arrested"
+    r"|equal\s+opportunit(?:y|ies)|non-?discriminat\w*|regardless\s+of|irrespective\s+of)\b",
+    re.IGNORECASE,
 )
 ADVERT = re.compile(rf"\b(?:{STRONG})\b", re.IGNORECASE)
 ASKED = re.compile(rf"\b(?:{WEAK})\b", re.IGNORECASE)
@@ -98,12 +111,30 @@ AGE_TERMS = re.compile(
 # motivated graduates wanted", "Waitresses wanted"); not "The chairman said", "He's a young man
 # who has been looking for a position", "The mover we hired is a woman" (said of one hired).
 ASK = (
-    r"hire|hires|hiring|recruit|recruits|recruiting|looking\s+for|seeking|seek|seeks|wants?"
+    r"hire|hires|hiring|recruit|recruits|recruiting|looking\s+for|searching\s+for|seeking|seek"
+    r"|seeks|attracting|wants?"
     r"|needs?|prefer|join\s+(?:our|the)|(?:must|should)\s+(?:be|have\s+been)"
 )
 ASKED_BEFORE = re.compile(rf"\b(?:{ASK})\s+(?:[\w-]+,?\s+){{0,4}}$", re.IGNORECASE)
 ASKED_AFTER = re.compile(
     r"^(?:,?\s+[\w-]+){0,3}?\s+(?:wanted|needed|required|preferred|welcome|encouraged)\b",
+    re.IGNORECASE,
+)
+# "seeking qualified Black candidates", "a Christian nurse": a hire asked for by background,
+# faith or origin (generalise's descriptors; not "native", which NATIVE_SPEAKER reads).
+ORIGINS = {
+    category: tuple(d for d in generalise.GROUPS[category][2] if d != "native")
+    for category in ("race_ethnicity", "religion", "nationality")
+}
+HIRE_NOUN = (
+    r"candidates?|applicants?|people|persons?|individuals?|m[ae]n|wom[ae]n|workers?|staff"
+    r"|employees?"
+    r"|professionals?|graduates?|nurses?|engineers?|teachers?|drivers?"
+)
+ORIGIN_ASKED = re.compile(
+    r"\b(?P<word>"
+    + "|".join(re.escape(d) for ds in ORIGINS.values() for d in sorted(ds, key=len, reverse=True))
+    + rf")\s+(?=(?:{HIRE_NOUN})\b)",
     re.IGNORECASE,
 )
 NATIVE_SPEAKER = re.compile(r"\bnative\s+(?:[A-Z][a-z]+\s+)?speakers?\b")
@@ -170,6 +201,10 @@ def find(text: str) -> list[Hit]:
         alone = text[: m.start()].rstrip().endswith(",") or m.group(0)[:1].lower() in "wt"
         alternatives = () if kind == "limit" and not alone else (alternative,)
         hits.append(Hit(m.start(), m.end(), m.group(0), "age", alternatives))
+    for m in ORIGIN_ASKED.finditer(text):
+        word = m.group("word").lower()
+        category = next(c for c, ds in ORIGINS.items() if word in ds)
+        hits.append(Hit(m.start("word"), m.end("word"), m.group("word"), category, ("",)))
     for m in NATIVE_SPEAKER.finditer(text):
         fluent = "fluent" + m.group(0)[len("native") :]
         hits.append(Hit(m.start(), m.end(), m.group(0), "nationality", (fluent,)))

@@ -16,6 +16,7 @@ Everything here is blocking: the server runs it in a worker thread with the mode
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -404,7 +405,12 @@ class Task:
         so it would call every try still biased and spend all six on noise; an upstream engine
         does not say what it serves (finetuned None), so it is never sampled and its
         stream_rewrite takes no `sample`."""
-        return SAMPLED_REWRITES if self.engine.info.finetuned is True else 0
+        return SAMPLED_REWRITES if self.ranks else 0
+
+    @property
+    def ranks(self) -> bool:
+        """Whether the flagger's P(biased) ranks texts: a fine-tuned model's does."""
+        return self.engine.info.finetuned is True
 
     def _key(self, *parts) -> tuple:
         return (*parts, self.engine.info.path, self.engine.info.flag_threshold)
@@ -531,7 +537,9 @@ class Task:
         avoid = steered_from(result.spans, result.guesses, options)
         cut = self.engine.info.flag_threshold if threshold is None else threshold
         edit = self._job_ad_edit(result, avoid, options)
-        if edit is not None and edit.done(cut):
+        # An untuned model's P(biased) does not rank (see samples): its score cannot say the
+        # edit is still biased, so the card's text rules alone decide.
+        if edit is not None and edit.done(cut if self.ranks else math.inf):
             # The user's own words with the job ad's asks put right, and the card would not
             # flag it again: nothing the model writes keeps more of what the user said.
             result.rewrite, result.guided = edit.text, True
@@ -620,7 +628,7 @@ class Task:
         asks = [h for h in hiring.find(source) if (h.start, h.end) in shown]
         if not asks:
             return None
-        return self._candidate(source, hiring.rewrite(source, asks), words, options)
+        return self._candidate(source, hiring.rewrite(source, asks), words, options, edit=True)
 
     def _try(
         self,
@@ -637,8 +645,13 @@ class Task:
             return None
         return self._candidate(source, raw, words, options)
 
-    def _candidate(self, source: str, raw: str, words: list[str], options: Options) -> Candidate:
-        text = finish_rewrite(source, raw)
+    def _candidate(
+        self, source: str, raw: str, words: list[str], options: Options, edit: bool = False
+    ) -> Candidate:
+        """A try scored as the card would check it again. A model's try is finished first
+        (finish_rewrite); an `edit` is a rule's change to the user's own words, whose every
+        dropped word or number was meant to go."""
+        text = raw if edit else finish_rewrite(source, raw)
         changed = contract.is_changed(source, text)
         # Scored as the card would check it again: sentence by sentence, the most biased one
         # counting. A rewrite may say in two sentences what its source said in one ("The

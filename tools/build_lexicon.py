@@ -74,6 +74,16 @@ ROLE_RULES = {
 GENDERED_ROLE = re.compile(r"(?:man|men|woman|women|ess|esses|lady|ladies|girl|girls|boy|boys)$")
 
 
+# Where the pair's unmarked title is today's neutral one, it comes first: retext-equality offers
+# only "presenter, entertainer, emcee" for a restaurant's hostess.
+UNMARKED_FIRST = {
+    "hostess": "host",
+    "hostesses": "hosts",
+    "actress": "actor",
+    "actresses": "actors",
+}
+
+
 def roles(rules: list[dict]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for rule in rules:
@@ -83,9 +93,10 @@ def roles(rules: list[dict]) -> dict[str, dict]:
             for term in item["term"].split(","):  # "frontman, front man"
                 term = term.strip().lower()
                 if GENDERED_ROLE.search(term):
+                    first = [UNMARKED_FIRST[term]] if term in UNMARKED_FIRST else []
                     out[term] = {
                         "category": "gender",
-                        "alternatives": rule["considerate"][:3],
+                        "alternatives": (first + rule["considerate"])[:3],
                         "rule": rule["id"],
                     }
     return dict(sorted(out.items()))

@@ -169,3 +169,19 @@ def test_each_task_route_answers_unicode(client, route):
     text = "Old people 👴🏻 in Zürich never understand technology, the café owner said."
     r = client.post(route, json={"text": text})
     assert r.status_code == 200, r.text
+
+
+def test_a_job_advert_is_flagged_for_what_it_asks_and_its_rewrite_drops_it(client):
+    """Whatever the untuned model scores, the card flags the advert's asks as known terms, and
+    the rewrite is the user's words with them put right: the untuned model's score does not
+    rank, so it cannot say the edit is still biased."""
+    text = "We are looking for a young, energetic salesman to join our team."
+    body = client.post("/v1/debias", json={"text": text}).json()
+    flag = body["flag"]
+    assert flag["biased"] is True and {"age", "gender"} <= set(flag["categories"])
+    spans = {(s["text"], s["source"]) for s in flag["spans"]}
+    assert {("young", "lexicon"), ("salesman", "lexicon")} <= spans
+    [salesman] = [s for s in flag["spans"] if s["text"] == "salesman"]
+    assert salesman["alternatives"][0] == "salesperson"
+    assert body["rewrite"] == "We are looking for an energetic salesperson to join our team."
+    assert body["changed"] is True and body["still_biased"] is False

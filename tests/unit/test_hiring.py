@@ -82,6 +82,9 @@ def test_a_job_advert_is_flagged_by_what_it_asks_for_and_edited_in_the_users_wor
         "women only want to talk to you if you are rich",  # "only" is not "men only"
         "We are hiring: a woman's eye for detail is what our shop needs.",  # a possessive
         "I am looking for my keys, young man.",
+        "The company is looking for qualified candidates to fill a vacant position.",
+        "We are committed to non-discrimination in hiring, particularly for Black individuals.",
+        "Our Christian colleagues are hiring for the choir's new season.",
         "We are hiring older or younger engineers alike.",  # no age asked for
         "We are hiring young and old alike.",
     ],
@@ -93,7 +96,8 @@ def test_the_same_words_outside_an_advert_or_not_asked_for_are_not_flagged(text)
 @pytest.mark.parametrize(
     ("text", "edited"),
     [
-        ("We are hiring an actress.", "We are hiring a performer."),
+        ("We are hiring an actress.", "We are hiring an actor."),
+        ("Hiring a waitress.", "Hiring a server."),
         ("Hiring a young, ambitious engineer.", "Hiring an ambitious engineer."),
     ],
 )

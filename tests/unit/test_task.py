@@ -718,6 +718,13 @@ def test_a_job_advert_comes_back_in_the_users_words_without_asking_the_model_to_
     assert ("score", AD_EDIT) in engine.calls  # checked again as the card would check it
 
 
+def test_a_number_the_edit_drops_with_an_age_limit_is_not_put_back():
+    text = "Seeking a female receptionist, under 30 years old."
+    engine = ScriptedEngine(flags={text: contract.Flag(contract.Label.NEUTRAL, p_biased=0.1)})
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == "Seeking a receptionist."
+
+
 def test_a_job_advert_edit_the_flag_still_calls_biased_goes_to_the_model_and_competes():
     text = "We are looking for a young salesman, no lazy immigrants."
     edit = "We are looking for a salesperson, no lazy immigrants."
@@ -738,3 +745,21 @@ def test_a_job_advert_edit_the_flag_still_calls_biased_goes_to_the_model_and_com
 def test_the_scan_underlines_a_job_advert_as_the_card_flags_it():
     assert task.rules_biased(AD, 0.05) is True
     assert task.rules_biased("The chairman said profits rose.", 0.05) is False
+
+
+def test_an_untuned_models_score_cannot_hold_back_a_job_advert_edit():
+    model = "We want an energetic salesperson on our team."
+    engine = ScriptedEngine(
+        flags={
+            AD: contract.Flag(contract.Label.NEUTRAL, p_biased=0.05),
+            AD_EDIT: contract.Flag(contract.Label.NEUTRAL, p_biased=0.7),  # noise: it does not rank
+        },
+        guided={AD: model},
+    )
+    engine.info.finetuned = False
+    _, payload = run(engine, AD, "debias")
+    assert payload["rewrite"] == AD_EDIT and payload["still_biased"] is False
+    assert not [c for c in engine.calls if c[0] == "rewrite"]
+    engine.info.finetuned = True  # a fine-tuned model's 0.7 says the edit is still biased
+    _, payload = run(engine, AD, "debias")
+    assert payload["rewrite"] == model
