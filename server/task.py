@@ -570,8 +570,11 @@ class Task:
             if candidate is not None and candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
         for sample in range(1, self.samples + 1):
-            if not chosen.changed or chosen.done(cut):
-                break  # the model saw nothing to change, or it is done
+            if (not chosen.changed and not avoid) or chosen.done(cut):
+                # The model saw nothing to change, or it is done. A copy that keeps words the
+                # flag names is sampled on: pushing " lied" down cannot stop it (its first token
+                # " li" starts too many words to push down), a sampled try may say it otherwise.
+                break
             candidate = self._try(source, avoid, words, cancel, options, sample)
             if candidate is None:
                 return

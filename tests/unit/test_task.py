@@ -127,12 +127,14 @@ def test_an_unchanged_rewrite_is_redone_away_from_the_highlighted_words():
     assert ("rewrite", text, ("criminals",)) in engine.calls
 
 
-def test_an_unchanged_rewrite_with_nothing_new_to_push_down_is_not_redone():
+def test_an_unchanged_rewrite_with_nothing_new_to_push_down_is_not_redone_but_sampled():
     text = "My cousin is bad at math."
     engine = ScriptedEngine(flags={text: biased(["bad"], ["gender"])}, guided={text: text})
     _, payload = run(engine, text, "debias")
     assert payload["changed"] is False and payload["rewrite"] == text
-    assert [c for c in engine.calls if c[0] == "rewrite"] == [("rewrite", text, ("bad",))]
+    # No guided redo (nothing new to push down); every sample copies it too.
+    tries = [("rewrite", text, ("bad",), n) for n in range(1, task.SAMPLED_REWRITES + 1)]
+    assert [c for c in engine.calls if c[0] == "rewrite"] == [("rewrite", text, ("bad",)), *tries]
     # Not a normal outcome: the card says no neutral rewrite was found.
     assert payload["still_biased"] is True and payload["sentences"][0]["still_biased"] is True
 
@@ -434,6 +436,24 @@ def test_a_sampled_rewrite_replaces_a_still_flagged_one_and_sampling_stops_there
     assert payload["rewrite"] == better
     samples = [c[3:] for c in engine.calls if c[0] == "rewrite"]
     assert samples == [(), (1,), (2,)]
+
+
+def test_a_copy_that_keeps_the_highlighted_word_is_sampled_on():
+    # Pushing " lied" down cannot stop the model copying it (its first token starts too many
+    # words): the greedy rewrite comes back unchanged, and a sample says it otherwise.
+    text = "So I lied, I'm just getting up right now."
+    fair = "So I am just getting up now."
+    engine = ScriptedEngine(flags={text: biased(["lied"], [])}, sampled={(text, 1): fair})
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == fair and payload["still_biased"] is False
+
+
+def test_a_copy_with_no_word_to_avoid_is_not_sampled():
+    text = "The statute applies to every driver on the road."
+    engine = ScriptedEngine(flags={text: biased([], [])}, sampled={(text, 1): "Drivers obey."})
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == text and payload["still_biased"] is True
+    assert [c[3:] for c in engine.calls if c[0] == "rewrite"] == [()]
 
 
 def test_a_rewrite_the_lexicon_would_flag_again_is_redone_without_that_term():
