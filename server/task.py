@@ -579,6 +579,10 @@ class Task:
             if candidate is None:
                 return
             enough = candidate.kept_content >= min(MIN_CONTENT, chosen.kept_content)
+            # A copy gives way only to a sample the card would not flag again: one it would
+            # ("Parents with parents as asian are known to be harsh...") is no better to show
+            # than the user's own sentence marked for review.
+            enough = enough and (chosen.changed or not candidate.still(cut))
             if enough and candidate.rank(cut) < chosen.rank(cut):
                 chosen = candidate
         result.rewrite, result.guided = chosen.text, bool(words)

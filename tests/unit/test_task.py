@@ -448,6 +448,17 @@ def test_a_copy_that_keeps_the_highlighted_word_is_sampled_on():
     assert payload["rewrite"] == fair and payload["still_biased"] is False
 
 
+def test_a_copy_gives_way_only_to_a_sample_the_card_would_not_flag_again():
+    text = "moms who are asian are known to smack their kids"
+    garbled = "Parents with parents as asian are known to be harsh to their kids"
+    engine = ScriptedEngine(
+        flags={text: biased(["smack"], ["race_ethnicity"]), garbled: biased(["harsh"], [])},
+        sampled={(text, n): garbled for n in range(1, task.SAMPLED_REWRITES + 1)},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == text and payload["still_biased"] is True
+
+
 def test_a_copy_with_no_word_to_avoid_is_not_sampled():
     text = "The statute applies to every driver on the road."
     engine = ScriptedEngine(flags={text: biased([], [])}, sampled={(text, 1): "Drivers obey."})
