@@ -177,3 +177,28 @@ def test_escape_cancels_the_waiting_check(browser, srllm_server, page_url):
         wait_until(
             lambda: srllm_server.stats()["queued"] == 0, 60, "the server to drop the request"
         )
+
+
+def test_a_job_advert_is_marked_and_replaced_in_the_recruiters_own_words(
+    browser, srllm_server, page_url
+):
+    """A recruiter's draft: the card marks what the advert asks by age and gender (the job-ad
+    rule, whatever the untuned model scores) and Replace puts in the user's sentence with those
+    words put right."""
+    ad = "We are looking for a young, energetic salesman to join our team."
+    page, card = open_configured_page(browser, srllm_server, page_url)
+    page.fill("#draft", f"Draft for Friday.\n{ad}")
+    select_in_textarea(page, "#draft", ad)
+
+    assert browser.check(page_url) == {"ok": True}
+    assert card.wait_for_verdict() != "Neutral"
+    marks = card.shadow_eval(
+        "(root) => [...root.querySelectorAll('[data-part=excerpt] mark')].map((m) => m.textContent)"
+    )
+    assert marks == ["young", "salesman"]
+    assert wait_for_rewrite(card) == "We are looking for an energetic salesperson to join our team."
+    card.button("replace").click()
+    card.wait_for_status("Replaced.")
+    assert page.input_value("#draft") == (
+        "Draft for Friday.\nWe are looking for an energetic salesperson to join our team."
+    )
