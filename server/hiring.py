@@ -28,7 +28,7 @@ such a sentence gets this edit of the user's own words as a candidate beside the
 (server.task), which keeps everything else the user wrote.
 
 In the 80,897 public texts here (SR-LLM, ToxiGen, ParaDetox, WNC, StereoSet, HolisticBias),
-none of them a job advert, 230 sentences read as adverts and terms are found in 30: hateful
+none of them a job advert, 231 sentences read as adverts and terms are found in 30: hateful
 ToxiGen statements about hiring ("never hire a black person if you can hire a white person",
 "make sure not to hire a woman if she has a kid"), StereoSet sentences about hiring by gender,
 and 20 variants of three adverts in counterfactual-inhouse.csv ("The company is seeking
@@ -59,7 +59,7 @@ STRONG = (
 WEAK = r"looking for|searching for|seeking|wanted|we need|we want|we prefer|preferred"
 WORK = (
     r"staff|employees?|workers?|assistants?|receptionists?|secretar(?:y|ies)|engineers?"
-    r"|developers?|managers?|nurses?|drivers?|cashiers?|clerks?|interns?|trainees?|team"
+    r"|developers?|managers?|nurses?|drivers?|cashiers?|clerks?|interns?|trainees?|team|candidates?"
     r"|positions?|roles?|jobs?|shifts?|salary|cv|résumé|resume|experience|warehouse|factory"
     r"|shop|store|office|restaurant|hours|wages?|full[- ]time|part[- ]time|per hour"
 )
@@ -215,6 +215,25 @@ def find(text: str) -> list[Hit]:
     ]
     asked += [h for h in hits if h.text[:4].lower() in ("who ", "that")]
     return _without_overlaps(asked)
+
+
+ASKED_FOR = {
+    "gender": "a gender",
+    "age": "an age",
+    "nationality": "an origin",
+    "race_ethnicity": "a background",
+    "religion": "a faith",
+}
+
+
+def explain(hits: list[Hit]) -> str:
+    """What the card says of an advert's asks: "It is a job advert that asks for an age and a
+    gender." ("" without any)."""
+    asked = list(dict.fromkeys(ASKED_FOR[h.category] for h in hits if h.category in ASKED_FOR))
+    if not asked:
+        return ""
+    listed = asked[0] if len(asked) == 1 else ", ".join(asked[:-1]) + " and " + asked[-1]
+    return f"It is a job advert that asks for {listed}."
 
 
 def _without_overlaps(hits: list[Hit]) -> list[Hit]:

@@ -850,6 +850,14 @@ def merge_lexicon(
     explanation = contract.explain(label, categories, list(dict.fromkeys(loaded_words)))
     if shown_group:
         explanation += f" It makes a claim about a whole group ('{group.text}')."
+    known = set(lexicon.find(segment.text))
+    asks = [
+        h
+        for h in hits
+        if h not in known and (segment.start + h.start, segment.start + h.end) in spans
+    ]
+    if asks and label is not Label.NEUTRAL:
+        explanation += " " + hiring.explain(asks)
     # The group's name is never pushed down (see above), whichever source named it.
     guesses = list(
         dict.fromkeys(

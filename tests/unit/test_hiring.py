@@ -111,3 +111,15 @@ def test_only_the_hits_given_are_edited():
     assert hiring.rewrite(text, salesman) == (
         "We are looking for a young, energetic salesperson to join our team."
     )
+
+
+def test_the_card_says_what_an_advert_asks_for():
+    text = "Recent graduates are encouraged to apply; males preferred."
+    assert (
+        hiring.explain(hiring.find(text)) == "It is a job advert that asks for an age and a gender."
+    )
+    origin = hiring.find(
+        "Seeking Christian candidates; applicants must be native English speakers."
+    )
+    assert hiring.explain(origin) == "It is a job advert that asks for a faith and an origin."
+    assert hiring.explain([]) == ""

@@ -739,6 +739,7 @@ def test_a_job_advert_is_flagged_by_what_it_asks_for_though_the_model_scores_it_
         ("salesman", "lexicon", ["salesperson", "sales clerk", "sales rep"]),
     ]
     assert "young" in flag["explanation"] and "salesman" in flag["explanation"]
+    assert flag["explanation"].endswith("It is a job advert that asks for an age and a gender.")
 
 
 def test_a_job_advert_comes_back_in_the_users_words_without_asking_the_model_to_rewrite():
