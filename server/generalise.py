@@ -220,6 +220,38 @@ TOO = re.compile(
 )
 # The group is said to be so by nature: a stereotype, however the model scores it.
 ESSENTIAL = re.compile(r"\b(?:naturally|inherently|innately|instinctively|by nature)\b", re.I)
+# The group is said to be less than human, worth nothing, or fit to die ("are parasites", "are
+# a plague", "are not worth the resources", "should be exterminated"): hate, however the model
+# scores it, and as much in a rewrite ("The mentally disabled are not worthy of the resources
+# that are required to keep them alive" scores under the threshold). Among ToxiGen's rated and
+# seed statements the group rule finds, 10 say so: 9 rated hateful, and one that refutes it ("it is
+# a common misconception that native americans are all savages", REFUTED); none of the other
+# public texts here says so (2026-12-05 evening).
+LESS_THAN_HUMAN = re.compile(
+    r"^(?:(?:less\s+than\s+)?(?:animals|vermin|parasites|savages|subhumans?|sub-humans?"
+    r"|cockroaches|rats|pests|a\s+(?:disease|plague|cancer|virus))\b"
+    r"|(?:subhuman|worthless|less\s+than\s+human)\b)",
+    re.IGNORECASE,
+)
+# After "should", "must", "need to": what is to be done to them ("Refugees are killed at the
+# border" reports a crime, "Refugees should be killed" calls for one).
+FIT_TO_DIE = re.compile(
+    r"^(?:to\s+)?(?:die\b|be\s+(?:killed|exterminated|eradicated|eliminated|wiped\s+out|gassed"
+    r"|hanged|hung|shot)\b)",
+    re.IGNORECASE,
+)
+MODAL = ("should", "must", "need")
+# "it is a common misconception that native americans are all savages": the claim is refuted.
+REFUTED = re.compile(
+    r"\b(?:misconception|myth|stereotype|false|untrue|not\s+true|wrong|lie|nonsense)\s+(?:to\s+"
+    r"(?:say|think|believe)\s+)?that\s+$",
+    re.IGNORECASE,
+)
+# What the same claim says with a negation: "are not human", "are not worth the resources".
+NOT_EVEN_HUMAN = re.compile(
+    r"^(?:(?:even\s+)?(?:human|humans|people|real\s+people)\b|(?:worth|worthy\s+of)\b)",
+    re.IGNORECASE,
+)
 NEGATION = re.compile(r"^(?:not|never|no longer)\s+", re.IGNORECASE)
 # ", which is why most of our managers are men": what the stereotype is said to cause. Said of
 # people of any gender it no longer follows, so a recast joins the two with "and" instead.
@@ -261,6 +293,7 @@ class Generalisation:
     negated: bool  # "are not", "can't", "never": what the group is said not to be or do
     essential: tuple[int, int] | None = None  # "naturally", "by nature": the group is so by nature
     specific: bool = False  # "The immigrants in that street are all...": people in one place
+    dehumanising: tuple[int, int] | None = None  # LESS_THAN_HUMAN, FIT_TO_DIE, NOT_EVEN_HUMAN
 
     @property
     def evaluative(self) -> bool:
@@ -338,12 +371,39 @@ def find(sentence: str) -> Generalisation | None:
         essential = (nature.start(), nature.end()) if nature else None
         cues += [essential] if essential else []
         negated = bool(NEGATED_VERB.search(verb.group(0)) or NEGATION.match(predicate.lstrip()))
+        plain = re.sub(r"n['’]?t$|\s+not$", "", verb.group("verb").lower())
+        refuted = REFUTED.search(sentence, 0, start) is not None
+        verb_of = CONTRACTED.get(plain, plain)
+        denial = None if refuted else _less_than_human(predicate, rest_start, verb_of, negated)
+        cues += [denial] if denial else []
         return Generalisation(
             start, group_end, sentence[start:group_end], _category(m.group("g")),
             verb.group("verb").lower(), rest_start, rest_end, tuple(sorted(set(cues))), negated,
-            essential, specific,
+            essential, specific, denial,
         )  # fmt: skip
     return None
+
+
+def _less_than_human(
+    predicate: str, offset: int, verb: str, negated: bool
+) -> tuple[int, int] | None:
+    """Where the predicate says the group is less than human or fit to die (LESS_THAN_HUMAN
+    after "are"/"were", FIT_TO_DIE after "should"/"must"/"need", NOT_EVEN_HUMAN with a
+    negation), at sentence offsets; None when it does not."""
+    text = ADVERBS.sub("", predicate.lstrip())
+    skipped = len(predicate) - len(predicate.lstrip())
+    negation = NEGATION.match(text)
+    if negation:
+        text = text[negation.end() :]
+    if negated:
+        m = NOT_EVEN_HUMAN.match(text) if verb in COPULA else None
+    else:
+        m = LESS_THAN_HUMAN.match(text) if verb in COPULA else None
+        m = m or (FIT_TO_DIE.match(text) if verb in MODAL else None)
+    if m is None:
+        return None
+    at = predicate.find(m.group(0), skipped)
+    return (offset + at, offset + at + len(m.group(0))) if at >= 0 else None
 
 
 def _fair_to_restate(sentence: str, found: Generalisation) -> bool:

@@ -817,7 +817,9 @@ def merge_lexicon(
     # group is so by nature is a stereotype however the model scores it.
     evaluative = group is not None and any(free(a, b) for a, b in group.cues)
     essential = group is not None and group.essential is not None and free(*group.essential)
-    enough = (flag.p_biased or 0.0) >= generalise.FLOOR or essential
+    # One that calls the group less than human or fit to die is hate whatever the score.
+    denies = group is not None and group.dehumanising is not None and free(*group.dehumanising)
+    enough = (flag.p_biased or 0.0) >= generalise.FLOOR or essential or denies
     if evaluative and label is Label.NEUTRAL and enough:
         label = Label.SLIGHTLY_BIASED
     shown_group = False

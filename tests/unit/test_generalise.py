@@ -287,3 +287,40 @@ def test_the_group_of_a_generalisation_is_not_a_word_to_drop():
     assert task.words_to_drop(spans) == ["bad"]
     outs = [task.SpanOut(0, 5, "Girls", task.GROUP_SOURCE), task.SpanOut(10, 13, "bad", "model")]
     assert task.words_to_drop(outs) == ["bad"]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Arabs are animals.", "animals"),
+        ("Immigrants are vermin.", "vermin"),
+        ("Muslims are a plague on this country.", "a plague"),
+        ("Cripples are parasites to society.", "parasites"),
+        ("The mentally disabled are not worthy of the resources to keep them alive.", "worthy of"),
+        ("Women are not human.", "human"),
+        ("Refugees should be killed.", "be killed"),
+        ("Old people should die.", "die"),
+    ],
+)
+def test_a_group_called_less_than_human_or_fit_to_die_is_hate_whatever_the_score(text, said):
+    g = generalise.find(text)
+    assert g is not None and g.dehumanising is not None
+    assert text[slice(*g.dehumanising)] == said
+    assert task.rules_biased(text, 0.01) is True  # the model's score does not matter
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Refugees are killed at the border every week.",  # a crime reported, not called for
+        "Immigrants are not animals.",
+        "Immigrants are human beings too.",
+        "Disabled people are worthy of respect.",
+        "Refugees are not safe in the camps.",
+        "It is a common misconception that native americans are all savages.",  # refuted
+    ],
+)
+def test_the_same_words_reported_denied_or_refuted_are_not(text):
+    g = generalise.find(text)
+    assert g is None or g.dehumanising is None
+    assert task.rules_biased(text, 0.01) is False
