@@ -304,8 +304,7 @@ class Generalisation:
     @property
     def base_verb(self) -> str:
         """The verb without its negation: "can't", "cant", "cannot" -> "can"."""
-        plain = re.sub(r"['’]", "", self.verb)
-        return CONTRACTED.get(plain, plain)
+        return _base_verb(self.verb)
 
     @property
     def stereotypes(self) -> bool:
@@ -371,10 +370,9 @@ def find(sentence: str) -> Generalisation | None:
         essential = (nature.start(), nature.end()) if nature else None
         cues += [essential] if essential else []
         negated = bool(NEGATED_VERB.search(verb.group(0)) or NEGATION.match(predicate.lstrip()))
-        plain = re.sub(r"n['’]?t$|\s+not$", "", verb.group("verb").lower())
         refuted = REFUTED.search(sentence, 0, start) is not None
-        verb_of = CONTRACTED.get(plain, plain)
-        denial = None if refuted else _less_than_human(predicate, rest_start, verb_of, negated)
+        base = _base_verb(verb.group("verb").lower())
+        denial = None if refuted else _less_than_human(predicate, rest_start, base, negated)
         cues += [denial] if denial else []
         return Generalisation(
             start, group_end, sentence[start:group_end], _category(m.group("g")),
@@ -382,6 +380,11 @@ def find(sentence: str) -> Generalisation | None:
             essential, specific, denial,
         )  # fmt: skip
     return None
+
+
+def _base_verb(verb: str) -> str:
+    plain = re.sub(r"['’]", "", verb)
+    return CONTRACTED.get(plain, plain)
 
 
 def _less_than_human(

@@ -40,12 +40,10 @@ eval's 20; training/EXPERIMENTS.md, 2026-12-05 evening).
 
 from __future__ import annotations
 
-import json
 import re
-from functools import cache
 
-from srllm.server import generalise
-from srllm.server.lexicon import LEXICON_FILE, Hit
+from srllm.server import generalise, lexicon
+from srllm.server.lexicon import Hit
 
 # A sentence that offers a job. "looking for", "seeking", "wanted" and "we need" say so only
 # with a word of work beside them ("looking for a nurse" but not "looking for my keys").
@@ -140,15 +138,6 @@ ORIGIN_ASKED = re.compile(
 NATIVE_SPEAKER = re.compile(r"\bnative\s+(?:[A-Z][a-z]+\s+)?speakers?\b")
 
 
-@cache
-def _roles() -> tuple[re.Pattern[str], dict[str, dict]]:
-    roles = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["roles"]
-    alternation = "|".join(
-        re.escape(t).replace(r"\ ", r"\s+") for t in sorted(roles, key=len, reverse=True)
-    )
-    return re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])", re.IGNORECASE), roles
-
-
 def is_advert(text: str) -> bool:
     """Whether the sentence offers a job (see ADVERT, ASKED and NOT_ADVERT)."""
     if NOT_ADVERT.search(text):
@@ -156,7 +145,7 @@ def is_advert(text: str) -> bool:
     if ADVERT.search(text) or GENDER_ONLY.search(text):
         return True
     return bool(ASKED.search(text)) and (
-        bool(WORK_WORD.search(text)) or bool(_roles()[0].search(text))
+        bool(WORK_WORD.search(text)) or bool(lexicon.find_roles(text))
     )
 
 
@@ -173,11 +162,7 @@ def find(text: str) -> list[Hit]:
     when the sentence is no advert."""
     if not is_advert(text):
         return []
-    hits: list[Hit] = []
-    pattern, roles = _roles()
-    for m in pattern.finditer(text):
-        entry = roles[" ".join(m.group(0).lower().split())]
-        hits.append(Hit(m.start(), m.end(), m.group(0), "gender", tuple(entry["alternatives"])))
+    hits: list[Hit] = lexicon.find_roles(text)
     for m in GENDER.finditer(text):
         if text[m.end() : m.end() + 1] not in ("'", "’"):  # not "a woman's eye"
             person = PERSON.get(m.group(0).lower(), "")  # "female": an adjective, dropped

@@ -22,8 +22,8 @@ class Hit:
 
 
 @cache
-def _compiled() -> tuple[re.Pattern[str], dict[str, dict]]:
-    terms = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))["terms"]
+def _compiled(table: str) -> tuple[re.Pattern[str], dict[str, dict]]:
+    terms = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))[table]
     # Longest first, so "afflicted with a disability" wins over a shorter term inside it; a
     # space in a term also matches a hyphen ("feeble-minded").
     alternation = "|".join(
@@ -36,8 +36,8 @@ def _normal(term: str) -> str:
     return re.sub(r"[\s-]+", " ", term.lower())
 
 
-def find(text: str) -> list[Hit]:
-    pattern, terms = _compiled()
+def _find(text: str, table: str) -> list[Hit]:
+    pattern, terms = _compiled(table)
     hits = []
     for match in pattern.finditer(text):
         entry = terms.get(_normal(match.group(0)))
@@ -48,3 +48,14 @@ def find(text: str) -> list[Hit]:
                 tuple(entry["alternatives"]))
         )  # fmt: skip
     return hits
+
+
+def find(text: str) -> list[Hit]:
+    """The known terms of text, in order."""
+    return _find(text, "terms")
+
+
+def find_roles(text: str) -> list[Hit]:
+    """The gendered job titles of text ("salesman", "waitress"), in order: fair words in a
+    report, flagged only where a sentence advertises a job (server.hiring)."""
+    return _find(text, "roles")

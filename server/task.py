@@ -794,9 +794,17 @@ def merge_lexicon(
             # like with like (sentence offsets here let a later sentence's words double up).
             start, end = segment.start + s.start, segment.start + s.end
             spans[(start, end)] = SpanOut(start, end, s.text, "model")
+    # The lexicon's known terms and, in a job advert, what it asks for by gender, age or origin
+    # (server.hiring; an ask inside a known term is the known term's).
+    terms = lexicon.find(segment.text)
+    asks = [
+        h
+        for h in hiring.find(segment.text)
+        if not any(h.start < t.end and t.start < h.end for t in terms)
+    ]
     hits = [
         hit
-        for hit in known_terms(segment.text)
+        for hit in sorted(terms + asks, key=lambda h: h.start)
         if free(hit.start, hit.end) and hit.category not in options.mute
     ]
     for hit in hits:
@@ -852,14 +860,11 @@ def merge_lexicon(
     explanation = contract.explain(label, categories, list(dict.fromkeys(loaded_words)))
     if shown_group:
         explanation += f" It makes a claim about a whole group ('{group.text}')."
-    known = set(lexicon.find(segment.text))
-    asks = [
-        h
-        for h in hits
-        if h not in known and (segment.start + h.start, segment.start + h.end) in spans
+    shown_asks = [
+        h for h in asks if h in hits and (segment.start + h.start, segment.start + h.end) in spans
     ]
-    if asks and label is not Label.NEUTRAL:
-        explanation += " " + hiring.explain(asks)
+    if shown_asks and label is not Label.NEUTRAL:
+        explanation += " " + hiring.explain(shown_asks)
     # The group's name is never pushed down (see above), whichever source named it.
     guesses = list(
         dict.fromkeys(
@@ -870,17 +875,6 @@ def merge_lexicon(
         )
     )
     return Flag(label, categories, words, explanation, flag.p_biased), ordered, guesses
-
-
-def known_terms(text: str) -> list[lexicon.Hit]:
-    """The lexicon's known terms of one sentence and, in a job advert, what it asks for by
-    gender, age or origin (server.hiring), in order; a job-ad term inside a known one is the
-    known one's."""
-    terms = lexicon.find(text)
-    ads = [
-        h for h in hiring.find(text) if not any(h.start < t.end and t.start < h.end for t in terms)
-    ]
-    return sorted(terms + ads, key=lambda h: h.start)
 
 
 def finish_rewrite(source: str, raw: str) -> str:
