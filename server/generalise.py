@@ -177,7 +177,9 @@ MODALS = {
 }  # fmt: skip
 # Negated verbs, as `base_verb` reads them without their apostrophe: comments often drop it
 # ("dont", "cant"), and the rules read both forms alike (the ['’]? of VERB, TOO, NEGATED_VERB).
-CONTRACTED = {"cant": "can", "cannot": "can", "couldnt": "could", "dont": "do"}
+CONTRACTED = {
+    "cant": "can", "cannot": "can", "couldnt": "could", "dont": "do", "shouldnt": "should",
+}  # fmt: skip
 ADVERBS = re.compile(
     r"^(?:(?:all|always|generally|usually|often|mostly|mainly|primarily|largely|basically|"
     r"naturally|inherently|typically|really|just|simply|obviously|clearly|certainly)\s+)+",
@@ -241,6 +243,21 @@ FIT_TO_DIE = re.compile(
     re.IGNORECASE,
 )
 MODAL = ("should", "must", "need")
+# The group told where it belongs: "Women belong in the kitchen", "women should all stay at home
+# and take care of the kids". A stereotype however the model scores it (v5: 0.12 for the
+# first). Staying at home is advice for some groups ("Seniors should stay at home during the
+# heatwave") and a change asked of others ("Men need to stay at home more"), so that reading is
+# for women only (FEMALE); the kitchen is for any group. In the public
+# texts here such claims are ToxiGen's hateful statements ("women should stay at home and raise
+# the kids", "women belong in the kitchen, not in the boardroom") and StereoSet stereotypes.
+CONFINED = re.compile(
+    r"^(?:to\s+)?(?:(?:all|just|only|really)\s+)?"
+    r"(?:(?:stay|remain|be\s+kept)\s+(?:(?:in|at)\s+)?|(?:be\s+)?(?:in|at)\s+)"
+    r"(?:the\s+)?(?P<place>kitchen|home|house)\b",
+    re.IGNORECASE,
+)
+CONFINING = ("belong", *MODAL)
+FEMALE = re.compile(r"\b(?:wom[ae]n|girls|ladies|females?|mothers|moms|wives|housewives)\b", re.I)
 # "it is a common misconception that native americans are all savages": the claim is refuted.
 REFUTED = re.compile(
     r"\b(?:misconception|myth|stereotype|false|untrue|not\s+true|wrong|lie|nonsense)\s+(?:to\s+"
@@ -278,6 +295,9 @@ SKILL = re.compile(
     re.IGNORECASE,
 )
 KNOW_HOW = re.compile(r"^know\s+how\s+to\s+(?P<act>\S.*)$", re.IGNORECASE)
+# "Old people shouldn't be allowed to drive": a right denied to the group (74 times in ToxiGen,
+# "blacks should not be allowed to own business").
+ALLOWED = re.compile(r"^be\s+(?:allowed|permitted)\s+to\s+(?P<act>\S.*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -294,6 +314,7 @@ class Generalisation:
     essential: tuple[int, int] | None = None  # "naturally", "by nature": the group is so by nature
     specific: bool = False  # "The immigrants in that street are all...": people in one place
     dehumanising: tuple[int, int] | None = None  # LESS_THAN_HUMAN, FIT_TO_DIE, NOT_EVEN_HUMAN
+    confined: tuple[int, int] | None = None  # CONFINED: "belong in the kitchen"
 
     @property
     def evaluative(self) -> bool:
@@ -374,10 +395,14 @@ def find(sentence: str) -> Generalisation | None:
         base = _base_verb(verb.group("verb").lower())
         denial = None if refuted else _less_than_human(predicate, rest_start, base, negated)
         cues += [denial] if denial else []
+        category = _category(m.group("g"))
+        female = bool(FEMALE.search(m.group("g")))
+        confined = None if negated else _confined(predicate, rest_start, base, female)
+        cues += [confined] if confined else []
         return Generalisation(
-            start, group_end, sentence[start:group_end], _category(m.group("g")),
-            verb.group("verb").lower(), rest_start, rest_end, tuple(sorted(set(cues))), negated,
-            essential, specific, denial,
+            start, group_end, sentence[start:group_end], category, verb.group("verb").lower(),
+            rest_start, rest_end, tuple(sorted(set(cues))), negated, essential, specific, denial,
+            confined,
         )  # fmt: skip
     return None
 
@@ -407,6 +432,18 @@ def _less_than_human(
         return None
     at = predicate.find(m.group(0), skipped)
     return (offset + at, offset + at + len(m.group(0))) if at >= 0 else None
+
+
+def _confined(predicate: str, offset: int, verb: str, female: bool) -> tuple[int, int] | None:
+    """Where the predicate tells the group where it belongs (CONFINED), at sentence offsets."""
+    if verb not in CONFINING:
+        return None
+    text = predicate.lstrip()
+    m = CONFINED.match(text)
+    if m is None or (m.group("place").lower() != "kitchen" and not female):
+        return None
+    at = offset + len(predicate) - len(text)
+    return (at, at + m.end())
 
 
 def _fair_to_restate(sentence: str, found: Generalisation) -> bool:
@@ -477,7 +514,9 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
     someone can swim depends on the person, not on their background.". Unlike recast, it keeps
     no word of the claim's verdict ("too emotional", "bad"), only what it is about. None unless
     the group starts the sentence and the clause ends it (or what it is said to cause follows,
-    joined with "and"), for the same claims recast refuses, and for other predicates."""
+    joined with "and"), for the same claims recast refuses, and for other predicates. A group told
+    where it belongs (CONFINED) is told it is each person's choice: "Women should stay at home."
+    -> "Whether to stay at home is up to each person, whatever their gender."."""
     before = sentence[: found.start].rstrip(" \"'“‘(")
     if not _fair_to_restate(sentence, found) or (before and before[-1] not in ".!?"):
         return None
@@ -489,6 +528,14 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
     if negation:
         predicate = predicate[negation.end() :]
     verb = found.base_verb
+    whose = GROUPS[found.category][0]
+    if found.confined is not None:
+        # "Women should stay at home and take care of the kids." -> "Whether to stay at home and
+        # take care of the kids is up to each person, whatever their gender."
+        act = re.sub(r"^(?:to\s+)?(?:(?:all|just|only|really)\s+)?", "", predicate, flags=re.I)
+        act = f"be {act}" if verb == "belong" else act
+        choice = f"Whether to {act} is up to each person, whatever their {whose}"
+        return f"{sentence[: found.start]}{choice}{tail}"
     statement = None
     if verb in COPULA and not found.negated and (m := TOO_TO.match(predicate)):
         statement = f"Whether someone can {m.group('act')}"
@@ -498,7 +545,8 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
         statement = f"Whether someone can {predicate}"
     elif verb == "do" and found.negated and (m := KNOW_HOW.match(predicate)):
         statement = f"Whether someone knows how to {m.group('act')}"
+    elif verb == "should" and found.negated and (m := ALLOWED.match(predicate)):
+        statement = f"Whether someone should be allowed to {m.group('act')}"
     if statement is None:
         return None
-    whose = GROUPS[found.category][0]
     return f"{sentence[: found.start]}{statement} depends on the person, not on their {whose}{tail}"

@@ -23,8 +23,8 @@ an equal-opportunity statement ("non-discrimination in hiring, particularly for 
 individuals") names groups to protect them: a sentence that names the police, a suspect, a
 witness, equal opportunity or discrimination is no advert.
 
-`rewrite` puts the alternatives in: the card's highlights come with them, and the rewrite of
-such a sentence gets this edit of the user's own words as a candidate beside the model's
+`lexicon.apply` puts the alternatives in: the card's highlights come with them, and the rewrite
+of such a sentence gets this edit of the user's own words as a candidate beside the model's
 (server.task), which keeps everything else the user wrote.
 
 In the 80,897 public texts here (SR-LLM, ToxiGen, ParaDetox, WNC, StereoSet, HolisticBias),
@@ -149,10 +149,6 @@ def is_advert(text: str) -> bool:
     )
 
 
-def _same_case(word: str, like: str) -> str:
-    return word[:1].upper() + word[1:] if like[:1].isupper() and word else word
-
-
 def _asked(text: str, start: int, end: int) -> bool:
     return bool(ASKED_BEFORE.search(text[:start]) or ASKED_AFTER.search(text[end:]))
 
@@ -167,7 +163,13 @@ def find(text: str) -> list[Hit]:
         if text[m.end() : m.end() + 1] not in ("'", "’"):  # not "a woman's eye"
             person = PERSON.get(m.group(0).lower(), "")  # "female": an adjective, dropped
             hits.append(
-                Hit(m.start(), m.end(), m.group(0), "gender", (_same_case(person, m.group(0)),))
+                Hit(
+                    m.start(),
+                    m.end(),
+                    m.group(0),
+                    "gender",
+                    (lexicon.same_case(person, m.group(0)),),
+                )
             )
     for m in YOUNG.finditer(text):
         if EITHER_AGE.search(text[: m.start()]) or EITHER_AGE_AFTER.match(text[m.end() :]):
@@ -228,50 +230,3 @@ def _without_overlaps(hits: list[Hit]) -> list[Hit]:
         if not any(k.start < hit.end and hit.start < k.end for k in kept):
             kept.append(hit)
     return kept
-
-
-ARTICLE = re.compile(r"\b(?P<article>[Aa]n?)\s+$")
-
-
-def rewrite(text: str, hits: list[Hit]) -> str:
-    """The sentence with each hit replaced by its first alternative: a dropped word takes the
-    comma or "and" after it along ("a young, energetic salesman" -> "an energetic
-    salesperson"), and an article before a changed word is made to fit it."""
-    out = ""
-    cursor = 0
-    for hit in sorted(hits, key=lambda h: h.start):
-        if hit.start < cursor or not hit.alternatives:
-            continue  # overlapping, or no wording to put in its place
-        alternative = _same_case(hit.alternatives[0], hit.text)
-        before = text[cursor : hit.start]
-        out += before
-        if alternative:
-            out = _fit_article(out, alternative) + alternative
-            cursor = hit.end
-            continue
-        # A dropped word takes the comma or "and" after it along; at the start of the
-        # sentence, any mark after it too, and the next word takes its capital.
-        first = not out.strip()
-        rest = re.match(r"[\s,:;–—-]*" if first else r"(?:,|\s+and)?\s+", text[hit.end :])
-        cursor = hit.end + (rest.end() if rest else 0)
-        if cursor < len(text):
-            out = _fit_article(out, text[cursor:])
-            if first and hit.text[:1].isupper():
-                out += text[cursor].upper()
-                cursor += 1
-    return LEFT_OVER.sub(r"\g<mark>", out + text[cursor:])
-
-
-# A comma left before the end of a clause by a dropped last word ("a receptionist, .").
-LEFT_OVER = re.compile(r"\s*[,;]\s*(?P<mark>[.!?;:]|$)")
-
-
-def _fit_article(before: str, following: str) -> str:
-    """`before` with a trailing "a"/"an" made to fit the word that now follows it."""
-    m = ARTICLE.search(before)
-    if m is None or not following:
-        return before
-    vowel = following[:1].lower() in "aeiou"
-    article = m.group("article")
-    fitted = ("An" if vowel else "A") if article[0] == "A" else ("an" if vowel else "a")
-    return before[: m.start("article")] + fitted + before[m.end("article") :]

@@ -59,3 +59,54 @@ def find_roles(text: str) -> list[Hit]:
     """The gendered job titles of text ("salesman", "waitress"), in order: fair words in a
     report, flagged only where a sentence advertises a job (server.hiring)."""
     return _find(text, "roles")
+
+
+def same_case(word: str, like: str) -> str:
+    return word[:1].upper() + word[1:] if like[:1].isupper() and word else word
+
+
+ARTICLE = re.compile(r"\b(?P<article>[Aa]n?)\s+$")
+
+
+def apply(text: str, hits: list[Hit]) -> str:
+    """The sentence with each hit replaced by its first alternative: a dropped word takes the
+    comma or "and" after it along ("a young, energetic salesman" -> "an energetic
+    salesperson"), and an article before a changed word is made to fit it."""
+    out = ""
+    cursor = 0
+    for hit in sorted(hits, key=lambda h: h.start):
+        if hit.start < cursor or not hit.alternatives:
+            continue  # overlapping, or no wording to put in its place
+        alternative = same_case(hit.alternatives[0], hit.text)
+        before = text[cursor : hit.start]
+        out += before
+        if alternative:
+            out = _fit_article(out, alternative) + alternative
+            cursor = hit.end
+            continue
+        # A dropped word takes the comma or "and" after it along; at the start of the
+        # sentence, any mark after it too, and the next word takes its capital.
+        first = not out.strip()
+        rest = re.match(r"[\s,:;–—-]*" if first else r"(?:,|\s+and)?\s+", text[hit.end :])
+        cursor = hit.end + (rest.end() if rest else 0)
+        if cursor < len(text):
+            out = _fit_article(out, text[cursor:])
+            if first and hit.text[:1].isupper():
+                out += text[cursor].upper()
+                cursor += 1
+    return LEFT_OVER.sub(r"\g<mark>", out + text[cursor:])
+
+
+# A comma left before the end of a clause by a dropped last word ("a receptionist, .").
+LEFT_OVER = re.compile(r"\s*[,;]\s*(?P<mark>[.!?;:]|$)")
+
+
+def _fit_article(before: str, following: str) -> str:
+    """`before` with a trailing "a"/"an" made to fit the word that now follows it."""
+    m = ARTICLE.search(before)
+    if m is None or not following:
+        return before
+    vowel = following[:1].lower() in "aeiou"
+    article = m.group("article")
+    fitted = ("An" if vowel else "A") if article[0] == "A" else ("an" if vowel else "a")
+    return before[: m.start("article")] + fitted + before[m.end("article") :]

@@ -27,7 +27,7 @@ from typing import Any
 from srllm import contract
 from srllm.contract import Flag, Label
 from srllm.errors import Code, SrllmError
-from srllm.server import generalise, hiring, lexicon, loaded, preserve
+from srllm.server import backhanded, generalise, hiring, lexicon, loaded, preserve
 from srllm.server.segment import Segment, reassemble, split_sentences
 
 SEVERITY = {Label.NEUTRAL: 0, Label.SLIGHTLY_BIASED: 1, Label.HIGHLY_BIASED: 2}
@@ -536,11 +536,11 @@ class Task:
         source = result.segment.text
         avoid = steered_from(result.spans, result.guesses, options)
         cut = self.engine.info.flag_threshold if threshold is None else threshold
-        edit = self._job_ad_edit(result, avoid, options)
+        edit = self._rule_edit(result, avoid, options)
         # An untuned model's P(biased) does not rank (see samples): its score cannot say the
         # edit is still biased, so the card's text rules alone decide.
         if edit is not None and edit.done(cut if self.ranks else math.inf):
-            # The user's own words with the job ad's asks put right, and the card would not
+            # The user's own words with what the rules found put right, and the card would not
             # flag it again: nothing the model writes keeps more of what the user said.
             result.rewrite, result.guided = edit.text, True
             yield Delta(edit.text, result.index)
@@ -624,18 +624,24 @@ class Task:
                     made.append(generalise.individualise(text, found))
         return [self._candidate(source, t, words, options) for t in made if t is not None]
 
-    def _job_ad_edit(
+    def _rule_edit(
         self, result: SentenceResult, words: list[str], options: Options
     ) -> Candidate | None:
-        """The sentence with the job-ad terms the card highlights replaced by their
-        alternatives (server.hiring.rewrite), scored like the model's rewrites; None when it
-        highlights none."""
+        """The sentence with what the card's rules highlight put right in the user's own words:
+        a job advert's asks replaced by their alternatives (server.hiring, lexicon.apply), praise
+        qualified by a group dropped (backhanded.drop); scored like the model's rewrites. None
+        when the card highlights neither."""
         source, offset = result.segment.text, result.segment.start
         shown = {(s.start - offset, s.end - offset) for s in result.spans if s.source == "lexicon"}
         asks = [h for h in hiring.find(source) if (h.start, h.end) in shown]
-        if not asks:
+        qualifiers = [h for h in backhanded.find(source) if (h.start, h.end) in shown]
+        if not asks and not qualifiers:
             return None
-        return self._candidate(source, hiring.rewrite(source, asks), words, options, edit=True)
+        # The qualifiers are dropped last, found again in the edited text (the asks move them).
+        edited = lexicon.apply(source, asks)
+        dropped = {h.text for h in qualifiers}
+        edited = backhanded.drop(edited, [h for h in backhanded.find(edited) if h.text in dropped])
+        return self._candidate(source, edited, words, options, edit=True)
 
     def _try(
         self,
@@ -757,6 +763,8 @@ def merge_lexicon(
 
     spans: dict[tuple[int, int], SpanOut] = {}
     guessed: list[contract.Span] = []  # sentence offsets
+    # What praise qualified by a group praises ("smart", "not bad" for a girl): no loaded word.
+    praise = backhanded.praised(segment.text)
     model_biased = flag.biased
     if flag.biased:
         named = contract.find_spans(segment.text, flag.biased_words)
@@ -780,6 +788,9 @@ def merge_lexicon(
         def supported(phrase: str) -> bool:
             return denies(phrase) or loaded.supported(phrase) or bool(lexicon.find(phrase))
 
+        # The praise of praise qualified by a group ("smart" for a girl) stays: the qualifier
+        # is the bias (server.backhanded).
+        kept = [s for s in kept if not any(a < s.end and s.start < b for a, b in praise)]
         steered = [s for s in kept if not neutral_word(s.text)]
         if not steered and not loaded.marks(segment.text) and not lexicon.find(segment.text):
             steered = kept  # the model's only evidence: the rewrite steers away from it
@@ -794,17 +805,19 @@ def merge_lexicon(
             # like with like (sentence offsets here let a later sentence's words double up).
             start, end = segment.start + s.start, segment.start + s.end
             spans[(start, end)] = SpanOut(start, end, s.text, "model")
-    # The lexicon's known terms and, in a job advert, what it asks for by gender, age or origin
-    # (server.hiring; an ask inside a known term is the known term's).
+    # The lexicon's known terms, in a job advert what it asks for by gender, age or origin
+    # (server.hiring), and praise qualified by a group (server.backhanded: "smart for a girl");
+    # a rule's hit inside a known term is the known term's.
     terms = lexicon.find(segment.text)
-    asks = [
-        h
-        for h in hiring.find(segment.text)
-        if not any(h.start < t.end and t.start < h.end for t in terms)
-    ]
+
+    def beside_terms(found: list[lexicon.Hit]) -> list[lexicon.Hit]:
+        return [h for h in found if not any(h.start < t.end and t.start < h.end for t in terms)]
+
+    asks = beside_terms(hiring.find(segment.text))
+    qualifiers = beside_terms(backhanded.find(segment.text))
     hits = [
         hit
-        for hit in sorted(terms + asks, key=lambda h: h.start)
+        for hit in sorted(terms + asks + qualifiers, key=lambda h: h.start)
         if free(hit.start, hit.end) and hit.category not in options.mute
     ]
     for hit in hits:
@@ -813,7 +826,11 @@ def merge_lexicon(
             tuple(a for a in hit.alternatives if a),  # "" (a word to drop) is no wording
         )  # fmt: skip
         overlapping = [k for k in spans if k[0] < span.end and span.start < k[1]]
-        if not overlapping:
+        # A model word inside the phrase ("girl" of "for a girl") gives way to it: the phrase
+        # is what the rule's edit and explanation act on.
+        if all(span.start <= k[0] and k[1] <= span.end for k in overlapping):
+            for k in overlapping:
+                del spans[k]
             spans[(span.start, span.end)] = span
     label = flag.label if model_biased else Label.NEUTRAL
     if hits and label is Label.NEUTRAL:
@@ -827,7 +844,9 @@ def merge_lexicon(
     essential = group is not None and group.essential is not None and free(*group.essential)
     # One that calls the group less than human or fit to die is hate whatever the score.
     denies = group is not None and group.dehumanising is not None and free(*group.dehumanising)
-    enough = (flag.p_biased or 0.0) >= generalise.FLOOR or essential or denies
+    # And one that tells the group where it belongs ("Women belong in the kitchen").
+    confines = group is not None and group.confined is not None and free(*group.confined)
+    enough = (flag.p_biased or 0.0) >= generalise.FLOOR or essential or denies or confines
     if evaluative and label is Label.NEUTRAL and enough:
         label = Label.SLIGHTLY_BIASED
     shown_group = False
@@ -844,8 +863,10 @@ def merge_lexicon(
     if label is not Label.NEUTRAL:
         for hit in loaded.marks(segment.text):
             span = SpanOut(segment.start + hit.start, segment.start + hit.end, hit.text, "opinion")
-            if not any(k[0] < span.end and span.start < k[1] for k in spans) and free(
-                hit.start, hit.end
+            if (
+                not any(k[0] < span.end and span.start < k[1] for k in spans)
+                and free(hit.start, hit.end)
+                and not any(a < hit.end and hit.start < b for a, b in praise)
             ):
                 spans[(span.start, span.end)] = span
     ordered = sorted(spans.values(), key=lambda s: s.start)
@@ -856,15 +877,26 @@ def merge_lexicon(
         categories = [group.category] + [c for c in categories if c != group.category]
     categories = categories[: contract.MAX_CATEGORIES]
     words = list(dict.fromkeys(s.text for s in ordered))
-    loaded_words = [s.text for s in ordered if s.source != GROUP_SOURCE]
+    # A group's name and a qualifier of praise ("for a girl") are no loaded words: what they do
+    # is said after (a claim about a whole group, an exception to a gender).
+    qualifying = {(segment.start + h.start, segment.start + h.end) for h in qualifiers}
+    loaded_words = [
+        s.text for s in ordered if s.source != GROUP_SOURCE and (s.start, s.end) not in qualifying
+    ]
     explanation = contract.explain(label, categories, list(dict.fromkeys(loaded_words)))
     if shown_group:
         explanation += f" It makes a claim about a whole group ('{group.text}')."
-    shown_asks = [
-        h for h in asks if h in hits and (segment.start + h.start, segment.start + h.end) in spans
-    ]
-    if shown_asks and label is not Label.NEUTRAL:
-        explanation += " " + hiring.explain(shown_asks)
+
+    def shown(found: list[lexicon.Hit]) -> list[lexicon.Hit]:
+        return [
+            h
+            for h in found
+            if h in hits and (segment.start + h.start, segment.start + h.end) in spans
+        ]
+
+    if label is not Label.NEUTRAL:
+        for said in (hiring.explain(shown(asks)), backhanded.explain(shown(qualifiers))):
+            explanation += f" {said}" if said else ""
     # The group's name is never pushed down (see above), whichever source named it.
     guesses = list(
         dict.fromkeys(

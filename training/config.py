@@ -59,6 +59,9 @@ class TrainConfig:
     # Sentence-level examples of the SR-LLM rows (training.data.sentence_examples), each this
     # many times per epoch; 0 = none (the runs up to v17)
     srllm_sentences: int = 0
+    # Every sentence of those rows' human rewrites as a neutral flag
+    # (training.data.fair_sentence_examples), this many times per epoch; 0 = none (up to v19)
+    srllm_fair_sentences: int = 0
     # `srllm distill` output (a path from the repository root or absolute): its accepted lines,
     # the pipeline's own best rewrites of training texts, as rewrite examples, each this often
     distilled_file: str = ""
@@ -128,6 +131,9 @@ class TrainConfig:
             _require(name in EXTRA_SOURCES, "extra_sources", f"items from {list(EXTRA_SOURCES)}")
         _require(1 <= self.srllm_repeat <= 10, "srllm_repeat", "an integer in [1, 10]")
         _require(0 <= self.srllm_sentences <= 10, "srllm_sentences", "an integer in [0, 10]")
+        _require(
+            0 <= self.srllm_fair_sentences <= 10, "srllm_fair_sentences", "an integer in [0, 10]"
+        )
         _require(1 <= self.distilled_repeat <= 10, "distilled_repeat", "an integer in [1, 10]")
         _require(self.distilled_texts >= 0, "distilled_texts", "an integer >= 0 (0 = all)")
         _require(self.extra_max_pairs >= 0, "extra_max_pairs", "an integer >= 0")

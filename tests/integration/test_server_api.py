@@ -185,3 +185,14 @@ def test_a_job_advert_is_flagged_for_what_it_asks_and_its_rewrite_drops_it(clien
     assert salesman["alternatives"][0] == "salesperson"
     assert body["rewrite"] == "We are looking for an energetic salesperson to join our team."
     assert body["changed"] is True and body["still_biased"] is False
+
+
+def test_praise_qualified_by_a_group_is_flagged_and_its_rewrite_drops_the_qualifier(client):
+    text = "You are really smart for a girl, honestly."
+    body = client.post("/v1/debias", json={"text": text}).json()
+    flag = body["flag"]
+    assert flag["biased"] is True and flag["categories"][0] == "gender"
+    assert ("for a girl", "lexicon") in {(s["text"], s["source"]) for s in flag["spans"]}
+    assert "an exception to their gender" in flag["explanation"]
+    assert body["rewrite"] == "You are really smart, honestly."
+    assert body["changed"] is True and body["still_biased"] is False

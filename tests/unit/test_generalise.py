@@ -180,7 +180,6 @@ def test_a_claim_is_put_on_people_of_any_kind(text, recast):
     "text",
     [
         "Men are better leaders than women.",  # the claim is about women too
-        "Women belong in the kitchen.",  # what a group "belongs" to: no such neutral form
         "Women won't lead.",
         "Immigrants do pay taxes.",  # nothing denied: "do" is not recast
         # The phrase may end a longer name of the group: replacing it would leave "Nerdy".
@@ -248,6 +247,24 @@ def test_other_generalisations_have_no_recast(text):
         (
             "Women dont know how to drive.",
             "Whether someone knows how to drive depends on the person, not on their gender.",
+        ),
+        (
+            "Women belong in the kitchen.",
+            "Whether to be in the kitchen is up to each person, whatever their gender.",
+        ),
+        (
+            "Women should stay at home and take care of the kids.",
+            "Whether to stay at home and take care of the kids is up to each person, whatever "
+            "their gender.",
+        ),
+        (
+            "Old people shouldn't be allowed to drive.",
+            "Whether someone should be allowed to drive depends on the person, not on their age.",
+        ),
+        (
+            "blacks should not be allowed to own business",
+            "Whether someone should be allowed to own business depends on the person, not on "
+            "their background",
         ),
         (
             "It was a joke. Immigrants can't drive.",
@@ -324,3 +341,36 @@ def test_the_same_words_reported_denied_or_refuted_are_not(text):
     g = generalise.find(text)
     assert g is None or g.dehumanising is None
     assert task.rules_biased(text, 0.01) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("Women belong in the kitchen.", "in the kitchen"),
+        ("women should all stay in the kitchen or in the home", "all stay in the kitchen"),
+        ("Women should stay at home and take care of the kids.", "stay at home"),
+        ("Female workers should stay home.", "stay home"),
+        ("Immigrants belong in the kitchen.", "in the kitchen"),
+    ],
+)
+def test_a_group_told_where_it_belongs_is_found(text, place):
+    found = generalise.find(text)
+    assert found is not None and found.confined is not None
+    assert text[found.confined[0] : found.confined[1]] == place
+    assert found.confined in found.cues
+    assert generalise.recast(text, found) is None  # "People of any gender belong..." is no fairer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seniors should stay at home during the heatwave.",  # advice, not a woman's place
+        "Men need to stay at home more.",
+        "Women should not stay at home.",
+        "Women belong in the boardroom.",
+        "Women should be home by 10.",
+    ],
+)
+def test_advice_and_other_places_are_not_a_place_the_group_is_kept_in(text):
+    found = generalise.find(text)
+    assert found is None or found.confined is None

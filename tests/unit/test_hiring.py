@@ -3,7 +3,7 @@ only in an advert, and the user's sentence with those asks put right."""
 
 import pytest
 
-from srllm.server import hiring
+from srllm.server import hiring, lexicon
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_a_job_advert_is_flagged_by_what_it_asks_for_and_edited_in_the_users_wor
     hits = hiring.find(text)
     assert [(h.text, h.category) for h in hits] == found
     assert all(text[h.start : h.end] == h.text for h in hits)
-    assert hiring.rewrite(text, hits) == edited
+    assert lexicon.apply(text, hits) == edited
 
 
 @pytest.mark.parametrize(
@@ -102,13 +102,13 @@ def test_the_same_words_outside_an_advert_or_not_asked_for_are_not_flagged(text)
     ],
 )
 def test_an_article_is_made_to_fit_the_word_that_now_follows_it(text, edited):
-    assert hiring.rewrite(text, hiring.find(text)) == edited
+    assert lexicon.apply(text, hiring.find(text)) == edited
 
 
 def test_only_the_hits_given_are_edited():
     text = "We are looking for a young, energetic salesman to join our team."
     salesman = [h for h in hiring.find(text) if h.text == "salesman"]
-    assert hiring.rewrite(text, salesman) == (
+    assert lexicon.apply(text, salesman) == (
         "We are looking for a young, energetic salesperson to join our team."
     )
 

@@ -795,3 +795,63 @@ def test_an_untuned_models_score_cannot_hold_back_a_job_advert_edit():
     engine.info.finetuned = True  # a fine-tuned model's 0.7 says the edit is still biased
     _, payload = run(engine, AD, "debias")
     assert payload["rewrite"] == model
+
+
+QUALIFIED = "You are really smart for a girl, honestly."
+
+
+def test_praise_qualified_by_a_group_is_flagged_though_the_model_scores_it_fair():
+    engine = ScriptedEngine(flags={QUALIFIED: contract.Flag(contract.Label.NEUTRAL, p_biased=0.2)})
+    _, flag = run(engine, QUALIFIED, "flag")
+    assert flag["biased"] is True and flag["categories"] == ["gender"]
+    assert [(s["text"], s["source"]) for s in flag["spans"]] == [("for a girl", "lexicon")]
+    assert flag["explanation"] == (
+        "The passage is somewhat loaded (gender bias). "
+        "It praises someone as an exception to their gender."
+    )
+    assert task.rules_biased(QUALIFIED, 0.2) is True
+
+
+def test_qualified_praise_comes_back_without_its_qualifier_and_nothing_else_changed():
+    engine = ScriptedEngine(flags={QUALIFIED: contract.Flag(contract.Label.NEUTRAL, p_biased=0.2)})
+    _, payload = run(engine, QUALIFIED, "debias")
+    assert payload["rewrite"] == "You are really smart, honestly."
+    assert payload["still_biased"] is False
+    assert not [c for c in engine.calls if c[0] == "rewrite"]
+
+
+def test_an_allowed_qualifier_is_neither_flagged_nor_dropped():
+    engine = ScriptedEngine(flags={QUALIFIED: contract.Flag(contract.Label.NEUTRAL, p_biased=0.2)})
+    options = task.Options(allow=("girl",))
+    events = list(task.Task(engine).run(QUALIFIED, "debias", None, False, options))
+    assert events[-1].payload["flag"]["biased"] is False
+    assert events[-1].payload["rewrite"] is None  # nothing to rewrite: the text stays as written
+    assert not [c for c in engine.calls if c[0] == "rewrite"]
+
+
+def test_a_group_told_where_it_belongs_is_flagged_though_the_model_scores_it_fair():
+    text = "Women belong in the kitchen."
+    low = contract.Flag(contract.Label.NEUTRAL, p_biased=0.12)  # v5's score, under the floor
+    _, flag = run(ScriptedEngine(flags={text: low}), text, "flag")
+    assert flag["label"] == "slightly_biased" and flag["categories"] == ["gender"]
+    assert ("Women", "generalisation") in [(s["text"], s["source"]) for s in flag["spans"]]
+    advice = "Seniors should stay at home during the heatwave."
+    _, flag = run(ScriptedEngine(flags={advice: low}), advice, "flag")
+    assert flag["label"] == "neutral"
+
+
+def test_the_praise_of_qualified_praise_is_no_loaded_word_and_the_edit_keeps_it():
+    text = "Not bad for a girl!"
+    engine = ScriptedEngine(flags={text: contract.Flag(contract.Label.NEUTRAL, p_biased=0.17)})
+    _, payload = run(engine, text, "debias")
+    assert [s["text"] for s in payload["flag"]["spans"]] == ["for a girl"]
+    assert payload["rewrite"] == "Not bad!"
+
+
+def test_a_model_word_inside_a_qualifier_gives_way_to_it():
+    engine = ScriptedEngine(flags={QUALIFIED: biased(["girl"], ["gender"], p=0.7)})
+    _, payload = run(engine, QUALIFIED, "debias")
+    assert [(s["text"], s["source"]) for s in payload["flag"]["spans"]] == [
+        ("for a girl", "lexicon")
+    ]
+    assert payload["rewrite"] == "You are really smart, honestly."

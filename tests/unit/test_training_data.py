@@ -166,6 +166,31 @@ def test_sentence_examples_join_the_mix_only_when_asked():
         load_config(None, ["srllm_sentences=11"])
 
 
+def test_every_sentence_of_a_rewrite_becomes_a_neutral_flag_when_asked(tmp_path):
+    row = [
+        "The idiots won . They always do .", "toxicity", "['idiots']", "Political",
+        "Slightly Biased", "The other side won the vote. It often does. We lost.",
+    ]  # fmt: skip
+    single = ["He is n't fit , lol .", *GOOD[1:]]
+    rows = data.read_rows(write_csv(tmp_path / "t.csv", [row, single]))
+    several, one = (data.fair_sentence_examples(r) for r in rows)
+    flags = [(ex.text, contract.parse_flag(ex.target)) for ex in several]
+    assert [(text, f.label) for text, f in flags] == [
+        ("The other side won the vote.", contract.Label.NEUTRAL),
+        ("It often does.", contract.Label.NEUTRAL),
+        ("We lost.", contract.Label.NEUTRAL),
+    ]
+    assert {ex.kind for ex in several} == {"flag_fair_sentence"}
+    assert one == []  # a one-sentence rewrite is the row's own neutral flag already
+    data_dir = f"data_dir={str(SRLLM)!r}".replace("'", '"')
+    plain = data.build_dataset(load_config(None, [data_dir]))
+    fair = data.build_dataset(load_config(None, [data_dir, "srllm_fair_sentences=1"]))
+    added = [ex for ex in fair.train if ex.kind == "flag_fair_sentence"]
+    assert len(fair.train) == len(plain.train) + len(added) and len(added) > 500
+    with pytest.raises(SrllmError, match="srllm_fair_sentences"):
+        load_config(None, ["srllm_fair_sentences=11"])
+
+
 def test_the_split_is_seeded_disjoint_and_complete(tmp_path):
     rows = data.read_rows(write_csv(tmp_path / "t.csv", [GOOD] * 40))
     a_train, a_val = data.split_rows(rows, 0.1, seed=3)
