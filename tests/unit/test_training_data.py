@@ -182,6 +182,10 @@ def test_every_sentence_of_a_rewrite_becomes_a_neutral_flag_when_asked(tmp_path)
     ]
     assert {ex.kind for ex in several} == {"flag_fair_sentence"}
     assert one == []  # a one-sentence rewrite is the row's own neutral flag already
+
+
+@needs_data
+def test_fair_sentences_join_the_mix_only_when_asked():
     data_dir = f"data_dir={str(SRLLM)!r}".replace("'", '"')
     plain = data.build_dataset(load_config(None, [data_dir]))
     fair = data.build_dataset(load_config(None, [data_dir, "srllm_fair_sentences=1"]))
