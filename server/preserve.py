@@ -83,6 +83,38 @@ def looped_words(source: str, rewrite: str) -> set[str]:
     return {w for w, n in counts.items() if n >= LOOP_COUNT and n > said[w] + 1}
 
 
+# Words that say which gender a person is. A rewrite that trades every one of them for the
+# other gender's ("make sure not to hire a woman if she has a kid" -> "...hiring a male if he
+# has a child", a continued run's group rewrite of 2026-12-05) keeps the claim and aims it at
+# other people: a made-up text, not a neutral one.
+FEMALE = frozenset(
+    [
+        "woman", "women", "girl", "girls", "lady", "ladies", "female", "females", "she", "her",
+        "hers", "herself", "mother", "mothers", "mom", "moms", "wife", "wives", "sister",
+        "sisters", "daughter", "daughters",
+    ]
+)  # fmt: skip
+MALE = frozenset(
+    [
+        "man", "men", "boy", "boys", "guy", "guys", "gentleman", "gentlemen", "male", "males",
+        "he", "him", "his", "himself", "father", "fathers", "dad", "dads", "husband",
+        "husbands", "brother", "brothers", "son", "sons",
+    ]
+)  # fmt: skip
+_PLAIN_WORD = re.compile(r"[^\W\d_]+")
+
+
+def swapped_gender(source: str, rewrite: str) -> bool:
+    """Whether the rewrite speaks of the other gender only, where the source spoke of one:
+    every word of the source's gender gone, and words of the other brought in."""
+    said = {w.casefold() for w in _PLAIN_WORD.findall(source)}
+    written = {w.casefold() for w in _PLAIN_WORD.findall(rewrite)}
+    for one, other in ((FEMALE, MALE), (MALE, FEMALE)):
+        if said & one and not said & other and not written & one and (written - said) & other:
+            return True
+    return False
+
+
 def _key(token: str) -> str:
     return re.sub(r"[^\w]", "", token.casefold()) or token.strip()
 

@@ -683,7 +683,8 @@ class Task:
         return Candidate(
             text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
             generalises, bool(preserve.invented_numbers(source, text))
-            or bool(preserve.looped_words(source, text)), rules,
+            or bool(preserve.looped_words(source, text))
+            or preserve.swapped_gender(source, text), rules,
         )  # fmt: skip
 
     def residual(self, text: str) -> float:
@@ -707,8 +708,9 @@ class Candidate:
     p_biased: float  # the flagger's P(biased) of its most biased sentence; 1.0 when unchanged
     kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
     generalises: bool = False  # the sentence made a claim about a group and this still does
-    # Makes things up: states a number the sentence does not ("an 8 year 1990s depression"), or
-    # loops on a word (preserve.looped_words)
+    # Makes things up: states a number the sentence does not ("an 8 year 1990s depression"),
+    # loops on a word (preserve.looped_words) or aims the claim at the other gender
+    # (preserve.swapped_gender)
     invents: bool = False
     # The card's text rules flag it whatever its score (a known term of the lexicon, an
     # evaluative claim about a group): rules_biased

@@ -162,3 +162,24 @@ def test_forms_and_ends_only_put_back_what_the_user_wrote(source, rewrite, space
         assert said == wrote or said in original.split()
     ended = preserve.restore_end(original, restored)
     assert ended.startswith(restored.rstrip()) and len(ended) - len(restored) <= len(original)
+
+
+@pytest.mark.parametrize(
+    ("source", "rewrite", "swapped"),
+    [
+        (
+            "make sure not to hire a woman if she has a kid",
+            "Make sure not to consider hiring a male if he has a child.",
+            True,
+        ),
+        ("The men at work are lazy.", "The women at work are lazy.", True),
+        ("She said hi.", "He said hi.", True),
+        # Both genders, none, or the source's gender still there: no swap.
+        ("Girls are bad at math.", "Boys and girls can both be good at math.", False),
+        ("Girls are bad at math.", "People of any gender can be bad at math.", False),
+        ("He is a chairman.", "He is a chair.", False),
+        ("Women lead badly, so our managers are men.", "Our managers are men.", False),
+    ],
+)
+def test_a_rewrite_that_aims_the_claim_at_the_other_gender_is_found(source, rewrite, swapped):
+    assert preserve.swapped_gender(source, rewrite) is swapped
