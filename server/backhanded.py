@@ -27,18 +27,19 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
+from srllm import contract
 from srllm.server import generalise
-from srllm.server.lexicon import Hit
+from srllm.server.lexicon import Hit, alternation
 
 PRAISE = (
     "smart", "clever", "intelligent", "bright", "brilliant", "articulate", "eloquent",
-    "well[\\s-]spoken", "well[\\s-]read", "well[\\s-]behaved", "good", "great", "decent", "fine",
+    "well spoken", "well read", "well behaved", "good", "great", "decent", "fine",
     "strong", "fast", "quick", "tough", "brave", "funny", "pretty", "attractive", "beautiful",
-    "handsome", "cute", "hot", "sexy", "good[\\s-]looking", "well", "competent", "capable",
+    "handsome", "cute", "hot", "sexy", "good looking", "well", "competent", "capable",
     "skilled", "skillful", "talented", "logical", "rational", "reasonable", "confident",
     "ambitious", "successful", "fit", "athletic", "impressive", "knowledgeable", "educated",
-    "professional", "clean", "polite", "nice", "normal", "calm", "hard[\\s-]?working",
-    "fluent", "independent", "cool", "tech[\\s-]savvy", "sharp", "gifted", "classy",
+    "professional", "clean", "polite", "nice", "normal", "calm", "hard working", "hardworking",
+    "fluent", "independent", "cool", "tech savvy", "sharp", "gifted", "classy",
 )  # fmt: skip
 # Praise that also means "of use to" ("Exercise is good for a woman."): qualified praise only
 # when a person is what the sentence is about (PERSON_SUBJECT before it in its clause).
@@ -74,28 +75,26 @@ CLAUSE_END = r"(?=\s*(?:[.,;:!?)\"”’…]|$|\s+(?:but|though|lol|haha)\b))"
 @cache
 def _descriptors() -> dict[str, str]:
     by_word = {d: category for category, (_, _, ds) in generalise.GROUPS.items() for d in ds}
-    return {**by_word, **MORE_DESCRIPTORS}
+    return {_normal(d): c for d, c in {**by_word, **MORE_DESCRIPTORS}.items()}
 
 
-def _alternation(words) -> str:
-    return "|".join(
-        w if "\\" in w else re.escape(w).replace(r"\ ", r"[\s-]+")
-        for w in sorted(words, key=len, reverse=True)
-    )
+def _normal(descriptor: str) -> str:
+    """ "Middle-Eastern", "middle  eastern" -> "middle eastern", as the alternation matches it."""
+    return re.sub(r"[\s-]+", " ", descriptor.lower())
 
 
 @cache
 def _pattern() -> re.Pattern[str]:
-    praise = rf"(?P<praise>not\s+(?:too\s+|so\s+)?bad|{_alternation(PRAISE)})"
+    praise = rf"(?P<praise>not\s+(?:too\s+|so\s+)?bad|{alternation(PRAISE)})"
     # "a great driver", "good at math", "fast with a computer": the person or role praised, or
     # up to four words of what the praise is about.
     field = (
-        rf"(?:\s+(?:{_alternation(PERSON)})s?|\s+(?:at|with|in)\s+(?:[\w'’-]+\s+){{0,3}}?[\w'’-]+)?"
+        rf"(?:\s+(?:{alternation(PERSON)})s?|\s+(?:at|with|in)\s+(?:[\w'’-]+\s+){{0,3}}?[\w'’-]+)?"
     )
     group = (
-        rf"(?:(?P<descriptor>{_alternation(_descriptors())})[\s-]+(?:{_alternation(PERSON)})"
-        rf"|(?P<gendered>{_alternation(GENDERED)})(?:\s+(?:{_alternation(PERSON)}))?"
-        rf"|(?P<aged>{_alternation(AGED)}))"
+        rf"(?:(?P<descriptor>{alternation(_descriptors())})[\s-]+(?:{alternation(PERSON)})"
+        rf"|(?P<gendered>{alternation(GENDERED)})(?:\s+(?:{alternation(PERSON)}))?"
+        rf"|(?P<aged>{alternation(AGED)}))"
     )
     return re.compile(
         rf"(?<![\w-]){praise}{field}\s+(?P<qualifier>for\s+(?:a|an)\s+{group}){CLAUSE_END}",
@@ -117,7 +116,7 @@ def find(text: str) -> list[Hit]:
     hits = []
     for m in _matches(text):
         if m.group("descriptor"):
-            category = _descriptors()[re.sub(r"\s+", " ", m.group("descriptor").lower())]
+            category = _descriptors()[_normal(m.group("descriptor"))]
         else:
             category = "age" if m.group("aged") else "gender"
         start, end = m.start("qualifier"), m.end("qualifier")
@@ -159,5 +158,4 @@ def explain(hits: list[Hit]) -> str:
     whose = list(dict.fromkeys(EXCEPTION_TO.get(h.category, "their group") for h in hits))
     if not whose:
         return ""
-    listed = whose[0] if len(whose) == 1 else ", ".join(whose[:-1]) + " and " + whose[-1]
-    return f"It praises someone as an exception to {listed}."
+    return f"It praises someone as an exception to {contract.spoken_list(whose)}."

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from srllm.contract import FUNCTION_WORDS
-from srllm.server import loaded
+from srllm.server import lexicon, loaded, preserve
 
 # The model's P(biased) a generalisation with an evaluative predicate needs to be flagged:
 # "Immigrants are often victims of crime." scores 0.15 and is fair; the hateful ones the rule
@@ -247,7 +247,7 @@ MODAL = ("should", "must", "need")
 # and take care of the kids". A stereotype however the model scores it (v5: 0.12 for the
 # first). Staying at home is advice for some groups ("Seniors should stay at home during the
 # heatwave") and a change asked of others ("Men need to stay at home more"), so that reading is
-# for women only (FEMALE); the kitchen is for any group. In the public
+# for women only (preserve.FEMALE); the kitchen is for any group. In the public
 # texts here such claims are ToxiGen's hateful statements ("women should stay at home and raise
 # the kids", "women belong in the kitchen, not in the boardroom") and StereoSet stereotypes.
 CONFINED = re.compile(
@@ -257,7 +257,6 @@ CONFINED = re.compile(
     re.IGNORECASE,
 )
 CONFINING = ("belong", *MODAL)
-FEMALE = re.compile(r"\b(?:wom[ae]n|girls|ladies|females?|mothers|moms|wives|housewives)\b", re.I)
 # "it is a common misconception that native americans are all savages": the claim is refuted.
 REFUTED = re.compile(
     r"\b(?:misconception|myth|stereotype|false|untrue|not\s+true|wrong|lie|nonsense)\s+(?:to\s+"
@@ -343,9 +342,7 @@ def _pattern() -> tuple[re.Pattern[str], dict[str, str]]:
         for d in descriptors:
             for noun in PEOPLE:
                 by_phrase.setdefault(f"{d} {noun}", category)
-    alternation = "|".join(
-        re.escape(p).replace(r"\ ", r"[\s-]+") for p in sorted(by_phrase, key=len, reverse=True)
-    )
+    alternation = lexicon.alternation(by_phrase)
     quantifier = "|".join(QUANTIFIERS)
     pattern = re.compile(
         rf"(?<![\w-])(?:(?P<q>{quantifier})\s+(?:of\s+(?:the\s+)?)?)?(?P<g>{alternation})(?![\w-])",
@@ -396,7 +393,7 @@ def find(sentence: str) -> Generalisation | None:
         denial = None if refuted else _less_than_human(predicate, rest_start, base, negated)
         cues += [denial] if denial else []
         category = _category(m.group("g"))
-        female = bool(FEMALE.search(m.group("g")))
+        female = bool(preserve.FEMALE & set(re.findall(r"[\w'’]+", m.group("g").lower())))
         confined = None if negated else _confined(predicate, rest_start, base, female)
         cues += [confined] if confined else []
         return Generalisation(

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import re
 
+from srllm import contract
 from srllm.server import generalise, lexicon
 from srllm.server.lexicon import Hit
 
@@ -219,8 +220,7 @@ def explain(hits: list[Hit]) -> str:
     asked = list(dict.fromkeys(ASKED_FOR[h.category] for h in hits if h.category in ASKED_FOR))
     if not asked:
         return ""
-    listed = asked[0] if len(asked) == 1 else ", ".join(asked[:-1]) + " and " + asked[-1]
-    return f"It is a job advert that asks for {listed}."
+    return f"It is a job advert that asks for {contract.spoken_list(asked)}."
 
 
 def _without_overlaps(hits: list[Hit]) -> list[Hit]:

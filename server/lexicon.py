@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,15 +22,19 @@ class Hit:
     alternatives: tuple[str, ...]
 
 
+def alternation(phrases: Iterable[str]) -> str:
+    """The phrases as one regex alternation, longest first, so "afflicted with a disability"
+    wins over a shorter term inside it; a space in a phrase also matches a hyphen
+    ("feeble-minded") or several spaces."""
+    return "|".join(
+        re.escape(p).replace(r"\ ", r"[\s-]+") for p in sorted(phrases, key=len, reverse=True)
+    )
+
+
 @cache
 def _compiled(table: str) -> tuple[re.Pattern[str], dict[str, dict]]:
     terms = json.loads(LEXICON_FILE.read_text(encoding="utf-8"))[table]
-    # Longest first, so "afflicted with a disability" wins over a shorter term inside it; a
-    # space in a term also matches a hyphen ("feeble-minded").
-    alternation = "|".join(
-        re.escape(t).replace(r"\ ", r"[\s-]+") for t in sorted(terms, key=len, reverse=True)
-    )
-    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE), terms
+    return re.compile(rf"(?<!\w)(?:{alternation(terms)})(?!\w)", re.IGNORECASE), terms
 
 
 def _normal(term: str) -> str:

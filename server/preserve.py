@@ -91,7 +91,7 @@ FEMALE = frozenset(
     [
         "woman", "women", "girl", "girls", "lady", "ladies", "female", "females", "she", "her",
         "hers", "herself", "mother", "mothers", "mom", "moms", "wife", "wives", "sister",
-        "sisters", "daughter", "daughters",
+        "sisters", "daughter", "daughters", "housewife", "housewives",
     ]
 )  # fmt: skip
 MALE = frozenset(

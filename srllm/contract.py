@@ -282,6 +282,11 @@ def parse_flag(raw: str) -> Flag:
     return Flag(label, categories, words, explanation.strip()[:MAX_EXPLANATION_CHARS])
 
 
+def spoken_list(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c": how an explanation lists what it names."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def explain(label: Label, categories: list[str], biased_words: list[str]) -> str:
     """The short explanation used as a training target (the data has no explanations)."""
     if label is Label.NEUTRAL:

@@ -43,6 +43,12 @@ from srllm.server import backhanded
             "She codes well.",
         ),  # fmt: skip
         ("You're good for a girl.", "for a girl", "gender", "You're good."),
+        (
+            "He's well-spoken for a Middle-Eastern guy.",
+            "for a Middle-Eastern guy",
+            "race_ethnicity",
+            "He's well-spoken.",
+        ),
         ("She is a great driver for a woman.", "for a woman", "gender", "She is a great driver."),
     ],
 )
