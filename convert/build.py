@@ -1,12 +1,15 @@
 """`srllm build-model`: the default adapter merged into the embedded SmolLM2, for the server.
 
 The result replaces any previous model in srllm.paths.default_model_dir(): exactly one .gguf
-there, plus its manifest.
+there, plus its manifest. The repo's rewriter adapter, when it has one, is built the same way
+into srllm.paths.default_rewriter_dir(): the default flags with one fine-tune and writes its
+rewrites with the other (server.engine.EngineConfig.rewriter_path).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from pathlib import Path
 
@@ -14,10 +17,55 @@ from srllm.convert.config import ConvertConfig
 from srllm.errors import Code, SrllmError
 from srllm.manifest import ModelManifest
 
+log = logging.getLogger("srllm")
+
+REPO_ADAPTERS = Path(__file__).resolve().parents[1] / "training" / "adapters"
+DEFAULT_ADAPTER = REPO_ADAPTERS / "default"
+# The adapter that writes the default's rewrites; absent: the default adapter writes them too.
+DEFAULT_REWRITER_ADAPTER = REPO_ADAPTERS / "rewriter"
+
+
+def build_defaults(
+    quant: str, *, stale_only: bool = False, threads: int | None = None
+) -> list[tuple[Path, ModelManifest | None]]:
+    """The repo's default adapter, and its rewriter adapter if it has one, each merged into the
+    embedded SmolLM2 (with stale_only, only those not built from the adapters as they are now).
+    A rewriter built earlier whose adapter the repo no longer has is removed."""
+    from srllm.paths import default_model_dir, default_rewriter_dir
+
+    jobs = [("model", DEFAULT_ADAPTER, default_model_dir())]
+    if (DEFAULT_REWRITER_ADAPTER / "adapter_config.json").is_file():
+        jobs.append(("rewriter", DEFAULT_REWRITER_ADAPTER, default_rewriter_dir()))
+    else:
+        remove_built(default_rewriter_dir())
+    built = []
+    for what, adapter, target in jobs:
+        if stale_only and is_current(adapter, target):
+            continue
+        log.info("building the fine-tuned default %s from %s (a few seconds)", what, adapter)
+        built.append(build_model(adapter, quant, threads=threads, target=target))
+    return built
+
+
+def remove_built(target: Path) -> None:
+    """Remove what build_model wrote into `target` (and nothing else)."""
+    if not target.is_dir():
+        return
+    for old in target.glob("*.gguf"):
+        old.unlink()
+        ModelManifest.path_for(old).unlink(missing_ok=True)
+    (target / STAMP).unlink(missing_ok=True)
+
 
 def build_model(
-    adapter: Path, quant: str, base: Path | None = None, threads: int | None = None
+    adapter: Path,
+    quant: str,
+    base: Path | None = None,
+    threads: int | None = None,
+    target: Path | None = None,
 ) -> tuple[Path, ModelManifest]:
+    """`adapter` merged into `base` (the embedded SmolLM2) as the only GGUF in `target` (the
+    default model's folder)."""
     from srllm.convert.pipeline import run
     from srllm.paths import EMBEDDED_DISPLAY_NAME, default_model_dir, embedded_model
 
@@ -38,7 +86,7 @@ def build_model(
 
         release = calibration(adapter).get("release")
         name = f"{EMBEDDED_DISPLAY_NAME}, srllm fine-tune" + (f" {release}" if release else "")
-    target = default_model_dir()
+    target = target or default_model_dir()
     target.mkdir(parents=True, exist_ok=True)
     # Build in a scratch folder beside the target, then move in: the server never sees half a file.
     with tempfile.TemporaryDirectory(prefix=".build-", dir=target) as scratch:
@@ -77,12 +125,11 @@ def adapter_digest(adapter: Path) -> str:
     return digest.hexdigest()
 
 
-def default_model_is_current(adapter: Path) -> bool:
-    from srllm.paths import default_model_dir, finetuned_default_model
-
-    stamp = default_model_dir() / STAMP
+def is_current(adapter: Path, target: Path) -> bool:
+    """`target` holds a GGUF built from `adapter` as it is now."""
+    stamp = target / STAMP
     return (
-        finetuned_default_model() is not None
+        any(target.glob("*.gguf"))
         and stamp.is_file()
         and stamp.read_text(encoding="utf-8").strip() == adapter_digest(adapter)
     )

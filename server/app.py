@@ -376,11 +376,14 @@ def describe_model(info: Any) -> str:
     if getattr(info, "engine", "local") == "upstream":
         tuned = {True: "yes", False: "no"}.get(info.finetuned, "unknown (the engine does not say)")
         return f"model {info.name} from the upstream engine at {info.path} (fine-tuned: {tuned})"
-    return (
+    line = (
         f"model {info.name} ({info.file_type}, "
         f"{'GPU offload' if info.n_gpu_layers else 'CPU'}, fine-tuned: "
         f"{'yes' if info.finetuned else 'no, the untuned fallback'}) from {info.path}"
     )
+    if info.rewriter:
+        line += f"; rewrites by {info.rewriter['name']} from {info.rewriter['path']}"
+    return line
 
 
 def create_app(

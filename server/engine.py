@@ -1,5 +1,9 @@
 """The llama.cpp engine: one GGUF, one context, the contract's two tasks plus raw chat.
 
+A second GGUF may write the rewrites (EngineConfig.rewriter_path): the model that flags best is
+not always the one that rewrites best, and the rewrite reads only its own prompt, so each task
+runs on the model that does it best. Everything else (verdicts, words, chat) stays on the first.
+
 This is the only module that imports llama_cpp. Every call is blocking and must run off the
 event loop; callers serialise access (one generation at a time per context) and pass a
 threading.Event to stop a generation early, e.g. when an HTTP client disconnects.
@@ -47,6 +51,8 @@ class EngineConfig:
     # Draft tokens proposed from the prompt for a greedy rewrite (server.drafting; 0 = off): a
     # rewrite copies most of its input. Speed and identical outputs measured by `just bench`.
     prompt_lookup: int = drafting.DRAFT_TOKENS
+    # A second GGUF that writes the rewrites (None: the model itself); see the module docstring.
+    rewriter_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class ModelInfo:
     flag_threshold: float
     # From the manifest `srllm convert` wrote beside the GGUF: which run and data made it.
     training: dict | None = None
+    # The GGUF that writes the rewrites when it is not this one (EngineConfig.rewriter_path).
+    rewriter: dict | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -136,18 +144,36 @@ _FILE_TYPES |= {18: "Q6_K", 32: "BF16"}
 class Engine:
     def __init__(self, config: EngineConfig):
         check_gguf(config.model_path)
+        if config.rewriter_path is not None:
+            check_gguf(config.rewriter_path)
         self.config = config
         n_gpu_layers = default_gpu_layers() if config.n_gpu_layers is None else config.n_gpu_layers
-        self._llm = llama_cpp.Llama(
-            model_path=str(config.model_path),
-            n_ctx=config.n_ctx,
-            n_threads=config.n_threads,
-            n_gpu_layers=n_gpu_layers,
-            seed=config.seed,
-            verbose=False,
-        )
+
+        def load(path: Path) -> llama_cpp.Llama:
+            return llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=config.n_ctx,
+                n_threads=config.n_threads,
+                n_gpu_layers=n_gpu_layers,
+                seed=config.seed,
+                verbose=False,
+            )
+
+        self._llm = load(config.model_path)
         meta = self._llm.metadata
         self._format = _chat_formatter(meta, self._llm)
+        # The rewriter: its own weights, context, tokenizer and chat template.
+        self._writer, self._writer_format = self._llm, self._format
+        rewriter = None
+        if config.rewriter_path is not None:
+            self._writer = load(config.rewriter_path)
+            self._writer_format = _chat_formatter(self._writer.metadata, self._writer)
+            rewriter = {
+                "name": self._writer.metadata.get("general.name") or config.rewriter_path.stem,
+                "path": str(config.rewriter_path),
+                "finetuned": META_CONTRACT in self._writer.metadata,
+                "size_bytes": config.rewriter_path.stat().st_size,
+            }
         self._label_prefix, self._label_first = self._label_tokens()
         self._answer_heads = {
             label: self._answer_head(label)
@@ -174,6 +200,7 @@ class Engine:
             gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
             flag_threshold=threshold,
             training=manifest.training if manifest else None,
+            rewriter=rewriter,
         )
 
     # -- sizes -------------------------------------------------------------------------------
@@ -197,6 +224,11 @@ class Engine:
     def chat_tokens(self, messages: list[dict[str, str]]) -> list[int]:
         prompt, add_bos = self._format(messages)
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def _rewrite_prompt(self, text: str) -> list[int]:
+        """The rewrite prompt as the rewriter's own chat template and tokenizer render it."""
+        prompt, add_bos = self._writer_format(contract.messages(contract.Task.REWRITE, text))
+        return self._writer.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
     def _label_tokens(self) -> tuple[list[int], dict[contract.Label, int]]:
         """The answer's tokens up to the verdict, and the first token of each verdict, as the
@@ -230,9 +262,10 @@ class Engine:
         text = self._llm.detokenize(tokens).decode()
         return tokens, text, full[len(text) :]
 
-    def _next_logits(self, tokens: list[int]) -> np.ndarray:
-        """Logits after `tokens`, reusing the longest prefix already evaluated."""
-        llm = self._llm
+    def _next_logits(self, tokens: list[int], llm: llama_cpp.Llama | None = None) -> np.ndarray:
+        """Logits after `tokens` (in the flagger's context unless `llm` is given), reusing the
+        longest prefix already evaluated."""
+        llm = self._llm if llm is None else llm
         keep = 0
         cached = llm.input_ids[: llm.n_tokens]
         # Always re-read the last RE_READ tokens: a single re-read token would go through
@@ -318,13 +351,16 @@ class Engine:
         stop: list[str] | None = None,
         seed: int | None = None,
         logit_bias: dict[int, float] | None = None,
+        llm: llama_cpp.Llama | None = None,
     ) -> Iterator[tuple[str, str | None]]:
-        """Yield (delta, finish_reason) pairs for a rendered prompt; stops once cancel is set."""
+        """Yield (delta, finish_reason) pairs for a rendered prompt (in the flagger's context
+        unless `llm` is given); stops once cancel is set."""
+        llm = self._llm if llm is None else llm
         # As in _next_logits: llama-cpp-python would re-read only the last token of a prompt
         # it has cached, whose logits then round differently, and the same text asked twice
         # could get two different greedy rewrites. Re-read the last RE_READ tokens instead.
-        self._llm.n_tokens = min(self._llm.n_tokens, max(0, len(prompt) - RE_READ))
-        chunks = self._llm.create_completion(
+        llm.n_tokens = min(llm.n_tokens, max(0, len(prompt) - RE_READ))
+        chunks = llm.create_completion(
             prompt=prompt,
             max_tokens=max_tokens,
             temperature=temperature,
@@ -449,7 +485,8 @@ class Engine:
         return out.decode("utf-8", errors="replace")
 
     def rewrite_budget(self, text: str) -> int:
-        return min(2 * self.count_tokens(text) + 32, self.info.n_ctx // 2)
+        tokens = self._writer.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return min(2 * len(tokens) + 32, self.info.n_ctx // 2)
 
     def avoid_bias(self, words: list[str]) -> dict[int, float]:
         """logit_bias against starting the content words of `words` (what the flag highlighted)
@@ -460,8 +497,8 @@ class Engine:
         a highlighted "OUST", "stuna"), so it is not done."""
         bias: dict[int, float] = {}
         for spelling in contract.avoided_spellings(words):
-            ids = self._llm.tokenize(spelling.encode("utf-8"), add_bos=False, special=False)
-            if ids and len(self._llm.detokenize(ids[:1]).strip()) >= 3:
+            ids = self._writer.tokenize(spelling.encode("utf-8"), add_bos=False, special=False)
+            if ids and len(self._writer.detokenize(ids[:1]).strip()) >= 3:
                 bias[ids[0]] = AVOID_BIAS
         return bias
 
@@ -476,7 +513,7 @@ class Engine:
         `avoid`, the words the flag highlighted are pushed down so the rewrite drops them.
         `sample` 0 is the greedy rewrite; n > 0 is the n-th one sampled at
         contract.SAMPLE_TEMPERATURE (seeded, so repeatable)."""
-        prompt = self.prompt_tokens(contract.Task.REWRITE, text)
+        prompt = self._rewrite_prompt(text)
         budget = self.rewrite_budget(text)
         bias = self.avoid_bias(avoid) if avoid else None
         if self.config.prompt_lookup and not sample:
@@ -492,6 +529,7 @@ class Engine:
                 logit_bias=bias,
                 temperature=contract.SAMPLE_TEMPERATURE if sample else 0.0,
                 seed=self.config.seed + sample if sample else None,
+                llm=self._writer,
             )
         yield from contract.clean_deltas(delta for delta, _ in stream)
 
@@ -507,15 +545,15 @@ class Engine:
         """Greedy generation with prompt-lookup drafts (server.drafting): each step reads the
         chosen token and up to config.prompt_lookup tokens that followed it in the prompt in
         one llama_decode, and keeps the drafts greedy decoding confirms. Yields (delta,
-        finish_reason) like _stream, the text up to `stop`."""
-        llm = self._llm
+        finish_reason) like _stream, the text up to `stop`, in the rewriter's context."""
+        llm = self._writer
         n_vocab = llm.n_vocab()
         bias = None
         if logit_bias:
             bias = np.zeros(n_vocab, dtype=np.float32)
             for token, value in logit_bias.items():
                 bias[token] += value
-        logits = self._next_logits(prompt)  # the prompt read as _stream reads it
+        logits = self._next_logits(prompt, llm)  # the prompt read as _stream reads it
         tokens = list(prompt)
         text = drafting.StopText(stop)
         vocab = llm._model.vocab
@@ -530,7 +568,7 @@ class Engine:
             room = min(max_tokens - produced, self.config.n_ctx - len(tokens)) - 1
             size = min(self.config.prompt_lookup, room)
             draft = drafting.lookup([*tokens, token], len(prompt), size)
-            rows = self._decode_rows([token, *draft], len(tokens))
+            rows = self._decode_rows([token, *draft], len(tokens), llm)
             kept = [token, *draft[: drafting.accepted(draft, rows, bias)]]
             logits = rows[len(kept) - 1]
             ended = next(
@@ -550,10 +588,12 @@ class Engine:
                 return
         yield text.flush(), "length"
 
-    def _decode_rows(self, tokens: list[int], n_past: int) -> np.ndarray:
-        """Read `tokens` after the first n_past of the context in one llama_decode; the logits
-        after each of them."""
-        llm = self._llm
+    def _decode_rows(
+        self, tokens: list[int], n_past: int, llm: llama_cpp.Llama | None = None
+    ) -> np.ndarray:
+        """Read `tokens` after the first n_past of the context (the flagger's unless `llm` is
+        given) in one llama_decode; the logits after each of them."""
+        llm = self._llm if llm is None else llm
         llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
         llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
         llm._ctx.decode(llm._batch)
@@ -594,6 +634,8 @@ class Engine:
     def close(self) -> None:
         if self._scorer is not None:
             self._scorer.close()
+        if self._writer is not self._llm:
+            self._writer.close()
         self._llm.close()
 
 

@@ -133,10 +133,20 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ("fat", "overweight", "obese", "skinny", "short", "tall", "ugly"),
     ),
 }  # fmt: skip
-PEOPLE = (
-    "people", "folks", "men", "women", "guys", "girls", "boys", "kids", "workers", "drivers",
-    "students", "children", "parents", "employees", "athletes",
+# Who a descriptor is said of: people ("old people"), or people in a role ("old drivers"), which
+# a recast keeps ("Drivers of any age can be..."; the group says who, the role what they do).
+ROLES = (
+    "workers", "drivers", "students", "employees", "athletes", "engineers", "doctors",
+    "nurses", "scientists", "leaders", "managers", "bosses", "pilots", "players",
+    "programmers", "developers", "teachers", "soldiers", "politicians", "coworkers",
+    "colleagues", "candidates", "applicants", "customers", "neighbors", "neighbours",
 )  # fmt: skip
+PEOPLE = (
+    "people", "folks", "men", "women", "guys", "girls", "boys", "kids", "children", "parents",
+    *ROLES,
+)  # fmt: skip
+# Gender nouns before a role: "women drivers", "men nurses" (not "women people").
+GENDER_BEFORE_ROLE = ("women", "men")
 # Words before a group that make it particular people, not the whole group. Not "that" or
 # "this": before a plural they start a clause ("a fact that trans people are...").
 SPECIFIC = frozenset(
@@ -275,6 +285,12 @@ CONSEQUENCE = re.compile(
     r"^\s*[,;]\s*(?:(?:and\s+)?(?:which|that)(?:'s|’s|\s+is)\s+why|so|therefore|hence|thus)\s+",
     re.IGNORECASE,
 )
+# "Mexicans cant drive", "Autistic people can't feel empathy" (v5 0.40), "deaf people cannot have
+# productive lives": what a whole group is said to be unable to do runs it down. Among ToxiGen's
+# rated statements the rule finds 13 such claims without another cue, all but one rated hateful
+# (3.3-5 of 5), the other a notion the writer rejects (2.3); FLOOR still applies. A condition
+# makes it a rule, not a trait: "Immigrants can't vote until they become citizens."
+CONDITION = re.compile(r"\b(?:until|unless|without|before|if|under|legally|by\s+law)\b", re.I)
 NEGATED_VERB = re.compile(
     r"n['’]t|\b(?:do|ca|could|should|wo)nt\b|\bnot\b|\bnever\b|cannot", re.IGNORECASE
 )
@@ -308,7 +324,8 @@ class Generalisation:
     verb: str  # the copula or verb that follows, lowercased
     predicate_start: int  # where the predicate starts (after the verb)
     predicate_end: int  # the end of its clause
-    cues: tuple[tuple[int, int], ...]  # the predicate's loaded words, "too <word>"s, ESSENTIAL
+    # The predicate's loaded words, "too <word>"s, ESSENTIAL, a "can't" said of the whole group
+    cues: tuple[tuple[int, int], ...]
     negated: bool  # "are not", "can't", "never": what the group is said not to be or do
     essential: tuple[int, int] | None = None  # "naturally", "by nature": the group is so by nature
     specific: bool = False  # "The immigrants in that street are all...": people in one place
@@ -342,6 +359,9 @@ def _pattern() -> tuple[re.Pattern[str], dict[str, str]]:
         for d in descriptors:
             for noun in PEOPLE:
                 by_phrase.setdefault(f"{d} {noun}", category)
+    for noun in GENDER_BEFORE_ROLE:
+        for role in ROLES:
+            by_phrase.setdefault(f"{noun} {role}", "gender")
     alternation = lexicon.alternation(by_phrase)
     quantifier = "|".join(QUANTIFIERS)
     pattern = re.compile(
@@ -390,6 +410,12 @@ def find(sentence: str) -> Generalisation | None:
         negated = bool(NEGATED_VERB.search(verb.group(0)) or NEGATION.match(predicate.lstrip()))
         refuted = REFUTED.search(sentence, 0, start) is not None
         base = _base_verb(verb.group("verb").lower())
+        if (
+            base == "can"
+            and NEGATED_VERB.search(verb.group("verb"))
+            and not CONDITION.search(predicate)
+        ):
+            cues.append(verb.span("verb"))  # what the whole group "can't" do, as a trait
         denial = None if refuted else _less_than_human(predicate, rest_start, base, negated)
         cues += [denial] if denial else []
         category = _category(m.group("g"))
@@ -497,7 +523,9 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     lead_in = previous in LEAD_IN or (previous in FUNCTION_WORDS and previous not in ADDRESSED)
     if not starts and before[-1] not in ",;:-–—" and not lead_in:
         return None
-    people = f"people of any {GROUPS[found.category][0]}"
+    # "Old drivers" -> "drivers of any age": the role stays, the group goes.
+    role = found.text.split()[-1].lower()
+    people = f"{role if role in ROLES else 'people'} of any {GROUPS[found.category][0]}"
     if starts:
         people = people[0].upper() + people[1:]
     return f"{sentence[: found.start]}{people} {modal} {predicate}"

@@ -101,17 +101,28 @@ MALE = frozenset(
         "husbands", "brother", "brothers", "son", "sons",
     ]
 )  # fmt: skip
-_PLAIN_WORD = re.compile(r"[^\W\d_]+")
+# The same for the groups whose opposite a rewrite may trade them for: "Fat people have no
+# self-control." -> "People who are underweight have no self-control." (v5, 2026-12-05).
+HEAVY = frozenset(["fat", "overweight", "obese", "chubby", "heavy", "heavier"])
+THIN = frozenset(["thin", "skinny", "underweight", "slim", "slender", "thinner"])
+OLD = frozenset(["old", "older", "elderly", "seniors", "boomers", "aged", "grandparents"])
+YOUNG = frozenset(["young", "younger", "youth", "teenagers", "teens", "millennials", "kids"])
+RICH = frozenset(["rich", "wealthy", "affluent", "millionaires", "billionaires"])
+POOR = frozenset(["poor", "broke", "homeless", "low-income", "impoverished"])
+OPPOSITES = ((FEMALE, MALE), (HEAVY, THIN), (OLD, YOUNG), (RICH, POOR))
+_PLAIN_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
 
-def swapped_gender(source: str, rewrite: str) -> bool:
-    """Whether the rewrite speaks of the other gender only, where the source spoke of one:
-    every word of the source's gender gone, and words of the other brought in."""
+def swapped_group(source: str, rewrite: str) -> bool:
+    """Whether the rewrite speaks of the opposite group only, where the source spoke of one
+    (the other gender, thin for fat, young for old, poor for rich): every word of the source's
+    group gone, and words of the other brought in."""
     said = {w.casefold() for w in _PLAIN_WORD.findall(source)}
     written = {w.casefold() for w in _PLAIN_WORD.findall(rewrite)}
-    for one, other in ((FEMALE, MALE), (MALE, FEMALE)):
-        if said & one and not said & other and not written & one and (written - said) & other:
-            return True
+    for a, b in OPPOSITES:
+        for one, other in ((a, b), (b, a)):
+            if said & one and not said & other and not written & one and (written - said) & other:
+                return True
     return False
 
 

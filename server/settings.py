@@ -27,6 +27,8 @@ class ServerSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     model: Path | None = None  # None: resolved by srllm.paths.resolve_model
+    # A second GGUF for the rewrites (None: srllm.paths.resolve_rewriter decides).
+    rewriter_model: Path | None = None
     n_gpu_layers: int | None = None
     threads: int | None = None
     ctx: int = DEFAULT_CTX
@@ -74,6 +76,7 @@ class ServerSettings:
             check_extension_origin(origin)
 
     def engine_config(self, model_path: Path) -> EngineConfig:
+        from srllm import paths
         from srllm.server.engine import EngineConfig
 
         return EngineConfig(
@@ -81,6 +84,7 @@ class ServerSettings:
             n_ctx=self.ctx,
             n_threads=self.threads,
             n_gpu_layers=self.n_gpu_layers,
+            rewriter_path=paths.resolve_rewriter(self.model, self.rewriter_model),
         )
 
     @property
@@ -98,7 +102,7 @@ class ServerSettings:
 
 
 _CASTS = {"port": int, "n_gpu_layers": int, "threads": int, "ctx": int, "max_text_chars": int}
-_CASTS |= {"max_body_bytes": int, "cache_size": int, "model": Path}
+_CASTS |= {"max_body_bytes": int, "cache_size": int, "model": Path, "rewriter_model": Path}
 _CASTS |= {"max_scan_chars": int, "max_scan_segments": int}
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from srllm import contract
 from srllm.contract import Flag, Label
 from srllm.errors import Code, SrllmError
-from srllm.server import backhanded, generalise, hiring, lexicon, loaded, preserve
+from srllm.server import backhanded, generalise, hiring, idioms, lexicon, loaded, preserve
 from srllm.server.segment import Segment, reassemble, split_sentences
 
 SEVERITY = {Label.NEUTRAL: 0, Label.SLIGHTLY_BIASED: 1, Label.HIGHLY_BIASED: 2}
@@ -413,7 +413,9 @@ class Task:
         return self.engine.info.finetuned is True
 
     def _key(self, *parts) -> tuple:
-        return (*parts, self.engine.info.path, self.engine.info.flag_threshold)
+        info = self.engine.info
+        rewriter = info.rewriter and info.rewriter["path"]
+        return (*parts, info.path, rewriter, info.flag_threshold)
 
     def flag_sentence(
         self, text: str, cancel: threading.Event | None, threshold: float | None = None
@@ -628,12 +630,12 @@ class Task:
         self, result: SentenceResult, words: list[str], options: Options
     ) -> Candidate | None:
         """The sentence with what the card's rules highlight put right in the user's own words:
-        a job advert's asks replaced by their alternatives (server.hiring, lexicon.apply), praise
-        qualified by a group dropped (backhanded.drop); scored like the model's rewrites. None
-        when the card highlights neither."""
+        a job advert's asks and gendered idioms replaced by their alternatives (server.hiring,
+        server.idioms, lexicon.apply), praise qualified by a group dropped (backhanded.drop);
+        scored like the model's rewrites. None when the card highlights none of them."""
         source, offset = result.segment.text, result.segment.start
         shown = {(s.start - offset, s.end - offset) for s in result.spans if s.source == "lexicon"}
-        asks = [h for h in hiring.find(source) if (h.start, h.end) in shown]
+        asks = [h for h in hiring.find(source) + idioms.find(source) if (h.start, h.end) in shown]
         qualifiers = [h for h in backhanded.find(source) if (h.start, h.end) in shown]
         if not asks and not qualifiers:
             return None
@@ -684,7 +686,7 @@ class Task:
             text, changed, len(surviving(text, words)), p, content_kept(source, text, words),
             generalises, bool(preserve.invented_numbers(source, text))
             or bool(preserve.looped_words(source, text))
-            or preserve.swapped_gender(source, text), rules,
+            or preserve.swapped_group(source, text), rules,
         )  # fmt: skip
 
     def residual(self, text: str) -> float:
@@ -709,8 +711,8 @@ class Candidate:
     kept_content: float  # content_kept: a sampled rewrite must not drop the meaning
     generalises: bool = False  # the sentence made a claim about a group and this still does
     # Makes things up: states a number the sentence does not ("an 8 year 1990s depression"),
-    # loops on a word (preserve.looped_words) or aims the claim at the other gender
-    # (preserve.swapped_gender)
+    # loops on a word (preserve.looped_words) or aims the claim at the opposite group, the
+    # other gender or thin for fat (preserve.swapped_group)
     invents: bool = False
     # The card's text rules flag it whatever its score (a known term of the lexicon, an
     # evaluative claim about a group): rules_biased
@@ -817,9 +819,10 @@ def merge_lexicon(
 
     asks = beside_terms(hiring.find(segment.text))
     qualifiers = beside_terms(backhanded.find(segment.text))
+    sayings = beside_terms(idioms.find(segment.text))  # "man up", "throws like a girl"
     hits = [
         hit
-        for hit in sorted(terms + asks + qualifiers, key=lambda h: h.start)
+        for hit in sorted(terms + asks + qualifiers + sayings, key=lambda h: h.start)
         if free(hit.start, hit.end) and hit.category not in options.mute
     ]
     for hit in hits:
@@ -897,7 +900,11 @@ def merge_lexicon(
         ]
 
     if label is not Label.NEUTRAL:
-        for said in (hiring.explain(shown(asks)), backhanded.explain(shown(qualifiers))):
+        for said in (
+            hiring.explain(shown(asks)),
+            backhanded.explain(shown(qualifiers)),
+            idioms.explain(shown(sayings)),
+        ):
             explanation += f" {said}" if said else ""
     # The group's name is never pushed down (see above), whichever source named it.
     guesses = list(

@@ -121,6 +121,7 @@ class UpstreamInfo:
     n_gpu_layers: int = 0
     gpu_offload: bool = False
     training: dict | None = None
+    rewriter: dict | None = None  # the engine rewrites with what it serves
     engine: str = "upstream"
 
     def as_dict(self) -> dict:

@@ -1,6 +1,7 @@
 """The `srllm` command.
 
-    srllm serve [--host 127.0.0.1] [--port 8765] [--model PATH] [--n-gpu-layers N]
+    srllm serve [--host 127.0.0.1] [--port 8765] [--model PATH] [--rewriter-model PATH]
+                [--n-gpu-layers N]
                 [--threads N] [--ctx N] [--extension-origin ORIGIN]
     srllm serve --upstream URL [--upstream-model NAME] [--upstream-key-env VAR]
                 [--upstream-concurrency N]   (generation on an OpenAI-compatible engine)
@@ -27,6 +28,7 @@ line on stderr (`srllm: error: ...`) and exit 1; bugs keep their traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -44,8 +46,14 @@ STAGE_CLIS = ("srllm.convert.cli", "srllm.training.cli", "srllm.evaluation.cli",
 STAGE_CLIS += ("srllm.batch",)  # srllm batch: standard library only, a client of the server
 
 
-def _engine_flags(parser: argparse.ArgumentParser) -> None:
+def _engine_flags(parser: argparse.ArgumentParser, rewrites: bool = True) -> None:
     parser.add_argument("--model", type=Path, help="GGUF file (default: fine-tuned, else embedded)")
+    if rewrites:
+        parser.add_argument(
+            "--rewriter-model", type=Path, metavar="GGUF",
+            help="a second GGUF that writes the rewrites (default: the fine-tuned default's own "
+            "rewriter when --model is not given, else the model itself)",
+        )  # fmt: skip
     parser.add_argument("--n-gpu-layers", type=int, help="layers to offload (-1 all; default auto)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: llama.cpp's choice)")
     parser.add_argument("--ctx", type=int, help=f"context size in tokens (default {DEFAULT_CTX})")
@@ -85,6 +93,7 @@ def _settings(args: argparse.Namespace):
         port=getattr(args, "port", None),
         extension_origins=tuple(getattr(args, "extension_origin", None) or ()) or None,
         model=args.model,
+        rewriter_model=getattr(args, "rewriter_model", None),
         n_gpu_layers=args.n_gpu_layers,
         threads=args.threads,
         ctx=args.ctx,
@@ -102,11 +111,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.upstream:  # generation on a shared inference engine (server/upstream.py)
         from srllm.server import upstream
 
+        if settings.rewriter_model is not None:
+            raise SrllmError(
+                Code.BAD_CONFIG,
+                "--rewriter-model is for a local model; with --upstream the engine rewrites",
+            )
+
         return upstream.serve(args, settings)
     if settings.model is None:
         _ensure_finetuned_default()
     model_path = paths.resolve_model(settings.model)
     check_gguf(model_path)  # refuse to start, with one line, before binding anything
+    rewriter = paths.resolve_rewriter(settings.model, settings.rewriter_model)
+    if rewriter is not None:
+        check_gguf(rewriter)
     if not security.host_allowed(settings.host):
         logging.getLogger("srllm").warning(
             "binding %s: the Host check still only accepts loopback names", settings.host
@@ -123,18 +141,14 @@ def _ensure_finetuned_default() -> None:
     a few seconds). Without those, or the adapter, the untuned model serves and says so."""
     log = logging.getLogger("srllm")
     try:
-        from srllm.convert.build import build_model, default_model_is_current
-        from srllm.convert.cli import DEFAULT_ADAPTER
+        from srllm.convert.build import DEFAULT_ADAPTER, build_defaults
         from srllm.convert.config import DEFAULT_MERGE_QUANT
     except ImportError as exc:
         log.warning("cannot build the fine-tuned default (%s): the untuned model serves", exc)
         return
     if not (DEFAULT_ADAPTER / "adapter_config.json").is_file() or paths.embedded_model() is None:
         return
-    if default_model_is_current(DEFAULT_ADAPTER):
-        return
-    log.info("building the fine-tuned default model from %s (a few seconds)", DEFAULT_ADAPTER)
-    build_model(DEFAULT_ADAPTER, quant=DEFAULT_MERGE_QUANT)
+    build_defaults(DEFAULT_MERGE_QUANT, stale_only=True)
 
 
 def _read_text(value: str) -> str:
@@ -208,7 +222,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         )
     if settings.model is None:
         _ensure_finetuned_default()
-    engine = Engine(settings.engine_config(paths.resolve_model(settings.model)))
+    config = settings.engine_config(paths.resolve_model(settings.model))
+    engine = Engine(dataclasses.replace(config, rewriter_path=None))  # a scan only flags
     try:
         work = scan.plan([scan.Item(text)], False, engine)
         threshold = options.threshold(engine.info.flag_threshold)
@@ -383,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--flagged", action="store_true", help="list only the sentences labelled biased or review"
     )
     _option_flags(scan)
-    _engine_flags(scan)
+    _engine_flags(scan, rewrites=False)
     scan.set_defaults(func=cmd_scan)
 
     token = sub.add_parser("token", help="print the API token (created on first use)")

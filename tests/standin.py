@@ -18,7 +18,8 @@ from srllm import contract
 class StandInInfo(SimpleNamespace):
     def __init__(self):
         super().__init__(path="stand-in.gguf", name="stand-in", finetuned=True, n_ctx=2048,
-                         file_type="Q8_0", n_gpu_layers=0, flag_threshold=0.5)  # fmt: skip
+                         file_type="Q8_0", n_gpu_layers=0, flag_threshold=0.5,
+                         rewriter=None)  # fmt: skip
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

@@ -13,7 +13,7 @@ from safetensors.numpy import save_file
 
 from srllm.convert.build import STAMP, adapter_digest
 from srllm.files import sha256_file
-from srllm.paths import default_model_dir, embedded_model
+from srllm.paths import default_model_dir, default_rewriter_dir, embedded_model
 from tests.support import write_training_manifest
 
 pytestmark = pytest.mark.timeout(300)
@@ -138,6 +138,8 @@ def test_build_model_without_adapter_fails_clearly(tmp_path):
 def test_build_model_replaces_the_default_model(tmp_path):
     """The embedded SmolLM2 + a small adapter -> exactly one GGUF and its manifest, twice."""
     adapter = write_adapter(tmp_path / "adapter", 576, 576)
+    default_rewriter_dir().mkdir(parents=True)  # a rewriter built with an earlier default
+    (default_rewriter_dir() / "old-Q8_0.gguf").write_bytes(b"GGUF")
     for quant in ("q8_0", "q4_0"):
         proc = run_cli("build-model", "--adapter", str(adapter), "--quant", quant)
         assert proc.returncode == 0, proc.stderr
@@ -148,3 +150,4 @@ def test_build_model_replaces_the_default_model(tmp_path):
     manifest = json.loads((default_model_dir() / files[1]).read_text())
     assert manifest["contract"] and manifest["stats"]["n_merged"] == 1
     assert manifest["training"]["sha256"] == sha256_file(adapter / "run.json")
+    assert not list(default_rewriter_dir().iterdir())  # another adapter serves alone

@@ -11,6 +11,7 @@ from srllm import contract, paths
 from tests.support import build_default_model, running_server
 
 ADAPTER = Path(__file__).resolve().parents[2] / "training" / "adapters" / "default"
+REWRITER = ADAPTER.parent / "rewriter"
 
 
 def test_repo_adapter_is_small_and_documented():
@@ -35,6 +36,13 @@ def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
         assert health["model"]["finetuned"] is True
         assert health["model"]["contract"] == contract.CONTRACT_VERSION
         assert Path(health["model"]["path"]) == model
+        if (REWRITER / "adapter_config.json").is_file():  # the repo's rewriter writes rewrites
+            rewriter = paths.default_rewriter_model()
+            assert rewriter is not None
+            assert health["model"]["rewriter"]["path"] == str(rewriter)
+            assert health["model"]["rewriter"]["finetuned"] is True
+        else:
+            assert health["model"]["rewriter"] is None
         flag = c.post("/v1/flag", json={"text": "Old people cannot learn anything."})
         assert flag.status_code == 200 and flag.json()["label"] in contract.LABELS
     assert "fine-tuned: yes" in server.log_text()

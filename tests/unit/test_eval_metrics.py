@@ -237,6 +237,36 @@ def test_config_names_the_bad_field(tmp_path: Path):
         EvalConfig(out=tmp_path / "busy")
 
 
+def test_systems_are_models_then_pairs_and_the_default_brings_its_rewriter(
+    tmp_path: Path, isolated_home
+):
+    from srllm import paths
+    from srllm.evaluation.pipeline import systems_to_run
+
+    (tmp_path / "data" / "srllm").mkdir(parents=True)
+    (tmp_path / "data" / "srllm" / "infer_50.csv").write_text("text\n")
+    models = {}
+    for name, folder in (("a", tmp_path), ("b", tmp_path), ("flag", paths.default_model_dir())):
+        folder.mkdir(parents=True, exist_ok=True)
+        models[name] = folder / f"{name}.gguf"
+        models[name].write_bytes(b"GGUF")
+    config = EvalConfig(
+        models=(models["a"],), pairs=((models["a"], models["b"]),), out=tmp_path / "o",
+        data_root=tmp_path / "data",
+    )  # fmt: skip
+    assert [(s.name, role) for s, role in systems_to_run(config)] == [
+        ("a", "model"),
+        ("a+b", "model"),
+    ]
+    (paths.default_rewriter_dir()).mkdir(parents=True)
+    (paths.default_rewriter_dir() / "w.gguf").write_bytes(b"GGUF")
+    defaults = systems_to_run(EvalConfig(out=tmp_path / "o", data_root=tmp_path / "data"))
+    assert [(s.name, role) for s, role in defaults][0] == ("flag+w", "fine-tuned default")
+    with pytest.raises(SrllmError, match="models"):
+        EvalConfig(pairs=((models["a"], tmp_path / "missing.gguf"),), out=tmp_path / "o",
+                   data_root=tmp_path / "data")  # fmt: skip
+
+
 @needs_data
 def test_limit_caps_every_section(tmp_path: Path):
     limits = EvalConfig(limit=3, out=tmp_path / "o").limits()

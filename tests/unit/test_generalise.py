@@ -89,6 +89,8 @@ def test_the_predicate_decides_evaluative_and_negated():
         ("Middle easterners do not know how to dress.", "do not know how"),
         ("Women are naturally better caregivers.", "naturally"),
         ("Men are by nature more competitive.", "by nature"),
+        ("Autistic people can't feel empathy.", "can't"),
+        ("mexicans cant drive and have so many accidents", "cant"),
     ],
 )
 def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
@@ -101,7 +103,8 @@ def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
     [
         "Women are so that they can vote.",  # "so that" is not "so <word>"
         "Women are so few in engineering.",
-        "Immigrants can't vote until they become citizens.",  # a fact, not a lack of skill
+        "Immigrants can't vote until they become citizens.",  # a rule, not a trait
+        "Refugees cannot work legally in the first year.",
         "Women are underrepresented in engineering.",
     ],
 )
@@ -170,6 +173,10 @@ def test_a_rewrite_still_states_a_stereotype_when_it_says_what_the_group_is():
             "Girls are bad at math, but they try.",
             "People of any gender can be bad at math, but they try.",
         ),
+        # A role stays; only the group goes.
+        ("Women drivers are the worst.", "Drivers of any gender can be the worst."),
+        ("Old drivers are too slow to react.", "Drivers of any age can be too slow to react."),
+        ("I think female engineers are lazy.", "I think engineers of any gender can be lazy."),
     ],
 )
 def test_a_claim_is_put_on_people_of_any_kind(text, recast):

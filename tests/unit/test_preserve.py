@@ -179,7 +179,16 @@ def test_forms_and_ends_only_put_back_what_the_user_wrote(source, rewrite, space
         ("Girls are bad at math.", "People of any gender can be bad at math.", False),
         ("He is a chairman.", "He is a chair.", False),
         ("Women lead badly, so our managers are men.", "Our managers are men.", False),
+        # The opposite of other groups.
+        (
+            "Fat people have no self-control.",
+            "People who are underweight have no self-control.",
+            True,
+        ),
+        ("Old people are slow with technology.", "Young people are fast with it.", True),
+        ("Old people are slow with technology.", "People of any age can be slow.", False),
+        ("The rich are greedy.", "The rich and the poor can both be greedy.", False),
     ],
 )
-def test_a_rewrite_that_aims_the_claim_at_the_other_gender_is_found(source, rewrite, swapped):
-    assert preserve.swapped_gender(source, rewrite) is swapped
+def test_a_rewrite_that_aims_the_claim_at_the_opposite_group_is_found(source, rewrite, swapped):
+    assert preserve.swapped_group(source, rewrite) is swapped

@@ -87,3 +87,19 @@ def test_serve_takes_extension_origins_on_the_command_line():
     settings = cli._settings(args)
     assert settings.extension_origins == ("moz-extension://a-1", "moz-extension://b")
     assert cli._settings(cli.build_parser().parse_args(["serve"])).extension_origins == ()
+
+
+def test_the_rewriter_is_the_defaults_own_only_when_the_default_serves(isolated_home):
+    assert paths.resolve_rewriter(None, None) is None  # nothing built: the model rewrites
+    for folder, name in ((paths.default_model_dir(), "flag"), (paths.default_rewriter_dir(), "w")):
+        folder.mkdir(parents=True)
+        (folder / f"{name}-Q8_0.gguf").write_bytes(b"GGUF")
+    rewriter = paths.default_rewriter_dir() / "w-Q8_0.gguf"
+    assert paths.resolve_rewriter(None, None) == rewriter
+    assert paths.resolve_rewriter(Path("/mine.gguf"), None) is None  # a user's model rewrites
+    assert paths.resolve_rewriter(Path("/mine.gguf"), Path("/w.gguf")) == Path("/w.gguf")
+    settings = from_env({"SRLLM_REWRITER_MODEL": "/w2.gguf"})
+    assert settings.engine_config(Path("/m.gguf")).rewriter_path == Path("/w2.gguf")
+    assert ServerSettings().engine_config(Path("/m.gguf")).rewriter_path == rewriter
+    (paths.default_model_dir() / "flag-Q8_0.gguf").unlink()  # the untuned fallback serves alone
+    assert paths.resolve_rewriter(None, None) is None

@@ -855,3 +855,15 @@ def test_a_model_word_inside_a_qualifier_gives_way_to_it():
         ("for a girl", "lexicon")
     ]
     assert payload["rewrite"] == "You are really smart, honestly."
+
+
+def test_a_gendered_idiom_is_flagged_and_put_right_in_the_users_own_words():
+    text = "Man up and call her back, Tom 💪."
+    engine = ScriptedEngine(flags={text: contract.Flag(contract.Label.NEUTRAL, p_biased=0.27)})
+    _, payload = run(engine, text, "debias")
+    flag = payload["flag"]
+    assert flag["biased"] is True and flag["categories"] == ["gender"]
+    assert ("Man up", "lexicon") in [(s["text"], s["source"]) for s in flag["spans"]]
+    assert flag["explanation"].endswith("It uses an idiom that ties a trait to a gender.")
+    assert payload["rewrite"] == "Toughen up and call her back, Tom 💪."
+    assert not [c for c in engine.calls if c[0] == "rewrite"]

@@ -1,0 +1,74 @@
+"""Idioms that tie a trait to a gender: "Man up and stop whining.", "He throws like a girl.",
+"He needs to grow a pair.". They carry no loaded word the model or the lexicon knows: v5 scores
+"Man up and stop whining." 0.27 (P(biased)) and rewrote "He throws like a girl." as "He is
+funny.". Each has a wording that keeps what the sentence says without the gender ("Toughen up
+and stop whining.", "He throws badly."), which the rule's edit puts in its place (server.task,
+lexicon.apply), keeping every other word the user wrote.
+
+Found by wording, with the context that makes the idiom an idiom: "man up" as a verb (at the
+start of a clause or after "to", "should", "you"...; not "the next man up" or "a man up the
+street"), "like a girl" after a verb of doing something physical ("throws", "runs", "fights"; not
+"she looks like a girl"). In the public data here it finds 5 comments, all rated toxic or
+unclear ("he needs to grow a pair and tell this lunatic feminist to back off"), and ParaDetox's
+polite version of one ("He should man up").
+"""
+
+from __future__ import annotations
+
+import re
+
+from srllm.server.lexicon import Hit
+
+# (pattern with the idiom in group "idiom", its inflection -> the wording that replaces it)
+MAN_UP = re.compile(
+    r"(?:^|[,.;:!?(\"“]|\b(?:to|should|must|gotta|just|and|you|u|please|will|can|cant|"
+    r"can't|never|finally|better|need|needs|go|then|so|time))\s*"
+    r"(?P<idiom>man(?P<form>ned|ning|s)?[ -]up)\b",
+    re.IGNORECASE,
+)
+GROW_A_PAIR = re.compile(
+    r"\b(?P<idiom>(?P<form>grow|grows|grew|grown|growing)\s+a\s+pair(?:\s+of\s+balls)?)\b"
+    r"(?!\s+of\b)",  # "grew a pair of tomatoes" is gardening
+    re.IGNORECASE,
+)
+# Verbs of doing something physical, in their forms: "throws like a girl", "ran like a girl".
+DOING = (
+    r"throw|throws|threw|throwing|run|runs|ran|running|fight|fights|fought|fighting|hit|hits|"
+    r"hitting|punch|punches|punched|punching|kick|kicks|kicked|kicking|drive|drives|drove|"
+    r"driving|play|plays|played|playing|swim|swims|swam|swimming|shoot|shoots|shot|shooting|"
+    r"catch|catches|caught|catching|bat|bats|batted|batting|skate|skates|skated|skating"
+)
+LIKE_A_GIRL = re.compile(
+    rf"\b(?:{DOING})(?:\s+(?:the\s+)?(?:ball|it|that|this))?\s+(?P<idiom>like\s+a\s+(?:little\s+)?"
+    r"girl)\b",
+    re.IGNORECASE,
+)
+MAN_UP_FORMS = {None: "toughen up", "s": "toughens up", "ned": "toughened up"}
+MAN_UP_FORMS |= {"ning": "toughening up"}
+GROW_FORMS = {"grow": "find some courage", "grows": "finds some courage"}
+GROW_FORMS |= {"grew": "found some courage", "grown": "found some courage"}
+GROW_FORMS |= {"growing": "finding some courage"}
+
+
+def find(text: str) -> list[Hit]:
+    """The gendered idioms of text, in order, each with the wording that replaces it."""
+    hits = []
+    for m in MAN_UP.finditer(text):
+        form = (m.group("form") or "").lower() or None
+        hits.append(_hit(m, MAN_UP_FORMS[form]))
+    for m in GROW_A_PAIR.finditer(text):
+        hits.append(_hit(m, GROW_FORMS[m.group("form").lower()]))
+    for m in LIKE_A_GIRL.finditer(text):
+        hits.append(_hit(m, "badly"))
+    return sorted(hits, key=lambda h: h.start)
+
+
+def _hit(m: re.Match[str], alternative: str) -> Hit:
+    return Hit(m.start("idiom"), m.end("idiom"), m.group("idiom"), "gender", (alternative,))
+
+
+def explain(hits: list[Hit]) -> str:
+    """What the card says of them ("" without any)."""
+    if not hits:
+        return ""
+    return "It uses an idiom that ties a trait to a gender."
