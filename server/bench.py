@@ -84,12 +84,13 @@ def pct(values: list[float], q: float) -> float:
 class Server:
     """`srllm serve` in a subprocess, cache off, on a free port."""
 
-    def __init__(self, model: Path, threads: int | None):
+    def __init__(self, model: Path, threads: int | None, rewriter: Path | None = None):
         from srllm.server.launch import running_server
 
         home = Path(os.environ.get("TMPDIR", "/tmp")) / f"srllm-bench-{os.getpid()}"
         home.mkdir(parents=True, exist_ok=True)
         args = ["--threads", str(threads)] if threads else []
+        args += ["--rewriter-model", str(rewriter)] if rewriter else []
         os.environ["SRLLM_CACHE_SIZE"] = "0"
         self._cm = running_server(home, *args, model=model)
         self.running = self._cm.__enter__()
@@ -231,11 +232,13 @@ def transformers_rewrite(
 
 def run(args: argparse.Namespace) -> dict:
     model = paths.resolve_model(args.model)
+    rewriter = paths.resolve_rewriter(args.model, args.rewriter_model)  # the default's own
     texts = load_texts(args.data, args.limit)
     words = statistics.median(len(t.split()) for t in texts)
-    engine = Engine(EngineConfig(model_path=model, n_threads=args.threads))
-    server = Server(model, args.threads)
+    engine = Engine(EngineConfig(model_path=model, n_threads=args.threads, rewriter_path=rewriter))
+    server = Server(model, args.threads, rewriter)
     results: dict = {"model": engine.info.name, "texts": len(texts), "median_words": words}
+    results["rewriter"] = engine.info.rewriter and engine.info.rewriter["name"]
     try:
         for text in texts[:2]:  # warm both: page in weights, evaluate the shared prefix
             in_process(engine, "/v1/debias", text)
@@ -307,7 +310,14 @@ def prompt_lookup_ratio(engine: Engine, model: Path, texts: list[str], threads) 
     (server.drafting), against one without them, interleaved text by text on the same texts,
     and how many outputs are identical (a drafted step reads several tokens per decode, whose
     logits round differently, so a near tie can go the other way)."""
-    plain = Engine(EngineConfig(model_path=model, n_threads=threads, prompt_lookup=0))
+    plain = Engine(
+        EngineConfig(
+            model_path=model,
+            n_threads=threads,
+            prompt_lookup=0,
+            rewriter_path=engine.config.rewriter_path,
+        )
+    )
     drafted = engine
     plain_s = draft_s = 0.0
     tokens = same = 0
@@ -350,8 +360,9 @@ def scan_table(row: dict) -> list[str]:
 
 def table(results: dict) -> str:
     lines = [
-        f"model: {results['model']}  texts: {results['texts']} "
-        f"(median {results['median_words']} words)",
+        f"model: {results['model']}"
+        + (f"  rewriter: {results['rewriter']}" if results.get("rewriter") else "")
+        + f"  texts: {results['texts']} (median {results['median_words']} words)",
     ]
     if "scan" in results:
         lines += scan_table(results["scan"])
@@ -395,6 +406,9 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m srllm.server.bench", description=__doc__)
     parser.add_argument("--model", type=Path, help="GGUF (default: the default model)")
+    parser.add_argument(
+        "--rewriter-model", type=Path, help="GGUF that writes rewrites (default: as serve)"
+    )
     parser.add_argument("--data", type=Path, help="CSV (default: srllm/infer_50.csv)")
     parser.add_argument("--limit", type=int, default=20, help="texts from the data file")
     parser.add_argument("--threads", type=int, help="CPU threads for both sides")
