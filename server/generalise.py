@@ -469,7 +469,7 @@ def _confined(predicate: str, offset: int, verb: str, female: bool) -> tuple[int
     return (at, at + m.end())
 
 
-def _fair_to_restate(sentence: str, found: Generalisation) -> bool:
+def fair_to_restate(sentence: str, found: Generalisation) -> bool:
     """Whether the claim can be restated without the group (recast, individualise): a group with
     a neutral form, no other group in the claim ("Men are better leaders than women" is also
     about women), no denied worth, life or rights (DEHUMANISING), and not the people of one place
@@ -501,7 +501,7 @@ def recast(sentence: str, found: Generalisation) -> str | None:
     group primitive (DEHUMANISING), when it says what kind of people the group is
     (KIND_OF_PEOPLE), or when the group phrase may be only the end of its name. What the claim
     is said to cause (", which is why...") is joined with "and" (CONSEQUENCE)."""
-    if not _fair_to_restate(sentence, found):
+    if not fair_to_restate(sentence, found):
         return None
     tail, _ = _tail(sentence, found)
     claim = sentence[found.predicate_start : found.predicate_end] + tail
@@ -543,7 +543,7 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
     where it belongs (CONFINED) is told it is each person's choice: "Women should stay at home."
     -> "Whether to stay at home is up to each person, whatever their gender."."""
     before = sentence[: found.start].rstrip(" \"'“‘(")
-    if not _fair_to_restate(sentence, found) or (before and before[-1] not in ".!?"):
+    if not fair_to_restate(sentence, found) or (before and before[-1] not in ".!?"):
         return None
     tail, linked = _tail(sentence, found)
     if not linked and tail.strip(" .!?\"'”’)"):

@@ -617,6 +617,12 @@ class Task:
         rewrite, whose claim may be the model's own), scored like the model's rewrites."""
         if not chosen.generalises:
             return []
+        # A claim that may not be restated ("are savages") may not be once the model has
+        # softened it either: "Native Americans are ruthless warriors who raid..." said of
+        # people of any background is a new slur, not a neutral text.
+        said = generalise.find(source)
+        if said is None or not generalise.fair_to_restate(source, said):
+            return []
         made = []
         for text in dict.fromkeys((chosen.text, source)):
             found = generalise.find(text)

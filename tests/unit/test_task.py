@@ -674,6 +674,20 @@ def test_a_rewrite_that_still_says_all_of_the_people_of_a_place_are_so_is_for_re
     assert [sp["text"] for sp in spans] == ["The immigrants in that neighborhood"]
 
 
+def test_a_softened_rewrite_of_a_claim_that_may_not_be_restated_is_not_recast():
+    """ "savages" may not be said of people of any background, and nor may the model's softer
+    "ruthless warriors who raid..." (a group rewrite of the eval, v5, 2026-12-05)."""
+    text = "Natives are savages who scalp their neighbors."
+    softened = "Natives are ruthless warriors who raid their neighbors."
+    engine = ScriptedEngine(
+        flags={text: biased(["savages"], ["race_ethnicity"]), softened: biased([], [], p=0.3)},
+        guided={text: softened},
+    )
+    _, payload = run(engine, text, "debias")
+    assert payload["rewrite"] == softened and payload["still_biased"] is True
+    assert not any("People of any" in c[1] for c in engine.calls if c[0] == "score")
+
+
 def test_an_unchanged_rewrite_of_a_generalisation_is_recast():
     text = "Old people are slow."
     engine = ScriptedEngine(flags={text: biased(["slow"], ["age"])}, guided={text: text})
