@@ -14,12 +14,16 @@ ADAPTER = Path(__file__).resolve().parents[2] / "training" / "adapters" / "defau
 REWRITER = ADAPTER.parent / "rewriter"
 
 
-def test_repo_adapter_is_small_and_documented():
-    weights = ADAPTER / "adapter_model.safetensors"
+@pytest.mark.parametrize("adapter", [ADAPTER, REWRITER])
+def test_repo_adapters_are_small_and_documented(adapter):
+    if adapter == REWRITER and not (REWRITER / "adapter_config.json").is_file():
+        pytest.skip("the repo has no rewriter adapter: the default writes its own rewrites")
+    weights = adapter / "adapter_model.safetensors"
     assert weights.stat().st_size < 20 * 2**20
-    run = json.loads((ADAPTER / "run.json").read_text())
+    run = json.loads((adapter / "run.json").read_text())
     assert run["contract_version"] == contract.CONTRACT_VERSION
     assert run["metrics"]["val_loss"], "the run recorded no validation loss"
+    assert json.loads((adapter / "calibration.json").read_text())["release"]
 
 
 def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
@@ -62,6 +66,11 @@ def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_wh
     assert health["finetuned"] is True
     assert health["flag_threshold"] == pytest.approx(calibration["threshold"], abs=1e-6)
     assert health["name"] == f"SmolLM2-135M-Instruct, srllm fine-tune {calibration['release']}"
+    if (REWRITER / "adapter_config.json").is_file():  # built beside it, and it writes rewrites
+        release = json.loads((REWRITER / "calibration.json").read_text())["release"]
+        assert "building the fine-tuned default rewriter" in server.log_text()
+        assert health["rewriter"]["name"] == f"SmolLM2-135M-Instruct, srllm fine-tune {release}"
+        assert "; rewrites by SmolLM2-135M-Instruct, srllm fine-tune" in server.log_text()
 
     from srllm.convert.build import STAMP
 
@@ -72,3 +81,4 @@ def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_wh
     with running_server(isolated_home, timeout=300) as stale:
         pass
     assert "building the fine-tuned default model" in stale.log_text()
+    assert "building the fine-tuned default rewriter" not in stale.log_text()  # still current
