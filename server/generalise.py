@@ -290,6 +290,18 @@ CONSEQUENCE = re.compile(
 # rated statements the rule finds 13 such claims without another cue, all but one rated hateful
 # (3.3-5 of 5), the other a notion the writer rejects (2.3); FLOOR still applies. A condition
 # makes it a rule, not a trait: "Immigrants can't vote until they become citizens."
+# "Fat people have no self-control", "women have no sense of direction", "Fat people lack
+# motivation" (v5's rewrite of the first, which no rule read as a claim): a trait the whole group
+# is said to lack runs it down; in ToxiGen's rated statements the 8 such claims without another
+# cue are all rated hateful (4-5 of 5). What a group lacks from outside is no trait ("Refugees
+# lack access to healthcare"): STRUCTURAL.
+HAVE_NO = re.compile(r"^\s*(?P<no>no|zero)\b", re.IGNORECASE)
+STRUCTURAL = re.compile(
+    r"^\s*(?:(?:no|zero|any|the|enough|adequate|equal|basic|proper|real)\s+)*(?:access|resources?|"
+    r"opportunit\w*|support|fund\w*|representation|insurance|health\s*care|housing|jobs?|money|"
+    r"income|education|protection|legal|documents?|papers|rights?|voice|power|means|time|choice)\b",
+    re.IGNORECASE,
+)
 CONDITION = re.compile(r"\b(?:until|unless|without|before|if|under|legally|by\s+law)\b", re.I)
 NEGATED_VERB = re.compile(
     r"n['’]t|\b(?:do|ca|could|should|wo)nt\b|\bnot\b|\bnever\b|cannot", re.IGNORECASE
@@ -416,6 +428,10 @@ def find(sentence: str) -> Generalisation | None:
             and not CONDITION.search(predicate)
         ):
             cues.append(verb.span("verb"))  # what the whole group "can't" do, as a trait
+        lacking = _lacking(predicate, rest_start, base)  # "have no self-control"
+        if lacking is None and base == "lack" and _trait(predicate):
+            lacking = verb.span("verb")  # "lack motivation"
+        cues += [lacking] if lacking else []
         denial = None if refuted else _less_than_human(predicate, rest_start, base, negated)
         cues += [denial] if denial else []
         category = _category(m.group("g"))
@@ -428,6 +444,19 @@ def find(sentence: str) -> Generalisation | None:
             confined,
         )  # fmt: skip
     return None
+
+
+def _trait(predicate: str) -> bool:
+    """The predicate names something of the person, not of their circumstances (STRUCTURAL)."""
+    return not STRUCTURAL.match(predicate) and not CONDITION.search(predicate)
+
+
+def _lacking(predicate: str, offset: int, verb: str) -> tuple[int, int] | None:
+    """Where "have no <trait>" says what the group lacks, at sentence offsets (the "no")."""
+    m = HAVE_NO.match(predicate) if verb == "have" else None
+    if m is None or not _trait(predicate[m.end() :]):
+        return None
+    return (offset + m.start("no"), offset + m.end("no"))
 
 
 def _base_verb(verb: str) -> str:

@@ -2,8 +2,8 @@
 "He needs to grow a pair.". They carry no loaded word the model or the lexicon knows: v5 scores
 "Man up and stop whining." 0.27 (P(biased)) and rewrote "He throws like a girl." as "He is
 funny.". Each has a wording that keeps what the sentence says without the gender ("Toughen up
-and stop whining.", "He throws badly."), which the rule's edit puts in its place (server.task,
-lexicon.apply), keeping every other word the user wrote.
+and stop whining.", "He throws without much force."), which the rule's edit puts in its place
+(server.task, lexicon.apply), keeping every other word the user wrote.
 
 Found by wording, with the context that makes the idiom an idiom: "man up" as a verb (at the
 start of a clause or after "to", "should", "you"...; not "the next man up" or "a man up the
@@ -32,15 +32,21 @@ GROW_A_PAIR = re.compile(
     re.IGNORECASE,
 )
 # Verbs of doing something physical, in their forms: "throws like a girl", "ran like a girl".
-DOING = (
-    r"throw|throws|threw|throwing|run|runs|ran|running|fight|fights|fought|fighting|hit|hits|"
-    r"hitting|punch|punches|punched|punching|kick|kicks|kicked|kicking|drive|drives|drove|"
-    r"driving|play|plays|played|playing|swim|swims|swam|swimming|shoot|shoots|shot|shooting|"
-    r"catch|catches|caught|catching|bat|bats|batted|batting|skate|skates|skated|skating"
+# What the idiom means is said of the doing without the gender: "without much force" after a
+# verb of force, "without much skill" after the others (v20 scores "He throws without much
+# force." 0.03 and "He throws badly." 0.87: a plain verdict word reads as biased to it).
+FORCE = (
+    r"throw|throws|threw|throwing|fight|fights|fought|fighting|hit|hits|hitting|punch|punches|"
+    r"punched|punching|kick|kicks|kicked|kicking|shoot|shoots|shot|shooting|bat|bats|batted|"
+    r"batting"
+)
+SKILL = (
+    r"run|runs|ran|running|drive|drives|drove|driving|play|plays|played|playing|swim|swims|"
+    r"swam|swimming|catch|catches|caught|catching|skate|skates|skated|skating"
 )
 LIKE_A_GIRL = re.compile(
-    rf"\b(?:{DOING})(?:\s+(?:the\s+)?(?:ball|it|that|this))?\s+(?P<idiom>like\s+a\s+(?:little\s+)?"
-    r"girl)\b",
+    rf"\b(?:(?P<force>{FORCE})|{SKILL})(?:\s+(?:the\s+)?(?:ball|it|that|this))?\s+"
+    r"(?P<idiom>like\s+a\s+(?:little\s+)?girl)\b",
     re.IGNORECASE,
 )
 MAN_UP_FORMS = {None: "toughen up", "s": "toughens up", "ned": "toughened up"}
@@ -59,7 +65,7 @@ def find(text: str) -> list[Hit]:
     for m in GROW_A_PAIR.finditer(text):
         hits.append(_hit(m, GROW_FORMS[m.group("form").lower()]))
     for m in LIKE_A_GIRL.finditer(text):
-        hits.append(_hit(m, "badly"))
+        hits.append(_hit(m, "without much force" if m.group("force") else "without much skill"))
     return sorted(hits, key=lambda h: h.start)
 
 

@@ -91,6 +91,8 @@ def test_the_predicate_decides_evaluative_and_negated():
         ("Men are by nature more competitive.", "by nature"),
         ("Autistic people can't feel empathy.", "can't"),
         ("mexicans cant drive and have so many accidents", "cant"),
+        ("Fat people have no self-control.", "no"),
+        ("Fat people lack motivation.", "lack"),
     ],
 )
 def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
@@ -105,6 +107,8 @@ def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
         "Women are so few in engineering.",
         "Immigrants can't vote until they become citizens.",  # a rule, not a trait
         "Refugees cannot work legally in the first year.",
+        "Refugees lack access to healthcare.",  # circumstances, not a trait
+        "Immigrants have no papers.",
         "Women are underrepresented in engineering.",
     ],
 )
