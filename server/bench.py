@@ -428,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         print(f"srllm: error: data file not found: {args.data}", file=sys.stderr)
         return 1
+    if args.model is None:  # what `srllm serve` would serve: the default, built if stale
+        from srllm.cli import ensure_finetuned_default
+
+        ensure_finetuned_default()
     if args.batch_only:  # server/bench_batch.py: its own server, its own table
         from srllm.server import bench_batch
 

@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         return upstream.serve(args, settings)
     if settings.model is None:
-        _ensure_finetuned_default()
+        ensure_finetuned_default()
     model_path = paths.resolve_model(settings.model)
     check_gguf(model_path)  # refuse to start, with one line, before binding anything
     rewriter = paths.resolve_rewriter(settings.model, settings.rewriter_model)
@@ -135,7 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensure_finetuned_default() -> None:
+def ensure_finetuned_default() -> None:
     """The committed adapter reaches the user without an extra step: when the fine-tuned default
     is missing or older than the adapter, merge it into the embedded model now (gguf + numpy,
     a few seconds). Without those, or the adapter, the untuned model serves and says so."""
@@ -167,7 +167,7 @@ def cmd_task(args: argparse.Namespace) -> int:
     options = task.Options.build(args.strictness, args.allow, args.mute, code=Code.BAD_INPUT)
     language.check(text)  # as the HTTP routes: the model reads English only
     if settings.model is None:
-        _ensure_finetuned_default()
+        ensure_finetuned_default()
     if len(text) > settings.max_text_chars:
         raise SrllmError(
             Code.TEXT_TOO_LONG,
@@ -221,7 +221,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             "(SRLLM_MAX_SCAN_CHARS)",
         )
     if settings.model is None:
-        _ensure_finetuned_default()
+        ensure_finetuned_default()
     config = settings.engine_config(paths.resolve_model(settings.model))
     engine = Engine(dataclasses.replace(config, rewriter_path=None))  # a scan only flags
     try:

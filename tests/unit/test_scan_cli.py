@@ -32,7 +32,7 @@ def standin(monkeypatch):
     import srllm.server.engine
 
     monkeypatch.setattr(srllm.server.engine, "Engine", make_engine)
-    monkeypatch.setattr(cli, "_ensure_finetuned_default", lambda: None)
+    monkeypatch.setattr(cli, "ensure_finetuned_default", lambda: None)
     monkeypatch.setattr(cli.paths, "resolve_model", lambda model: Path("stand-in.gguf"))
 
 
