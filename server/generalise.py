@@ -291,11 +291,12 @@ CONSEQUENCE = re.compile(
 # (3.3-5 of 5), the other a notion the writer rejects (2.3); FLOOR still applies. A condition
 # makes it a rule, not a trait: "Immigrants can't vote until they become citizens."
 # "Fat people have no self-control", "women have no sense of direction", "Fat people lack
-# motivation" (v5's rewrite of the first, which no rule read as a claim): a trait the whole group
+# motivation" and "Fat people have little control" (rewrites of the first, which no rule read as
+# a claim): a trait the whole group
 # is said to lack runs it down; in ToxiGen's rated statements the 8 such claims without another
 # cue are all rated hateful (4-5 of 5). What a group lacks from outside is no trait ("Refugees
 # lack access to healthcare"): STRUCTURAL.
-HAVE_NO = re.compile(r"^\s*(?P<no>no|zero)\b", re.IGNORECASE)
+HAVE_NO = re.compile(r"^\s*(?P<no>no|zero|little|hardly\s+any)\b", re.IGNORECASE)
 STRUCTURAL = re.compile(
     r"^\s*(?:(?:no|zero|any|the|enough|adequate|equal|basic|proper|real)\s+)*(?:access|resources?|"
     r"opportunit\w*|support|fund\w*|representation|insurance|health\s*care|housing|jobs?|money|"

@@ -93,6 +93,7 @@ def test_the_predicate_decides_evaluative_and_negated():
         ("mexicans cant drive and have so many accidents", "cant"),
         ("Fat people have no self-control.", "no"),
         ("Fat people lack motivation.", "lack"),
+        ("Fat people have little control.", "little"),
     ],
 )
 def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
