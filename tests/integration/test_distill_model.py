@@ -2,15 +2,12 @@
 data: the lines it writes are what training reads, and an untuned model is refused."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from srllm import paths
 from srllm.training import data, distill
-from tests.support import build_default_model
+from tests.support import build_default_model, run_srllm
 
 needs_data = pytest.mark.skipif(
     not (paths.data_root() / "extra" / "toxigen").is_dir(), reason="ToxiGen data not present"
@@ -18,13 +15,7 @@ needs_data = pytest.mark.skipif(
 
 
 def srllm(*args, home):
-    return subprocess.run(
-        [sys.executable, "-m", "srllm", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SRLLM_HOME": str(home)},
-        timeout=600,
-    )
+    return run_srllm(*args, home=home, timeout=600)
 
 
 @needs_data

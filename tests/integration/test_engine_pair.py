@@ -2,35 +2,26 @@
 verdicts and words are the flagger's own, the rewrites the rewriter's own, token for token."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from srllm.server.engine import Engine, EngineConfig
-from tests.support import build_default_model
+from tests.support import run_srllm
 
 pytestmark = pytest.mark.timeout(600)
 
 TEXTS = ["Old people are slow and useless with technology.", "The meeting starts at noon."]
 
 
-@pytest.fixture(scope="module")
-def finetuned(tmp_path_factory):
-    home = tmp_path_factory.mktemp("pair-home")
-    build_default_model(home)
-    (model,) = (home / "models" / "default").glob("*.gguf")
-    return model
-
-
-def test_each_task_runs_on_its_own_model(model_path, finetuned):
-    pair = Engine(EngineConfig(model_path=model_path, rewriter_path=finetuned, n_threads=2))
+def test_each_task_runs_on_its_own_model(model_path, finetuned_model):
+    pair = Engine(EngineConfig(model_path=model_path, rewriter_path=finetuned_model, n_threads=2))
     flagger = Engine(EngineConfig(model_path=model_path, n_threads=2))
-    writer = Engine(EngineConfig(model_path=finetuned, n_threads=2))
+    writer = Engine(EngineConfig(model_path=finetuned_model, n_threads=2))
     try:
         assert pair.info.path == str(model_path) and writer.info.rewriter is None
-        assert pair.info.rewriter["path"] == str(finetuned) and pair.info.rewriter["finetuned"]
+        assert (
+            pair.info.rewriter["path"] == str(finetuned_model) and pair.info.rewriter["finetuned"]
+        )
         assert pair.info.flag_threshold == flagger.info.flag_threshold
         for text in TEXTS:
             probs = pair.label_probabilities(text)
@@ -47,25 +38,17 @@ def test_each_task_runs_on_its_own_model(model_path, finetuned):
             engine.close()
 
 
-def srllm(home, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "srllm", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SRLLM_HOME": str(home)},
-        timeout=300,
-    )
-
-
-def test_the_cli_takes_a_rewriter_model_and_refuses_a_missing_one(tmp_path, model_path, finetuned):
+def test_the_cli_takes_a_rewriter_model_and_refuses_a_missing_one(
+    tmp_path, model_path, finetuned_model
+):
     text = "Old people are slow and useless with technology."
     args = ("debias", text, "--json", "--threads", "2", "--model", str(model_path))
-    paired = srllm(tmp_path, *args, "--rewriter-model", str(finetuned))
-    untuned = srllm(tmp_path, *args)
+    paired = run_srllm(*args, "--rewriter-model", str(finetuned_model), home=tmp_path)
+    untuned = run_srllm(*args, home=tmp_path)
     assert paired.returncode == 0 and untuned.returncode == 0, paired.stderr + untuned.stderr
     paired, untuned = json.loads(paired.stdout), json.loads(untuned.stdout)
     assert paired["flag"] == untuned["flag"]  # the flagger's verdict and words
-    missing = srllm(tmp_path, *args, "--rewriter-model", str(tmp_path / "nope.gguf"))
+    missing = run_srllm(*args, "--rewriter-model", str(tmp_path / "nope.gguf"), home=tmp_path)
     lines = missing.stderr.strip().splitlines()
     assert missing.returncode != 0 and len(lines) == 1, missing.stderr
     assert lines[0].startswith("srllm: error: model file not found")

@@ -3,24 +3,14 @@
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 
+from tests.support import run_srllm
+
 
 def srllm(*args, input=None, home=None):
-    env = {**os.environ}
-    if home is not None:
-        env["SRLLM_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "srllm", *args],
-        capture_output=True,
-        text=True,
-        input=input,
-        env=env,
-        timeout=300,
-    )
+    return run_srllm(*args, home=home, input=input)
 
 
 def one_error_line(result) -> str:

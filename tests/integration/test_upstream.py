@@ -16,21 +16,11 @@ from srllm.server.launch import answers, free_port, running_server, stop, wait_r
 from srllm.server.upstream import UpstreamConfig, UpstreamEngine
 from tests.fake_openai import Script, create_fake
 from tests.live import serve_app
-from tests.support import build_default_model
 
 pytest.importorskip("fastapi", reason="llama-cpp-python's server extra (the dev extra)")
 
 OLD = "Old people are useless with computers."
 FAIR = "The meeting starts at noon."
-
-
-@pytest.fixture(scope="module")
-def finetuned_model(tmp_path_factory):
-    """The project's model: the repo's adapter merged into the embedded GGUF (build-model)."""
-    home = tmp_path_factory.mktemp("finetuned-home")
-    build_default_model(home)
-    (model,) = (home / "models" / "default").glob("*.gguf")
-    return model
 
 
 @pytest.fixture(scope="module")
