@@ -297,6 +297,9 @@ CONSEQUENCE = re.compile(
 # cue are all rated hateful (4-5 of 5). What a group lacks from outside is no trait ("Refugees
 # lack access to healthcare"): STRUCTURAL.
 HAVE_NO = re.compile(r"^\s*(?P<no>no|zero|little|hardly\s+any)\b", re.IGNORECASE)
+# The same said with a negated "do": "the mexicans just dont have any ambition", "you can't
+# expect them to..." aside, "Women don't have any sense of direction".
+DONT_HAVE = re.compile(r"^\s*(?P<no>have\s+(?:any|much)|have)\b(?!\s+to\b)", re.IGNORECASE)
 STRUCTURAL = re.compile(
     r"^\s*(?:(?:no|zero|any|the|enough|adequate|equal|basic|proper|real)\s+)*(?:access|resources?|"
     r"opportunit\w*|support|fund\w*|representation|insurance|health\s*care|housing|jobs?|money|"
@@ -429,7 +432,8 @@ def find(sentence: str) -> Generalisation | None:
             and not CONDITION.search(predicate)
         ):
             cues.append(verb.span("verb"))  # what the whole group "can't" do, as a trait
-        lacking = _lacking(predicate, rest_start, base)  # "have no self-control"
+        negated_do = base == "do" and bool(NEGATED_VERB.search(verb.group("verb")))
+        lacking = _lacking(predicate, rest_start, base, negated_do)  # "have no self-control"
         if lacking is None and base == "lack" and _trait(predicate):
             lacking = verb.span("verb")  # "lack motivation"
         cues += [lacking] if lacking else []
@@ -452,9 +456,13 @@ def _trait(predicate: str) -> bool:
     return not STRUCTURAL.match(predicate) and not CONDITION.search(predicate)
 
 
-def _lacking(predicate: str, offset: int, verb: str) -> tuple[int, int] | None:
-    """Where "have no <trait>" says what the group lacks, at sentence offsets (the "no")."""
+def _lacking(
+    predicate: str, offset: int, verb: str, negated_do: bool = False
+) -> tuple[int, int] | None:
+    """Where "have no <trait>" (or "don't have any <trait>") says what the group lacks, at
+    sentence offsets (the "no", or the "have any")."""
     m = HAVE_NO.match(predicate) if verb == "have" else None
+    m = DONT_HAVE.match(predicate) if negated_do else m
     if m is None or not _trait(predicate[m.end() :]):
         return None
     return (offset + m.start("no"), offset + m.end("no"))

@@ -70,6 +70,9 @@ class TrainConfig:
     # file, and a run that trained on part of it names that part
     distilled_texts: int = 0
     max_len: int = 512  # examples longer than this are dropped (never truncated)
+    # Which of the contract's tasks the run trains ("flag", "rewrite"): a rewriter paired with a
+    # separate flagger (EngineConfig.rewriter_path) only ever writes, so it can train on rewrites
+    tasks: tuple[str, ...] = ("flag", "rewrite")
     # LoRA; init_adapter: start from this adapter's weights (its LoRA shape wins) instead of zero
     init_adapter: str = ""
     lora_r: int = 16
@@ -137,6 +140,11 @@ class TrainConfig:
         _require(1 <= self.distilled_repeat <= 10, "distilled_repeat", "an integer in [1, 10]")
         _require(self.distilled_texts >= 0, "distilled_texts", "an integer >= 0 (0 = all)")
         _require(self.extra_max_pairs >= 0, "extra_max_pairs", "an integer >= 0")
+        _require(
+            len(self.tasks) > 0 and set(self.tasks) <= {"flag", "rewrite"},
+            "tasks",
+            'a non-empty list of "flag", "rewrite"',
+        )
         _require(64 <= self.max_len <= 32768, "max_len", "an integer in [64, 32768]")
         _require(self.lora_r >= 1, "lora_r", "an integer >= 1")
         _require(self.lora_alpha >= 1, "lora_alpha", "an integer >= 1")

@@ -659,4 +659,6 @@ def build_dataset(cfg) -> Dataset:  # cfg: training.config.TrainConfig
         files[str(distilled)] = sha256_file(distilled)
     heldout_paths = [data_dir / name for name in cfg.heldout_files]
     check_no_leak(train + val, heldout_texts(heldout_paths))
+    tasks = {Task(name) for name in cfg.tasks}
+    train, val = [ex for ex in train if ex.task in tasks], [ex for ex in val if ex.task in tasks]
     return Dataset(train=train, val=val, files=files)

@@ -94,6 +94,8 @@ def test_the_predicate_decides_evaluative_and_negated():
         ("Fat people have no self-control.", "no"),
         ("Fat people lack motivation.", "lack"),
         ("Fat people have little control.", "little"),
+        ("Mexicans just dont have any ambition.", "have any"),
+        ("Women don't have a sense of direction.", "have"),
     ],
 )
 def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
@@ -110,6 +112,9 @@ def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
         "Refugees cannot work legally in the first year.",
         "Refugees lack access to healthcare.",  # circumstances, not a trait
         "Immigrants have no papers.",
+        "Refugees don't have any access to lawyers.",
+        "Women don't have to work there.",  # an obligation, not a lack
+        "Men don't have time to cook.",
         "Women are underrepresented in engineering.",
     ],
 )

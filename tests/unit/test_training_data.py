@@ -369,3 +369,16 @@ def test_paradetox_pairs_become_balanced_flags_naming_only_loaded_removed_words(
         assert biased.label == "slightly_biased" and biased.biased_words == ["fucking"]
         assert flags[f"this thing {i} is broken"].label == "neutral"
     assert len(data.paradetox_flag_examples(path, max_pairs=2, seed=0)) <= 4
+
+
+@needs_data
+def test_a_rewriter_run_trains_and_validates_on_rewrites_only():
+    data_dir = f"data_dir={str(SRLLM)!r}".replace("'", '"')
+    both = data.build_dataset(load_config(None, [data_dir]))
+    writer = data.build_dataset(load_config(None, [data_dir, 'tasks=["rewrite"]']))
+    rewrites = [ex for ex in both.train if ex.task is contract.Task.REWRITE]
+    assert writer.train == rewrites and len(rewrites) < len(both.train)
+    assert writer.val and {ex.task for ex in writer.val} == {contract.Task.REWRITE}
+    for bad in ('tasks=["verdict"]', "tasks=[]"):
+        with pytest.raises(SrllmError, match="tasks"):
+            load_config(None, [bad])
