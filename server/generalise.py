@@ -297,8 +297,9 @@ CONSEQUENCE = re.compile(
 # cue are all rated hateful (4-5 of 5). What a group lacks from outside is no trait ("Refugees
 # lack access to healthcare"): STRUCTURAL.
 HAVE_NO = re.compile(r"^\s*(?P<no>no|zero|little|hardly\s+any)\b", re.IGNORECASE)
-# The same said with a negated "do": "the mexicans just dont have any ambition", "you can't
-# expect them to..." aside, "Women don't have any sense of direction".
+# The same lack said with a negated "do": "Mexicans just dont have any ambition", "women don't
+# have a sense of direction" (not "don't have to", an obligation). In every public text here it
+# finds 8 sentences, all toxic: 5 ToxiGen statements rated 4.3-5 of 5, 3 ParaDetox comments.
 DONT_HAVE = re.compile(r"^\s*(?P<no>have\s+(?:any|much)|have)\b(?!\s+to\b)", re.IGNORECASE)
 STRUCTURAL = re.compile(
     r"^\s*(?:(?:no|zero|any|the|enough|adequate|equal|basic|proper|real)\s+)*(?:access|resources?|"
