@@ -295,7 +295,11 @@ def explain(label: Label, categories: list[str], biased_words: list[str]) -> str
     kinds = " and ".join(c.replace("_", " ") for c in categories) or "other"
     if biased_words:
         quoted = ", ".join(f"'{w}'" for w in biased_words)
-        subject = f"The words {quoted} are" if len(biased_words) > 1 else f"The word {quoted} is"
+        phrases = any(len(WORD.findall(w)) > 1 for w in biased_words)
+        if len(biased_words) > 1:
+            subject = f"The {'terms' if phrases else 'words'} {quoted} are"
+        else:
+            subject = f"The {'phrase' if phrases else 'word'} {quoted} is"
         return f"{subject} {strength} loaded ({kinds} bias)."
     return f"The passage is {strength} loaded ({kinds} bias)."
 

@@ -187,3 +187,12 @@ def test_avoided_spellings_are_the_content_words_in_each_case_with_and_without_a
         "Old", " Old", "old", " old",
         "people", " people", "People", " People",
     ]  # fmt: skip
+
+
+def test_an_explanation_calls_a_phrase_a_phrase():
+    one = contract.explain(Label.SLIGHTLY_BIASED, ["gender"], ["like a girl"])
+    assert one == "The phrase 'like a girl' is somewhat loaded (gender bias)."
+    assert contract.explain(Label.SLIGHTLY_BIASED, [], ["weak"]).startswith("The word 'weak' is")
+    both = contract.explain(Label.HIGHLY_BIASED, ["gender"], ["man up", "whining"])
+    assert both.startswith("The terms 'man up', 'whining' are strongly loaded")
+    assert contract.explain(Label.SLIGHTLY_BIASED, [], ["a", "b"]).startswith("The words 'a', 'b'")
