@@ -299,7 +299,9 @@ CONSEQUENCE = re.compile(
 HAVE_NO = re.compile(r"^\s*(?P<no>no|zero|little|hardly\s+any)\b", re.IGNORECASE)
 # The same lack said with a negated "do": "Mexicans just dont have any ambition", "women don't
 # have a sense of direction" (not "don't have to", an obligation). In every public text here it
-# finds 8 sentences, all toxic: 5 ToxiGen statements rated 4.3-5 of 5, 3 ParaDetox comments.
+# finds 8 sentences with "don't"/"dont", all toxic (5 ToxiGen statements rated 4.3-5 of 5, 3
+# ParaDetox comments), and 4 with "do not", one of them fair ("jews do not have a monopoly on
+# being funny"), which the rule flags only if the model gives it FLOOR.
 DONT_HAVE = re.compile(r"^\s*(?P<no>have\s+(?:any|much)|have)\b(?!\s+to\b)", re.IGNORECASE)
 STRUCTURAL = re.compile(
     r"^\s*(?:(?:no|zero|any|the|enough|adequate|equal|basic|proper|real)\s+)*(?:access|resources?|"
@@ -433,8 +435,7 @@ def find(sentence: str) -> Generalisation | None:
             and not CONDITION.search(predicate)
         ):
             cues.append(verb.span("verb"))  # what the whole group "can't" do, as a trait
-        negated_do = base == "do" and bool(NEGATED_VERB.search(verb.group("verb")))
-        lacking = _lacking(predicate, rest_start, base, negated_do)  # "have no self-control"
+        lacking = _lacking(predicate, rest_start, verb.group("verb"))  # "have no self-control"
         if lacking is None and base == "lack" and _trait(predicate):
             lacking = verb.span("verb")  # "lack motivation"
         cues += [lacking] if lacking else []
@@ -457,13 +458,23 @@ def _trait(predicate: str) -> bool:
     return not STRUCTURAL.match(predicate) and not CONDITION.search(predicate)
 
 
-def _lacking(
-    predicate: str, offset: int, verb: str, negated_do: bool = False
-) -> tuple[int, int] | None:
-    """Where "have no <trait>" (or "don't have any <trait>") says what the group lacks, at
-    sentence offsets (the "no", or the "have any")."""
-    m = HAVE_NO.match(predicate) if verb == "have" else None
-    m = DONT_HAVE.match(predicate) if negated_do else m
+def _lacking(predicate: str, offset: int, verb: str) -> tuple[int, int] | None:
+    """Where "have no <trait>" (after the verb as written: "have") or "have any <trait>" (after
+    "don't", "dont", "do not") says what the group lacks, at sentence offsets (the "no", or
+    the "have any")."""
+    base = _base_verb(verb.lower())
+    if base == "have":
+        m = HAVE_NO.match(predicate)
+    elif base == "do":
+        # VERB reads "do not" as "do" and leaves the "not" in the predicate.
+        negation = NEGATION.match(predicate.lstrip())
+        skip = len(predicate) - len(predicate.lstrip()) + (negation.end() if negation else 0)
+        if not (negation or NEGATED_VERB.search(verb)):
+            return None
+        predicate, offset = predicate[skip:], offset + skip
+        m = DONT_HAVE.match(predicate)
+    else:
+        return None
     if m is None or not _trait(predicate[m.end() :]):
         return None
     return (offset + m.start("no"), offset + m.end("no"))

@@ -96,6 +96,7 @@ def test_the_predicate_decides_evaluative_and_negated():
         ("Fat people have little control.", "little"),
         ("Mexicans just dont have any ambition.", "have any"),
         ("Women don't have a sense of direction.", "have"),
+        ("Women do not have any ambition.", "have any"),
     ],
 )
 def test_what_runs_a_group_down_or_says_it_is_so_by_nature_is_a_cue(text, cue):
