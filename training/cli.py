@@ -69,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "distill", help="the pipeline's best rewrites of training texts, as training pairs"
     )
     distill.add_argument("--model", required=True, type=Path, help="fine-tuned GGUF")
+    distill.add_argument(
+        "--rewriter-model", type=Path, help="a second GGUF that writes the rewrites (a pair)"
+    )
     distill.add_argument("--out", required=True, type=Path, help="JSONL (appended; resumes)")
     distill.add_argument("--minutes", type=float, default=30.0, help="time budget")
     distill.add_argument("--limit", type=int, default=0, help="at most this many texts (0: all)")
@@ -138,7 +141,14 @@ def _distill(args: argparse.Namespace) -> int:
         raise SrllmError(Code.BAD_INPUT, "--limit must be >= 0")
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
     cfg = DistillConfig(
-        args.model, args.out, args.minutes, args.limit, sources, args.seed, threads=args.threads
+        args.model,
+        args.out,
+        args.minutes,
+        args.limit,
+        sources,
+        args.seed,
+        threads=args.threads,
+        rewriter=args.rewriter_model,
     )
     counts = run(cfg)
     print(

@@ -1,6 +1,7 @@
 """`srllm distill`: the shipped pipeline's own best rewrites of training texts, as training pairs.
 
     srllm distill --model default.gguf --out training/distilled/v5.jsonl --minutes 30
+    srllm distill --model flagger.gguf --rewriter-model rewriter.gguf --out ... (a pair)
 
 At run time a biased sentence gets a greedy rewrite, guided redos and up to SAMPLED_REWRITES
 sampled ones, and the candidate the flagger scores least biased is kept (server/task.py). That
@@ -15,13 +16,16 @@ through the one task implementation (Mode.DEBIAS) and each sentence the flag cal
 the pipeline changed becomes one line of OUT:
 
     {"id", "text", "rewrite", "p_before", "p_after", "kept": [highlighted words kept],
-     "content_kept"}
+     "content_kept", "meaning", "generalises"}
 
 `accepted` is the gate training applies to them (data.distilled_examples): the flagger's
-P(biased) of the rewrite under ACCEPT_P, no highlighted word kept, at least ACCEPT_CONTENT of the
-other content words, and a length within ACCEPT_LENGTH of the sentence's. Lines are appended and
-flushed per text, and a second run over the same OUT skips the texts already done (a "done" line
-per text), so the budget can be spent in pieces.
+P(biased) of the rewrite under ACCEPT_P, no highlighted word kept, a length within ACCEPT_LENGTH
+of the sentence's, no claim about a group left that still stereotypes it (generalise), and the
+meaning kept: the cosine of the two sentences' MiniLM embeddings at least ACCEPT_MEANING with
+ACCEPT_CONTENT_BESIDE of the other content words (lines of v5.jsonl, written before `meaning`
+was, need ACCEPT_CONTENT of them instead). Lines are appended and flushed per text, and a second
+run over the same OUT skips the texts already done (a "done" line per text), so the budget can
+be spent in pieces.
 """
 
 from __future__ import annotations
@@ -45,6 +49,14 @@ from srllm.errors import Code, SrllmError
 ACCEPT_P = 0.3
 ACCEPT_CONTENT = 0.67  # two thirds
 ACCEPT_LENGTH = (0.6, 1.3)  # rewrite words / sentence words
+# Content words alone are a noisy meaning check: "Having another horrible allergy day" ->
+# "Having another challenging day" keeps all of them but the one that mattered (cosine 0.33),
+# "Reporting facts is a personal attack?" -> "...is a fair evaluation?" says the opposite
+# (0.66), while "my leg hurts like a bitch" -> "My leg hurts." keeps the meaning (0.87) and
+# two of three content words. On the first 83 texts of the pair's run (2026-12-06) the two
+# together reject those two and take in 11 more, read by hand fair and faithful but one.
+ACCEPT_MEANING = 0.7
+ACCEPT_CONTENT_BESIDE = 0.5
 SOURCES = ("srllm", "toxigen", "paradetox")
 
 
@@ -59,6 +71,7 @@ class DistillConfig:
     val_fraction: float = 0.1
     threads: int = 2
     data_dir: Path | None = None  # holds srllm/ and extra/; None: paths.data_root()
+    rewriter: Path | None = None  # a pair's writer (EngineConfig.rewriter_path); None: model
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.sources if s not in SOURCES]
@@ -115,6 +128,7 @@ def done_ids(out: Path) -> set[str]:
 def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
     """One line per sentence of `text` the flag called biased and the pipeline changed
     (`payload`: the debias answer)."""
+    from srllm.server import generalise
     from srllm.server.task import content_kept, surviving, words_to_drop
 
     lines = []
@@ -128,6 +142,8 @@ def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
         kept = surviving(rewrite, words)
         p_after = task.residual(rewrite)
         content = content_kept(source, rewrite, words)
+        said = generalise.find(source)
+        found = generalise.find(rewrite) if said is not None else None
         lines.append(
             {
                 "id": f"{ident}#{flag['index']}",
@@ -137,9 +153,22 @@ def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
                 "p_after": round(p_after, 4),
                 "kept": kept,
                 "content_kept": round(content, 3),
+                "generalises": bool(found is not None and found.stereotypes),
             }
         )
+    if lines:
+        for line, meaning in zip(lines, meaning_kept(lines), strict=True):
+            line["meaning"] = meaning
     return lines
+
+
+def meaning_kept(lines: list[dict]) -> list[float]:
+    """The cosine of each line's sentence and rewrite (the eval's meaning_kept embedding)."""
+    from srllm.evaluation.embed import embed
+
+    before = embed([line["text"] for line in lines])
+    after = embed([line["rewrite"] for line in lines])
+    return [round(float(c), 3) for c in (before * after).sum(axis=1)]
 
 
 def accepted(line: dict) -> bool:
@@ -148,25 +177,36 @@ def accepted(line: dict) -> bool:
     ratio = len(contract.WORD.findall(line["rewrite"])) / max(
         1, len(contract.WORD.findall(line["text"]))
     )
+    meaning = line.get("meaning")
+    if meaning is None:  # a line written before the meaning check (v5.jsonl)
+        kept_meaning = line["content_kept"] >= ACCEPT_CONTENT
+    else:
+        kept_meaning = meaning >= ACCEPT_MEANING and line["content_kept"] >= ACCEPT_CONTENT_BESIDE
     return (
         line["p_after"] < ACCEPT_P
         and not line["kept"]
-        and line["content_kept"] >= ACCEPT_CONTENT
+        and not line.get("generalises", False)
+        and kept_meaning
         and ACCEPT_LENGTH[0] <= ratio <= ACCEPT_LENGTH[1]
     )
 
 
 def run(cfg: DistillConfig, log=sys.stderr) -> dict:
+    from srllm.evaluation.embed import embed
     from srllm.server.engine import Engine, EngineConfig
     from srllm.server.task import Task
 
-    engine = Engine(EngineConfig(cfg.model, n_threads=cfg.threads))
-    if engine.info.finetuned is not True:
-        raise SrllmError(
-            Code.BAD_INPUT, f"{cfg.model}: not a fine-tuned srllm model (nothing to distill)"
-        )
-    deadline = time.monotonic() + cfg.minutes * 60
+    engine = Engine(EngineConfig(cfg.model, n_threads=cfg.threads, rewriter_path=cfg.rewriter))
     try:
+        if engine.info.finetuned is not True:
+            raise SrllmError(
+                Code.BAD_INPUT, f"{cfg.model}: not a fine-tuned srllm model (nothing to distill)"
+            )
+        try:
+            embed(["the meaning check loads before the first text"])
+        except RuntimeError as exc:  # the eval extra is missing
+            raise SrllmError(Code.BAD_INPUT, f"srllm distill: {exc}") from exc
+        deadline = time.monotonic() + cfg.minutes * 60
         return distill(Task(engine), training_texts(cfg), cfg.out, deadline, cfg.limit, log)
     finally:
         engine.close()

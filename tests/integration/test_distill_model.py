@@ -21,9 +21,10 @@ def srllm(*args, home):
 @needs_data
 def test_distill_writes_scored_rewrites_of_training_texts_and_resumes(isolated_home, tmp_path):
     build_default_model(isolated_home)
-    model = paths.finetuned_default_model()
+    model, writer = paths.finetuned_default_model(), paths.default_rewriter_model()
     out = tmp_path / "d.jsonl"
-    args = ["distill", "--model", str(model), "--out", str(out), "--sources", "toxigen"]
+    args = ["distill", "--model", str(model), "--rewriter-model", str(writer), "--out", str(out)]
+    args += ["--sources", "toxigen"]  # the shipped pair, as training/distilled/v23.jsonl
     first = srllm(*args, "--limit", "3", home=isolated_home)
     assert first.returncode == 0, first.stderr
     assert f"wrote {out}: 3 texts (0 done before)" in first.stdout
@@ -37,6 +38,7 @@ def test_distill_writes_scored_rewrites_of_training_texts_and_resumes(isolated_h
     for line in sentences:
         assert line["text"] != line["rewrite"]
         assert 0.0 <= line["p_after"] <= 1.0 and 0.0 <= line["content_kept"] <= 1.0
+        assert -1.0 <= line["meaning"] <= 1.0 and isinstance(line["generalises"], bool)
     accepted = [line for line in sentences if distill.accepted(line)]
     if accepted:  # training reads exactly the accepted ones
         assert len(data.distilled_examples(out)) == len(accepted)

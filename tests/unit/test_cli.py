@@ -58,6 +58,17 @@ def test_distill_names_a_missing_model(tmp_path, capsys):
     assert not (tmp_path / "o.jsonl").exists()
 
 
+def test_distill_names_a_missing_rewriter_model(tmp_path, capsys):
+    """The flagger exists; the pair's writer does not: named before anything is written."""
+    from srllm import paths
+
+    args = ["distill", "--model", str(paths.embedded_model()), "--out", str(tmp_path / "o.jsonl")]
+    assert cli.main(args + ["--rewriter-model", str(tmp_path / "w.gguf")]) == 1
+    err = capsys.readouterr().err
+    assert "w.gguf" in err and err.count("\n") == 1
+    assert not (tmp_path / "o.jsonl").exists()
+
+
 def test_an_interrupt_exits_130(monkeypatch, capsys):
     assert run_with(monkeypatch, KeyboardInterrupt()) == 130
     assert capsys.readouterr().err == "srllm: interrupted\n"

@@ -46,6 +46,7 @@ def test_each_rewritten_biased_sentence_is_a_line_and_only_clean_ones_are_accept
     assert old["id"] == "a#0" and old["text"] == OLD and old["rewrite"] == OLD_FIXED
     assert distill.accepted(old) and old["kept"] == [] and old["p_after"] < distill.ACCEPT_P
     assert old["p_before"] == 0.9
+    assert 0.7 <= old["meaning"] <= 1 and old["generalises"] is False
     # still flagged (0.8) and keeps the highlighted word: never a training target
     assert not distill.accepted(women) and women["kept"] == ["emotional"]
     assert women["p_after"] == 0.8
@@ -85,7 +86,11 @@ def test_a_spent_budget_runs_nothing(tmp_path):
         ({}, True),
         ({"p_after": 0.3}, False),  # under the threshold is not enough: clearly fair
         ({"kept": ["slow"]}, False),
-        ({"content_kept": 0.6}, False),
+        ({"content_kept": 0.6}, False),  # a line without `meaning` (v5.jsonl): two thirds
+        ({"meaning": 0.8, "content_kept": 0.55}, True),  # the meaning check beside half
+        ({"meaning": 0.66}, False),  # "Reporting facts is a fair evaluation?"
+        ({"meaning": 0.9, "content_kept": 0.4}, False),
+        ({"generalises": True}, False),  # "All Asians have a peculiar appearance"
         ({"rewrite": "Some people."}, False),  # much shorter: the claim is gone
         ({"rewrite": OLD_FIXED + " It is important to be kind to everyone."}, False),
     ],
@@ -172,3 +177,18 @@ def test_inputs_are_training_side_only_and_interleaved(tmp_path):
     from srllm import contract
 
     assert not any(contract.normalise(t) in held for t in texts)
+
+
+def test_a_rewrite_that_still_says_the_stereotype_is_marked_and_refused(tmp_path):
+    """The flagger may pass a rewrite that keeps the claim in other words; the group rule does
+    not, and the gate refuses it (a group addressed gets no recast that would win instead)."""
+    claim = "You arabs are violent."
+    kept = "You arabs are not peaceful."
+    scripted = ScriptedEngine(
+        flags={claim: biased(["violent"], ["race_ethnicity"])}, rewrites={claim: kept}
+    )
+    out = tmp_path / "d.jsonl"
+    distill.distill(Task(scripted), [("g", claim)], out, time.monotonic() + 60)
+    line = next(g for g in lines(out) if "id" in g)
+    assert line["rewrite"] == kept and line["generalises"] is True
+    assert line["p_after"] < distill.ACCEPT_P and not distill.accepted(line)
