@@ -66,15 +66,23 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return max(-1.0, min(1.0, float(np.dot(a, b)) / denominator))  # float rounding can pass 1
 
 
+def similarities(
+    inputs: Sequence[str], outputs: Sequence[str], embed: Callable[[list[str]], np.ndarray]
+) -> list[float]:
+    """Cosine similarity of sentence embeddings between each input and its rewrite (also the
+    meaning check of `srllm distill`'s gate)."""
+    if not inputs:
+        return []
+    vectors = embed(list(inputs) + list(outputs))
+    n = len(inputs)
+    return [cosine(vectors[i], vectors[n + i]) for i in range(n)]
+
+
 def meaning_kept(
     inputs: Sequence[str], outputs: Sequence[str], embed: Callable[[list[str]], np.ndarray]
 ) -> float | None:
     """Mean cosine similarity of sentence embeddings between each input and its rewrite."""
-    if not inputs:
-        return None
-    vectors = embed(list(inputs) + list(outputs))
-    n = len(inputs)
-    return mean(cosine(vectors[i], vectors[n + i]) for i in range(n))
+    return mean(similarities(inputs, outputs, embed)) if inputs else None
 
 
 def chrf(hypothesis: str, reference: str) -> float:

@@ -453,6 +453,16 @@ def find(sentence: str) -> Generalisation | None:
     return None
 
 
+def still_claims(source: str, rewrite: str) -> bool:
+    """Whether a rewrite of a sentence that generalises about a group still states a stereotype
+    of a group (Generalisation.stereotypes): what candidates are ranked by (server.task) and what
+    `srllm distill`'s gate refuses."""
+    if find(source) is None:
+        return False
+    found = find(rewrite)
+    return found is not None and found.stereotypes
+
+
 def _trait(predicate: str) -> bool:
     """The predicate names something of the person, not of their circumstances (STRUCTURAL)."""
     return not STRUCTURAL.match(predicate) and not CONDITION.search(predicate)

@@ -681,8 +681,7 @@ class Task:
         parts = [s.text for s in split_sentences(text) if s.has_words] or [text]
         scores = [self.residual(part) for part in parts] if changed else [1.0]
         p = max(scores)
-        found = generalise.find(text) if generalise.find(source) is not None else None
-        generalises = found is not None and found.stereotypes
+        generalises = generalise.still_claims(source, text)
         # The card's text rules (a known term, a claim about a group) would flag it again even
         # where the flagger's score would not: it is as still biased as a high score.
         rules = changed and any(

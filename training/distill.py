@@ -54,7 +54,7 @@ ACCEPT_LENGTH = (0.6, 1.3)  # rewrite words / sentence words
 # "Reporting facts is a personal attack?" -> "...is a fair evaluation?" says the opposite
 # (0.66), while "my leg hurts like a bitch" -> "My leg hurts." keeps the meaning (0.87) and
 # two of three content words. On the first 83 texts of the pair's run (2026-12-06) the two
-# together reject those two and take in 11 more, read by hand fair and faithful but one.
+# together reject those two and take in the third; see training/distilled/README.md.
 ACCEPT_MEANING = 0.7
 ACCEPT_CONTENT_BESIDE = 0.5
 SOURCES = ("srllm", "toxigen", "paradetox")
@@ -142,8 +142,6 @@ def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
         kept = surviving(rewrite, words)
         p_after = task.residual(rewrite)
         content = content_kept(source, rewrite, words)
-        said = generalise.find(source)
-        found = generalise.find(rewrite) if said is not None else None
         lines.append(
             {
                 "id": f"{ident}#{flag['index']}",
@@ -153,7 +151,7 @@ def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
                 "p_after": round(p_after, 4),
                 "kept": kept,
                 "content_kept": round(content, 3),
-                "generalises": bool(found is not None and found.stereotypes),
+                "generalises": generalise.still_claims(source, rewrite),
             }
         )
     if lines:
@@ -163,12 +161,12 @@ def sentence_lines(task, ident: str, text: str, payload: dict) -> list[dict]:
 
 
 def meaning_kept(lines: list[dict]) -> list[float]:
-    """The cosine of each line's sentence and rewrite (the eval's meaning_kept embedding)."""
+    """The cosine of each line's sentence and rewrite, as the eval's meaning_kept reads it."""
     from srllm.evaluation.embed import embed
+    from srllm.evaluation.metrics import similarities
 
-    before = embed([line["text"] for line in lines])
-    after = embed([line["rewrite"] for line in lines])
-    return [round(float(c), 3) for c in (before * after).sum(axis=1)]
+    texts, rewrites = [line["text"] for line in lines], [line["rewrite"] for line in lines]
+    return [round(c, 3) for c in similarities(texts, rewrites, embed)]
 
 
 def accepted(line: dict) -> bool:

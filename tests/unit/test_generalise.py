@@ -392,3 +392,11 @@ def test_a_group_told_where_it_belongs_is_found(text, place):
 def test_advice_and_other_places_are_not_a_place_the_group_is_kept_in(text):
     found = generalise.find(text)
     assert found is None or found.confined is None
+
+
+def test_a_rewrite_still_claims_only_what_its_sentence_claimed_about_a_group():
+    claim = "Girls are bad at math."
+    assert generalise.still_claims(claim, "Girls are not good at math.")
+    assert not generalise.still_claims(claim, "People of any gender may not be good at math.")
+    # a sentence that makes no such claim: its rewrite is not held to it
+    assert not generalise.still_claims("The meeting ran late.", "Girls are not good at math.")
