@@ -60,7 +60,8 @@ PERSON = (
     "driver", "engineer", "programmer", "developer", "coder", "gamer", "doctor", "scientist",
     "player", "athlete", "boss", "manager", "leader", "writer", "worker", "employee",
 )  # fmt: skip
-# Descriptors generalise.GROUPS has no entry for, as this rule reads them.
+# Descriptors generalise.GROUPS has no entry for, as this rule reads them, and one it reads
+# otherwise: "smart for a blonde" is a joke about women (GROUPS: appearance, by hair).
 MORE_DESCRIPTORS = {
     "blonde": "gender", "woman": "gender", "elderly": "age", "latin": "race_ethnicity",
     "indian": "race_ethnicity", "pakistani": "nationality", "korean": "nationality",

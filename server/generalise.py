@@ -22,8 +22,12 @@ math."; pushing the group word down only swaps it: "The elderly", "Gays"). So:
   emotional to lead", "People of any background may not be able to swim"); a claim about what
   the group cannot do or how good it is at something also gets one said of individuals, without
   the verdict's words ("Whether someone can lead depends on the person, not on their gender.",
-  "Skill at math depends on the person, not on their gender."). The flagger's score of each
-  decides between them and the model's rewrites (server.task.Candidate).
+  "Skill at math depends on the person, not on their gender.", "How well someone drives...");
+  a trait or a lack is named as what one person may be or have ("Whether someone is a
+  hypocrite...", "Whether someone has self-control...", "Intelligence depends on..."). The
+  flagger's score of each decides between them and the model's rewrites
+  (server.task.Candidate). A rewrite that says the members differ ("Christians are all
+  different.") states no trait of the group (DIVERSE).
 
 The group words are written here by hand (plural nouns and "<descriptor> people/men/women"); a
 group named with a determiner ("the immigrants in that street", "my sisters") is specific, not a
@@ -129,10 +133,16 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "appearance": (
         "size",
-        (),
-        ("fat", "overweight", "obese", "skinny", "short", "tall", "ugly"),
+        ("blondes", "blonds", "redheads", "brunettes"),
+        (
+            "fat", "overweight", "obese", "skinny", "short", "tall", "ugly", "blonde", "blond",
+            "red-haired", "redheaded", "dark-haired",
+        ),
     ),
 }  # fmt: skip
+# Groups of appearance named by their hair: "people of any hair colour", not "of any size".
+HAIR = frozenset(["blondes", "blonds", "redheads", "brunettes", "blonde", "blond"])
+HAIR |= {"red-haired", "redheaded", "dark-haired"}
 # Who a descriptor is said of: people ("old people"), or people in a role ("old drivers"), which
 # a recast keeps ("Drivers of any age can be..."; the group says who, the role what they do).
 ROLES = (
@@ -313,6 +323,16 @@ CONDITION = re.compile(r"\b(?:until|unless|without|before|if|under|legally|by\s+
 NEGATED_VERB = re.compile(
     r"n['’]t|\b(?:do|ca|could|should|wo)nt\b|\bnot\b|\bnever\b|cannot", re.IGNORECASE
 )
+# A predicate that says the group's members differ ("Christians are all different.", "Women
+# are not all the same.", "Immigrants are individuals.") states no trait of the group: the
+# opposite of a stereotype, and what a rewrite of one may well say. "different from us" is not
+# one: it sets the group apart.
+DIVERSE = re.compile(
+    r"^\s*(?:(?:all|so|very|quite|really|just|as)\s+)*(?:(?:different|diverse|unique|varied)"
+    r"(?:\s+from\s+(?:each\s+other|one\s+another))?|(?:unique\s+)?individuals|"
+    r"(?:not|never)\s+all\s+(?:the\s+)?(?:same|alike))\s*$",
+    re.IGNORECASE,
+)
 CLAUSE_END = re.compile(r"[,;:.!?]|\s(?:but|which|because|while|whereas|although)\s")
 
 
@@ -329,6 +349,38 @@ SKILL = re.compile(
     re.IGNORECASE,
 )
 KNOW_HOW = re.compile(r"^know\s+how\s+to\s+(?P<act>\S.*)$", re.IGNORECASE)
+THEY = re.compile(r"\b(?:they|them|their|theirs|themselves)\b", re.IGNORECASE)
+# A trait said of the group, up to three adjectives or one plural noun: "are lazy and
+# entitled", "are all hypocrites", "are not smart" (individualise: "Whether someone is a
+# hypocrite depends on the person..."). Not "the worst" or "taking our jobs": function words
+# leave a claim about others or an act, not a trait of a person.
+TRAIT_WORD = r"[^\W\d_][\w'’-]*"
+TRAIT = re.compile(
+    rf"^{TRAIT_WORD}(?:(?:\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+){TRAIT_WORD}){{0,2}}$",
+    re.IGNORECASE,
+)
+# How good a group is at a role, said with the role: "Women drivers are the worst.", "Women are
+# bad drivers." (individualise: "How well someone drives depends on the person..."), for the
+# roles that have a verb of their own.
+ROLE_VERBS = {
+    "drivers": "drives", "workers": "works", "employees": "works", "students": "studies",
+    "leaders": "leads", "managers": "manages", "bosses": "manages", "pilots": "flies",
+    "players": "plays", "teachers": "teaches", "programmers": "codes", "developers": "codes",
+    "cooks": "cooks", "parents": "parents", "writers": "writes", "singers": "sings",
+}  # fmt: skip
+ROLE_SKILL = re.compile(
+    r"^(?:the\s+)?(?:very\s+)?(?:worst|best|bad|terrible|awful|horrible|lousy|poor|good|great|"
+    r"better|worse|excellent)(?:\s+(?P<role>[a-z]+))?$",
+    re.IGNORECASE,
+)
+# A trait of the mind, which the statement names by what it judges: "Whether someone is dumb"
+# still scores 0.65 (v20), "Intelligence depends on the person, not on their hair colour." 0.13.
+INTELLIGENCE = frozenset(
+    ["dumb", "stupid", "unintelligent", "brainless", "idiotic", "smart", "intelligent", "clever"]
+)
+# Plural nouns, told from adjectives by their ending: "hypocrites", "bullies"; not "nervous",
+# "careless", "crass", "Swiss".
+PLURAL = re.compile(r"^[^\W\d_][\w'’-]*(?<![su])s$", re.IGNORECASE)
 # "Old people shouldn't be allowed to drive": a right denied to the group (74 times in ToxiGen,
 # "blacks should not be allowed to own business").
 ALLOWED = re.compile(r"^be\s+(?:allowed|permitted)\s+to\s+(?P<act>\S.*)$", re.IGNORECASE)
@@ -350,6 +402,7 @@ class Generalisation:
     specific: bool = False  # "The immigrants in that street are all...": people in one place
     dehumanising: tuple[int, int] | None = None  # LESS_THAN_HUMAN, FIT_TO_DIE, NOT_EVEN_HUMAN
     confined: tuple[int, int] | None = None  # CONFINED: "belong in the kitchen"
+    diverse: bool = False  # DIVERSE: "are all different", the members said to differ
 
     @property
     def evaluative(self) -> bool:
@@ -365,7 +418,10 @@ class Generalisation:
     @property
     def stereotypes(self) -> bool:
         """Whether a rewrite saying this still states a stereotype: it says what the group is
-        ("Girls are not good at math"), or runs it down; "Women can lead teams" does not."""
+        ("Girls are not good at math"), or runs it down; "Women can lead teams" does not, nor
+        does "Christians are all different." (DIVERSE)."""
+        if self.diverse and not self.evaluative:
+            return False
         return self.verb in COPULA or self.evaluative or self.negated
 
 
@@ -448,7 +504,7 @@ def find(sentence: str) -> Generalisation | None:
         return Generalisation(
             start, group_end, sentence[start:group_end], category, verb.group("verb").lower(),
             rest_start, rest_end, tuple(sorted(set(cues))), negated, essential, specific, denial,
-            confined,
+            confined, base in COPULA and DIVERSE.match(predicate) is not None,
         )  # fmt: skip
     return None
 
@@ -585,10 +641,60 @@ def recast(sentence: str, found: Generalisation) -> str | None:
         return None
     # "Old drivers" -> "drivers of any age": the role stays, the group goes.
     role = found.text.split()[-1].lower()
-    people = f"{role if role in ROLES else 'people'} of any {GROUPS[found.category][0]}"
+    people = f"{role if role in ROLES else 'people'} of any {_whose(found)}"
     if starts:
         people = people[0].upper() + people[1:]
     return f"{sentence[: found.start]}{people} {modal} {predicate}"
+
+
+def _whose(found: Generalisation) -> str:
+    """What people of any ... are said to differ in: the group's category (GROUPS), or hair."""
+    if HAIR & set(found.text.lower().split()):
+        return "hair colour"
+    return GROUPS[found.category][0]
+
+
+def _lacked(sentence: str, found: Generalisation) -> str | None:
+    """What the group is said to lack ("have no self-control", "dont have any ambition"), when
+    it is a short trait of a person: up to four words, none of them pointing at others."""
+    start, end = found.predicate_start, found.predicate_end
+    where = _lacking(sentence[start:end], start, found.verb)
+    if where is None:
+        return None
+    trait = sentence[where[1] : end].strip()
+    words = re.findall(r"[\w'’-]+", trait.lower())
+    pointing = {"our", "us", "we", "they", "them", "their", "my", "your", "you", "it", "this"}
+    if not words or len(words) > 4 or pointing & set(words):
+        return None
+    return trait
+
+
+def _role_act(found: Generalisation, predicate: str) -> str | None:
+    """What people of the role do (ROLE_VERBS), when the predicate judges how well the group does
+    it (ROLE_SKILL): "Women drivers are the worst", "Women are bad drivers" -> "drives"."""
+    m = ROLE_SKILL.match(predicate)
+    if m is None:
+        return None
+    role = (m.group("role") or found.text.split()[-1]).lower()
+    return ROLE_VERBS.get(role)
+
+
+def _trait_words(predicate: str) -> str | None:
+    """A copula's predicate as what one person is (TRAIT): "lazy and entitled" as it is,
+    "hypocrites" -> "a hypocrite"; None for anything else."""
+    if not TRAIT.match(predicate):
+        return None
+    words = re.findall(r"[\w'’-]+", predicate.lower())
+    content = [w for w in words if w not in ("and", "or")]
+    if any(w in FUNCTION_WORDS for w in content):
+        return None
+    plural = [w for w in content if PLURAL.match(w)]
+    if not plural:
+        return predicate
+    if len(content) > 1 or predicate.endswith("ves"):  # "liars and cheats", "thieves"
+        return None
+    one = predicate[:-3] + "y" if predicate.lower().endswith("ies") else predicate[:-1]
+    return f"{'an' if one[0].lower() in 'aeiou' else 'a'} {one}"
 
 
 def individualise(sentence: str, found: Generalisation) -> str | None:
@@ -597,7 +703,10 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
     lead teams depends on the person, not on their gender.", "Girls are bad at math." -> "Skill
     at math depends on the person, not on their gender.", "Black people can't swim." -> "Whether
     someone can swim depends on the person, not on their background.". Unlike recast, it keeps
-    no word of the claim's verdict ("too emotional", "bad"), only what it is about. None unless
+    no word of the claim's verdict ("too emotional", "bad"), only what it is about; a trait
+    (TRAIT) it names as what one person may be: "Millennials are lazy." -> "Whether someone is
+    lazy depends on the person, not on their age." (v20 scores it 0.09, against 0.54 for the
+    recast "People of any age can be lazy and entitled."). None unless
     the group starts the sentence and the clause ends it (or what it is said to cause follows,
     joined with "and"), for the same claims recast refuses, and for other predicates. A group told
     where it belongs (CONFINED) is told it is each person's choice: "Women should stay at home."
@@ -608,12 +717,14 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
     tail, linked = _tail(sentence, found)
     if not linked and tail.strip(" .!?\"'”’)"):
         return None  # "..., but they try": "they" would name no one
+    if linked and THEY.search(tail):
+        return None  # "..., so they are not good navigators": nor here
     predicate = ADVERBS.sub("", sentence[found.predicate_start : found.predicate_end].strip())
     negation = NEGATION.match(predicate)
     if negation:
         predicate = predicate[negation.end() :]
     verb = found.base_verb
-    whose = GROUPS[found.category][0]
+    whose = _whose(found)
     if found.confined is not None:
         # "Women should stay at home and take care of the kids." -> "Whether to stay at home and
         # take care of the kids is up to each person, whatever their gender."
@@ -632,6 +743,13 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
         statement = f"Whether someone knows how to {m.group('act')}"
     elif verb == "should" and found.negated and (m := ALLOWED.match(predicate)):
         statement = f"Whether someone should be allowed to {m.group('act')}"
+    elif (lacked := _lacked(sentence, found)) is not None:
+        statement = f"Whether someone has {lacked}"
+    elif verb in COPULA and (act := _role_act(found, predicate)):
+        statement = f"How well someone {act}"
+    elif verb in COPULA and not found.diverse and (trait := _trait_words(predicate)):
+        intelligence = set(re.findall(r"[\w'’-]+", trait.lower())) <= INTELLIGENCE | {"and", "or"}
+        statement = "Intelligence" if intelligence else f"Whether someone is {trait}"
     if statement is None:
         return None
     return f"{sentence[: found.start]}{statement} depends on the person, not on their {whose}{tail}"

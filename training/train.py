@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from srllm.errors import Code, SrllmError
-from srllm.training import batching, checkpoint, data
+from srllm.training import batching, checkpoint, data, memory
 from srllm.training import model as model_io
 from srllm.training.checkpoint import ResumeState
 from srllm.training.config import TrainConfig
@@ -311,6 +311,7 @@ def setup(cfg: TrainConfig) -> Loop:
     the untrained model (eval_at_start); start the clocks."""
     from tqdm import tqdm
 
+    memory.keep_freed_memory()  # before the model's first tensors
     dist = setup_dist()
     p = prepare(cfg, dist)
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)

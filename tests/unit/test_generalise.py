@@ -285,6 +285,45 @@ def test_other_generalisations_have_no_recast(text):
             "their background",
         ),
         (
+            "Millennials are lazy and entitled.",
+            "Whether someone is lazy and entitled depends on the person, not on their age.",
+        ),
+        (
+            "Old people are slow.",
+            "Whether someone is slow depends on the person, not on their age.",
+        ),
+        (
+            "Christians are all hypocrites.",
+            "Whether someone is a hypocrite depends on the person, not on their faith.",
+        ),
+        (
+            "Gays are bullies.",
+            "Whether someone is a bully depends on the person, not on their "
+            "orientation or gender identity.",
+        ),
+        ("Blondes are dumb.", "Intelligence depends on the person, not on their hair colour."),
+        (
+            "Women drivers are the worst.",
+            "How well someone drives depends on the person, not on their gender.",
+        ),
+        (
+            "Fat people have no self-control.",
+            "Whether someone has self-control depends on the person, not on their size.",
+        ),
+        (
+            "Mexicans don't have any ambition.",
+            "Whether someone has ambition depends on the person, not on their nationality.",
+        ),
+        (
+            "Asians are bad drivers.",
+            "How well someone drives depends on the person, not on their background.",
+        ),
+        ("Girls are not smart.", "Intelligence depends on the person, not on their gender."),
+        (
+            "Asians are nervous.",  # an adjective ending in s is not a plural noun
+            "Whether someone is nervous depends on the person, not on their background.",
+        ),
+        (
             "It was a joke. Immigrants can't drive.",
             "It was a joke. Whether someone can drive depends on the person, not on their "
             "nationality.",
@@ -298,10 +337,15 @@ def test_a_claim_about_what_a_group_can_do_is_said_of_individuals(text, statemen
 @pytest.mark.parametrize(
     "text",
     [
-        "Old people are slow.",  # no skill or act to speak of
-        "Millennials are lazy and entitled.",
         "Immigrants are criminals with no morals.",  # a noun before "with" judges no skill
+        "Women are the worst.",  # not a trait of a person
+        "Immigrants have no respect for our laws.",  # points at others: not a trait alone
+        "Women have no access to loans.",  # circumstances, not a trait
+        "Immigrants are taking our jobs.",
+        "Immigrants are liars and cheats.",  # two nouns: no one person's trait to name
+        "Christians are all different.",  # says the members differ: nothing to undo
         "Girls are bad at math, but they try.",  # "they" would name no one
+        "Women don't have a sense of direction, so they are not good navigators.",
         "I think girls are bad at math.",  # the group does not start the sentence
         "Men are better at math than women.",  # the claim is about women too
         "The mentally disabled are too slow to be worth the resources.",  # denied worth
@@ -400,3 +444,20 @@ def test_a_rewrite_still_claims_only_what_its_sentence_claimed_about_a_group():
     assert not generalise.still_claims(claim, "People of any gender may not be good at math.")
     # a sentence that makes no such claim: its rewrite is not held to it
     assert not generalise.still_claims("The meeting ran late.", "Girls are not good at math.")
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "claims"),
+    [
+        ("Christians are all different.", False),
+        ("Women are not all the same.", False),
+        ("Immigrants are unique individuals.", False),
+        ("Immigrants are different from each other.", False),
+        # sets the group apart: still a claim about it
+        ("Immigrants are different from us.", True),
+        ("Christians are different and lazy.", True),
+        ("Christians are all hypocrites.", True),
+    ],
+)
+def test_a_rewrite_that_says_the_members_differ_states_no_trait_of_the_group(rewrite, claims):
+    assert generalise.still_claims("Christians are all hypocrites.", rewrite) is claims

@@ -644,7 +644,9 @@ def test_only_the_users_own_claim_is_said_of_individuals():
     _, payload = run(engine, text, "debias")
     scored = [c[1] for c in engine.calls if c[0] == "score"]
     assert "People of any age can be bad at math." in scored  # the rewrite is still recast
-    assert not [t for t in scored if "depends on the person" in t]
+    assert not [t for t in scored if "Skill at math" in t]
+    # the sentence's own claim is
+    assert "Whether someone is slow depends on the person, not on their age." in scored
     assert payload["rewrite"] != made_up
 
 
