@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from srllm.errors import Code, SrllmError
-from srllm.training import batching, train
+from srllm.training import batching, memory, train
 from srllm.training.config import TrainConfig
 
 
@@ -118,6 +118,7 @@ def _trainer(p, cfg: TrainConfig, steps: int, workdir: Path) -> dict:
 def run_bench(cfg: TrainConfig, steps: int, json_out: str | None = None) -> dict:
     import tempfile
 
+    memory.keep_freed_memory()  # as `srllm train` runs, for both loops
     p = train.prepare(cfg)
     loop = train.make_loop(p)
     per_epoch = loop.steps_per_epoch
