@@ -46,7 +46,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from srllm.contract import FUNCTION_WORDS
+from srllm.contract import FUNCTION_WORDS, WORD
 from srllm.server import lexicon, loaded, preserve
 
 # The model's P(biased) a generalisation with an evaluative predicate needs to be flagged:
@@ -55,6 +55,8 @@ from srllm.server import lexicon, loaded, preserve
 # "women are more likely to be diagnosed with cancer than men" (0.23; ToxiGen, rated benign).
 FLOOR = 0.25
 
+HAIR_NOUNS = ("blondes", "blonds", "redheads", "brunettes")
+HAIR_DESCRIPTORS = ("blonde", "blond", "red-haired", "redheaded", "dark-haired")
 # category -> (what "people of any ..." says, plural group nouns, descriptors of "<d> people")
 GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "gender": (
@@ -133,16 +135,12 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     ),
     "appearance": (
         "size",
-        ("blondes", "blonds", "redheads", "brunettes"),
-        (
-            "fat", "overweight", "obese", "skinny", "short", "tall", "ugly", "blonde", "blond",
-            "red-haired", "redheaded", "dark-haired",
-        ),
+        HAIR_NOUNS,
+        ("fat", "overweight", "obese", "skinny", "short", "tall", "ugly", *HAIR_DESCRIPTORS),
     ),
 }  # fmt: skip
 # Groups of appearance named by their hair: "people of any hair colour", not "of any size".
-HAIR = frozenset(["blondes", "blonds", "redheads", "brunettes", "blonde", "blond"])
-HAIR |= {"red-haired", "redheaded", "dark-haired"}
+HAIR = frozenset(HAIR_NOUNS + HAIR_DESCRIPTORS)
 # Who a descriptor is said of: people ("old people"), or people in a role ("old drivers"), which
 # a recast keeps ("Drivers of any age can be..."; the group says who, the role what they do).
 ROLES = (
@@ -403,6 +401,9 @@ class Generalisation:
     dehumanising: tuple[int, int] | None = None  # LESS_THAN_HUMAN, FIT_TO_DIE, NOT_EVEN_HUMAN
     confined: tuple[int, int] | None = None  # CONFINED: "belong in the kitchen"
     diverse: bool = False  # DIVERSE: "are all different", the members said to differ
+    lacking: tuple[int, int] | None = (
+        None  # "have no", "dont have any", "lack": what precedes a lack
+    )
 
     @property
     def evaluative(self) -> bool:
@@ -504,7 +505,7 @@ def find(sentence: str) -> Generalisation | None:
         return Generalisation(
             start, group_end, sentence[start:group_end], category, verb.group("verb").lower(),
             rest_start, rest_end, tuple(sorted(set(cues))), negated, essential, specific, denial,
-            confined, base in COPULA and DIVERSE.match(predicate) is not None,
+            confined, base in COPULA and DIVERSE.match(predicate) is not None, lacking,
         )  # fmt: skip
     return None
 
@@ -655,14 +656,13 @@ def _whose(found: Generalisation) -> str:
 
 
 def _lacked(sentence: str, found: Generalisation) -> str | None:
-    """What the group is said to lack ("have no self-control", "dont have any ambition"), when
-    it is a short trait of a person: up to four words, none of them pointing at others."""
-    start, end = found.predicate_start, found.predicate_end
-    where = _lacking(sentence[start:end], start, found.verb)
-    if where is None:
+    """What the group is said to lack ("have no self-control", "dont have any ambition", "lack
+    motivation"), when it is a short trait of a person: up to four words, none of them pointing
+    at others."""
+    if found.lacking is None:
         return None
-    trait = sentence[where[1] : end].strip()
-    words = re.findall(r"[\w'’-]+", trait.lower())
+    trait = sentence[found.lacking[1] : found.predicate_end].strip()
+    words = WORD.findall(trait.lower())
     pointing = {"our", "us", "we", "they", "them", "their", "my", "your", "you", "it", "this"}
     if not words or len(words) > 4 or pointing & set(words):
         return None
@@ -684,16 +684,15 @@ def _trait_words(predicate: str) -> str | None:
     "hypocrites" -> "a hypocrite"; None for anything else."""
     if not TRAIT.match(predicate):
         return None
-    words = re.findall(r"[\w'’-]+", predicate.lower())
-    content = [w for w in words if w not in ("and", "or")]
+    content = [w for w in WORD.findall(predicate.lower()) if w not in ("and", "or")]
     if any(w in FUNCTION_WORDS for w in content):
         return None
     plural = [w for w in content if PLURAL.match(w)]
     if not plural:
         return predicate
-    if len(content) > 1 or predicate.endswith("ves"):  # "liars and cheats", "thieves"
+    if len(content) > 1 or content[0].endswith("ves"):  # "liars and cheats", "thieves"
         return None
-    one = predicate[:-3] + "y" if predicate.lower().endswith("ies") else predicate[:-1]
+    one = predicate[:-3] + "y" if content[0].endswith("ies") else predicate[:-1]
     return f"{'an' if one[0].lower() in 'aeiou' else 'a'} {one}"
 
 
@@ -748,7 +747,7 @@ def individualise(sentence: str, found: Generalisation) -> str | None:
     elif verb in COPULA and (act := _role_act(found, predicate)):
         statement = f"How well someone {act}"
     elif verb in COPULA and not found.diverse and (trait := _trait_words(predicate)):
-        intelligence = set(re.findall(r"[\w'’-]+", trait.lower())) <= INTELLIGENCE | {"and", "or"}
+        intelligence = set(WORD.findall(trait.lower())) <= INTELLIGENCE | {"and", "or"}
         statement = "Intelligence" if intelligence else f"Whether someone is {trait}"
     if statement is None:
         return None

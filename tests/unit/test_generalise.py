@@ -311,6 +311,10 @@ def test_other_generalisations_have_no_recast(text):
             "Whether someone has self-control depends on the person, not on their size.",
         ),
         (
+            "Immigrants lack motivation.",
+            "Whether someone has motivation depends on the person, not on their nationality.",
+        ),
+        (
             "Mexicans don't have any ambition.",
             "Whether someone has ambition depends on the person, not on their nationality.",
         ),
