@@ -1,16 +1,19 @@
 """Idioms that tie a trait to a gender: "Man up and stop whining.", "He throws like a girl.",
-"He needs to grow a pair.". They carry no loaded word the model or the lexicon knows: v5 scores
-"Man up and stop whining." 0.27 (P(biased)) and rewrote "He throws like a girl." as "He is
-funny.". Each has a wording that keeps what the sentence says without the gender ("Toughen up
-and stop whining.", "He throws without much force."), which the rule's edit puts in its place
-(server.task, lexicon.apply), keeping every other word the user wrote.
+"He needs to grow a pair.", "Boys will be boys.". They carry no loaded word the model or the
+lexicon knows: v5 scores "Man up and stop whining." 0.27 (P(biased)) and rewrote "He throws like
+a girl." as "He is funny."; v20 scores "Boys will be boys." 0.23. Each has a wording that keeps
+what the sentence says without the gender ("Toughen up and stop whining.", "He throws without
+much force.", "Kids will be kids.": the same shrug at what someone did, not put on boys), which
+the rule's edit puts in its place (server.task, lexicon.apply), keeping every other word the
+user wrote.
 
 Found by wording, with the context that makes the idiom an idiom: "man up" as a verb (at the
 start of a clause or after "to", "should", "you"...; not "the next man up" or "a man up the
 street"), "like a girl" after a verb of doing something physical ("throws", "runs", "fights"; not
-"she looks like a girl"). In the public data here it finds 5 comments, all rated toxic or
-unclear ("he needs to grow a pair and tell this lunatic feminist to back off"), and ParaDetox's
-polite version of one ("He should man up").
+"she looks like a girl"), "boys will be boys" as the whole saying (not "the boys will be back",
+not "boys-only"). In the public data here it finds 5 comments, all rated toxic or unclear ("he
+needs to grow a pair and tell this lunatic feminist to back off"), and ParaDetox's polite
+version of one ("He should man up"); "boys will be boys" occurs in none of it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ LIKE_A_GIRL = re.compile(
     r"(?P<idiom>like\s+a\s+(?:little\s+)?girl)\b",
     re.IGNORECASE,
 )
+BOYS_WILL_BE_BOYS = re.compile(
+    r"\b(?P<idiom>boys(?:\s+will|'ll)(?P<always>\s+always)?\s+be\s+boys)\b(?![-'])", re.IGNORECASE
+)
 MAN_UP_FORMS = {None: "toughen up", "s": "toughens up", "ned": "toughened up"}
 MAN_UP_FORMS |= {"ning": "toughening up"}
 GROW_FORMS = {"grow": "find some courage", "grows": "finds some courage"}
@@ -66,6 +72,10 @@ def find(text: str) -> list[Hit]:
         hits.append(_hit(m, GROW_FORMS[m.group("form").lower()]))
     for m in LIKE_A_GIRL.finditer(text):
         hits.append(_hit(m, "without much force" if m.group("force") else "without much skill"))
+    for m in BOYS_WILL_BE_BOYS.finditer(text):
+        hits.append(
+            _hit(m, "kids will always be kids" if m.group("always") else "kids will be kids")
+        )
     return sorted(hits, key=lambda h: h.start)
 
 

@@ -16,6 +16,9 @@ from srllm.server import idioms
         ("You ran like a little girl!", "like a little girl", "without much skill"),
         ("He needs to grow a pair and tell her.", "grow a pair", "find some courage"),
         ("grow a pair of balls, man", "grow a pair of balls", "find some courage"),
+        ("Boys will be boys.", "Boys will be boys", "kids will be kids"),
+        ("Oh well, boys'll be boys!", "boys'll be boys", "kids will be kids"),
+        ("Boys will always be boys.", "Boys will always be boys", "kids will always be kids"),
     ],
 )
 def test_an_idiom_is_found_with_the_wording_that_replaces_it(text, found, wording):
@@ -32,6 +35,8 @@ def test_an_idiom_is_found_with_the_wording_that_replaces_it(text, found, wordin
         "She looks like a girl in that photo.",  # no verb of doing
         "I grew a pair of tomatoes.",
         "Women drivers are the worst.",
+        "The boys will be back by noon.",
+        "Boys will be boys-only in this club.",
     ],
 )
 def test_the_same_words_elsewhere_are_not_idioms(text):

@@ -883,3 +883,15 @@ def test_a_gendered_idiom_is_flagged_and_put_right_in_the_users_own_words():
     assert flag["explanation"].endswith("It uses an idiom that ties a trait to a gender.")
     assert payload["rewrite"] == "Toughen up and call her back, Tom 💪."
     assert not [c for c in engine.calls if c[0] == "rewrite"]
+
+
+def test_boys_will_be_boys_is_put_right_and_the_sentence_beside_it_is_left_alone():
+    saying, plain = "Oh well, boys will be boys.", "The meeting starts at noon."
+    text = f"{saying}\n\n{plain}"
+    neutral = contract.Flag(contract.Label.NEUTRAL, p_biased=0.23)
+    engine = ScriptedEngine(flags={saying: neutral, plain: contract.Flag(contract.Label.NEUTRAL)})
+    _, payload = run(engine, text, "debias")
+    flag = payload["flag"]
+    assert flag["biased"] is True and "gender" in flag["categories"]
+    assert ("boys will be boys", "lexicon") in [(s["text"], s["source"]) for s in flag["spans"]]
+    assert payload["rewrite"] == f"Oh well, kids will be kids.\n\n{plain}"
