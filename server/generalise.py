@@ -348,6 +348,11 @@ SKILL = re.compile(
 )
 KNOW_HOW = re.compile(r"^know\s+how\s+to\s+(?P<act>\S.*)$", re.IGNORECASE)
 THEY = re.compile(r"\b(?:they|them|their|theirs|themselves)\b", re.IGNORECASE)
+# Words that point at someone or something other than the person: a lack said with them ("have
+# no respect for us") is not a trait one person may have.
+POINTING = frozenset(
+    ["our", "us", "we", "they", "them", "their", "my", "your", "you", "it", "this"]
+)
 # A trait said of the group, up to three adjectives or one plural noun: "are lazy and
 # entitled", "are all hypocrites", "are not smart" (individualise: "Whether someone is a
 # hypocrite depends on the person..."). Not "the worst" or "taking our jobs": function words
@@ -401,9 +406,8 @@ class Generalisation:
     dehumanising: tuple[int, int] | None = None  # LESS_THAN_HUMAN, FIT_TO_DIE, NOT_EVEN_HUMAN
     confined: tuple[int, int] | None = None  # CONFINED: "belong in the kitchen"
     diverse: bool = False  # DIVERSE: "are all different", the members said to differ
-    lacking: tuple[int, int] | None = (
-        None  # "have no", "dont have any", "lack": what precedes a lack
-    )
+    # "have no", "dont have any", "lack": what precedes what the group is said to lack
+    lacking: tuple[int, int] | None = None
 
     @property
     def evaluative(self) -> bool:
@@ -663,8 +667,7 @@ def _lacked(sentence: str, found: Generalisation) -> str | None:
         return None
     trait = sentence[found.lacking[1] : found.predicate_end].strip()
     words = WORD.findall(trait.lower())
-    pointing = {"our", "us", "we", "they", "them", "their", "my", "your", "you", "it", "this"}
-    if not words or len(words) > 4 or pointing & set(words):
+    if not words or len(words) > 4 or POINTING & set(words):
         return None
     return trait
 

@@ -38,7 +38,10 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    settings = {M_TRIM_THRESHOLD: TRIM_THRESHOLD, M_TOP_PAD: TOP_PAD}
-    settings[M_MMAP_THRESHOLD] = MMAP_THRESHOLD
+    settings = {
+        M_TRIM_THRESHOLD: TRIM_THRESHOLD,
+        M_TOP_PAD: TOP_PAD,
+        M_MMAP_THRESHOLD: MMAP_THRESHOLD,
+    }
     took = [mallopt(param, value) for param, value in settings.items()]  # each, whatever fails
     return all(t == 1 for t in took)
