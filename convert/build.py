@@ -3,7 +3,9 @@
 The result replaces any previous model in srllm.paths.default_model_dir(): exactly one .gguf
 there, plus its manifest. The repo's rewriter adapter, when it has one, is built the same way
 into srllm.paths.default_rewriter_dir(): the default flags with one fine-tune and writes its
-rewrites with the other (server.engine.EngineConfig.rewriter_path).
+rewrites with the other (server.engine.EngineConfig.rewriter_path). Its scan adapter, trained
+on SmolLM2 cut to its first layers, becomes the cut model in srllm.paths.default_scan_dir()
+that scores `/v1/scan` (the merge cuts the base where the run did: convert.merge).
 """
 
 from __future__ import annotations
@@ -23,21 +25,27 @@ REPO_ADAPTERS = Path(__file__).resolve().parents[1] / "training" / "adapters"
 DEFAULT_ADAPTER = REPO_ADAPTERS / "default"
 # The adapter that writes the default's rewrites; absent: the default adapter writes them too.
 DEFAULT_REWRITER_ADAPTER = REPO_ADAPTERS / "rewriter"
+# The adapter of the scan's own cut model; absent: the default scores its scans too.
+DEFAULT_SCAN_ADAPTER = REPO_ADAPTERS / "scan"
 
 
 def build_defaults(
     quant: str, *, stale_only: bool = False, threads: int | None = None
 ) -> list[tuple[Path, ModelManifest | None]]:
-    """The repo's default adapter, and its rewriter adapter if it has one, each merged into the
-    embedded SmolLM2 (with stale_only, only those not built from the adapters as they are now).
-    A rewriter built earlier whose adapter the repo no longer has is removed."""
-    from srllm.paths import default_model_dir, default_rewriter_dir
+    """The repo's default adapter, and its rewriter and scan adapters if it has them, each
+    merged into the embedded SmolLM2 (with stale_only, only those not built from the adapters
+    as they are now). A model built earlier whose adapter the repo no longer has is removed."""
+    from srllm.paths import default_model_dir, default_rewriter_dir, default_scan_dir
 
     jobs = [("model", DEFAULT_ADAPTER, default_model_dir())]
-    if (DEFAULT_REWRITER_ADAPTER / "adapter_config.json").is_file():
-        jobs.append(("rewriter", DEFAULT_REWRITER_ADAPTER, default_rewriter_dir()))
-    else:
-        remove_built(default_rewriter_dir())
+    for what, adapter, target in (
+        ("rewriter", DEFAULT_REWRITER_ADAPTER, default_rewriter_dir()),
+        ("scan model", DEFAULT_SCAN_ADAPTER, default_scan_dir()),
+    ):
+        if (adapter / "adapter_config.json").is_file():
+            jobs.append((what, adapter, target))
+        else:
+            remove_built(target)
     built = []
     for what, adapter, target in jobs:
         if stale_only and is_current(adapter, target):
@@ -86,6 +94,8 @@ def build_model(
 
         release = calibration(adapter).get("release")
         name = f"{EMBEDDED_DISPLAY_NAME}, srllm fine-tune" + (f" {release}" if release else "")
+        keep = kept_layers(adapter)
+        name += f", its first {keep} layers" if keep else ""
     target = target or default_model_dir()
     target.mkdir(parents=True, exist_ok=True)
     # Build in a scratch folder beside the target, then move in: the server never sees half a file.
@@ -109,6 +119,16 @@ def build_model(
             ModelManifest.path_for(old).unlink(missing_ok=True)
     (target / STAMP).write_text(adapter_digest(adapter) + "\n", encoding="utf-8")
     return final, manifest
+
+
+def kept_layers(adapter: Path) -> int:
+    """The keep_layers of the run that trained `adapter` (0: the whole model), from its run.json."""
+    from srllm.manifest import TrainingManifest, training_manifest_beside
+
+    run_json = training_manifest_beside(adapter)
+    if run_json is None:
+        return 0
+    return int(TrainingManifest.read(run_json).config.get("keep_layers", 0))
 
 
 # What the built default was made from: a new adapter, run.json or calibration makes it stale.

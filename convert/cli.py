@@ -50,17 +50,18 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def run_build_model(args: argparse.Namespace) -> int:
     from srllm.convert.build import build_defaults, build_model, remove_built
-    from srllm.paths import default_rewriter_dir
+    from srllm.paths import default_rewriter_dir, default_scan_dir
 
-    if args.adapter is None and args.base is None:  # the repo's defaults: flagger and rewriter
+    if args.adapter is None and args.base is None:  # the repo's defaults: flag, rewrite, scan
         for path, manifest in build_defaults(args.quant, threads=args.threads):
             _print_result(path, manifest)
         return 0
-    # Another adapter or base: it alone serves, rewrites included.
+    # Another adapter or base: it alone serves, rewrites and scans included.
     path, manifest = build_model(
         args.adapter or DEFAULT_ADAPTER, args.quant, base=args.base, threads=args.threads
     )
     remove_built(default_rewriter_dir())
+    remove_built(default_scan_dir())
     _print_result(path, manifest)
     return 0
 

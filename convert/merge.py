@@ -119,10 +119,36 @@ def check_base_name(config: dict, reader: GGUFFile) -> None:
         )
 
 
-def plan_merge(reader: GGUFFile, pairs: list[LoraPair]) -> tuple[list[PlannedTensor], int]:
+_BLOCK = re.compile(r"^blk\.(\d+)\.")
+
+
+def block_count_key(reader: GGUFFile) -> str:
+    return f"{gguf.MODEL_ARCH_NAMES[_arch(reader)]}.block_count"
+
+
+def kept_blocks(reader: GGUFFile, keep_layers: int) -> int:
+    """How many of the base's blocks the merged model keeps: all, or a run's keep_layers
+    (training.model.keep_first_layers), which must exist in the base."""
+    n_layer = int(reader.get(block_count_key(reader)))
+    if not keep_layers:
+        return n_layer
+    if not 1 <= keep_layers <= n_layer:
+        raise SrllmError(
+            Code.CONVERT_FAILED,
+            f"the adapter was trained on the first {keep_layers} layers; the base has {n_layer}",
+        )
+    return keep_layers
+
+
+def plan_merge(
+    reader: GGUFFile, pairs: list[LoraPair], keep_layers: int = 0
+) -> tuple[list[PlannedTensor], int]:
+    """The merged tensors; with keep_layers, the blocks after the first N are left out (the
+    adapter trained on a model cut there)."""
     arch = _arch(reader)
     arch_name = gguf.MODEL_ARCH_NAMES[arch]
     n_layer = int(reader.get(f"{arch_name}.block_count"))
+    keep = kept_blocks(reader, keep_layers)
     n_head = int(reader.get(f"{arch_name}.attention.head_count"))
     n_head_kv = int(reader.get(f"{arch_name}.attention.head_count_kv", n_head))
     names = gguf.get_tensor_name_map(arch, n_layer)
@@ -152,6 +178,9 @@ def plan_merge(reader: GGUFFile, pairs: list[LoraPair]) -> tuple[list[PlannedTen
 
     plan = []
     for t in reader.tensors:
+        block = _BLOCK.match(t.name)
+        if block and int(block.group(1)) >= keep:
+            continue
         shape = t.shape
         pair = deltas.get(t.name)
         heads = next((n for suffix, n in permute.items() if t.name.endswith(suffix)), None)
@@ -167,26 +196,37 @@ def plan_merge(reader: GGUFFile, pairs: list[LoraPair]) -> tuple[list[PlannedTen
     return plan, len(deltas)
 
 
-def copy_kv(reader: GGUFFile, writer: gguf.GGUFWriter) -> None:
+def copy_kv(reader: GGUFFile, writer: gguf.GGUFWriter, skip: tuple[str, ...] = ()) -> None:
     for key, kv in reader.kv.items():
-        if not key.startswith(_OWN_KEYS):
+        if not key.startswith(_OWN_KEYS) and key not in skip:
             writer.add_key_value(key, kv.value, kv.vtype, sub_type=kv.sub_type)
 
 
-def merge_adapter(reader: GGUFFile, adapter: Path, out: Path, meta: OutputMeta) -> dict:
-    """Write base + adapter as an all-f32 GGUF at `out` (quantize it afterwards)."""
+def merge_adapter(
+    reader: GGUFFile, adapter: Path, out: Path, meta: OutputMeta, keep_layers: int = 0
+) -> dict:
+    """Write base + adapter as an all-f32 GGUF at `out` (quantize it afterwards); keep_layers:
+    the training run's (its run.json config), so a model cut there stays cut."""
     config, pairs = load_adapter(adapter)
     check_base_name(config, reader)
-    plan, n_merged = plan_merge(reader, pairs)
+    plan, n_merged = plan_merge(reader, pairs, keep_layers)
+    blocks = block_count_key(reader)
+    keep = kept_blocks(reader, keep_layers)
 
     def add_kv(writer: gguf.GGUFWriter) -> None:
         write_meta(writer, meta)
-        copy_kv(reader, writer)
+        copy_kv(reader, writer, skip=(blocks,))
+        writer.add_uint32(blocks, keep)
         writer.add_file_type(int(gguf.LlamaFileType.ALL_F32))
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
     write_gguf(out, str(reader.get("general.architecture")), plan, add_kv, desc="merge")
-    return {"n_tensors": len(plan), "n_merged": n_merged, "lora_r": config.get("r")}
+    return {
+        "n_tensors": len(plan),
+        "n_merged": n_merged,
+        "lora_r": config.get("r"),
+        "block_count": keep,
+    }
 
 
 def base_meta(reader: GGUFFile) -> dict:

@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a system of two GGUFs: one flags, the other writes the rewrites (repeatable)",
     )  # fmt: skip
     parser.add_argument(
+        "--scan-model", type=Path, default=None, metavar="GGUF",
+        help="the GGUF that scores the scan section of every --model and --pair system "
+        "(default: each scores its own; the fine-tuned default uses its built scan model)",
+    )  # fmt: skip
+    parser.add_argument(
         "--limit", type=_positive, default=None, metavar="N",
         help="at most N items in every section (a quick smoke run)",
     )  # fmt: skip
@@ -131,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     config = EvalConfig(
         models=tuple(args.model),
         pairs=tuple(tuple(pair) for pair in args.pair),
+        scan_model=args.scan_model,
         base_model=args.base_model,
         out=args.out,
         data_root=args.data,

@@ -39,15 +39,18 @@ SECTION_FIELDS = (
 
 @dataclass(frozen=True)
 class System:
-    """What one row of the tables runs: a GGUF, and the GGUF that writes its rewrites when that
-    is another one (server.engine.EngineConfig.rewriter_path)."""
+    """What one row of the tables runs: a GGUF, the GGUF that writes its rewrites when that is
+    another one (server.engine.EngineConfig.rewriter_path), and the one that scores its scans
+    when that is another one (EngineConfig.scan_path: the scan section reads it)."""
 
     model: Path
     rewriter: Path | None = None
+    scan: Path | None = None
 
     @property
     def name(self) -> str:
-        return self.model.stem + ("" if self.rewriter is None else f"+{self.rewriter.stem}")
+        name = self.model.stem + ("" if self.rewriter is None else f"+{self.rewriter.stem}")
+        return name + ("" if self.scan is None else f" (scan {self.scan.stem})")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class EvalConfig:
     models: tuple[Path, ...] = ()
     # (flagger, rewriter) systems, after `models` in the tables.
     pairs: tuple[tuple[Path, Path], ...] = ()
+    # The GGUF that scores the scans of those systems (None: each scores its own).
+    scan_model: Path | None = None
     # The prompting baseline and the reference of perplexity_ratio (None: no ratio).
     base_model: Path | None = None
     out: Path = DEFAULT_OUT
@@ -107,7 +112,8 @@ class EvalConfig:
             )
         if self.n_threads is not None and self.n_threads < 1:
             raise SrllmError(Code.BAD_CONFIG, f"n_threads must be at least 1, got {self.n_threads}")
-        for path in (*self.models, *(p for pair in self.pairs for p in pair)):
+        scan = () if self.scan_model is None else (self.scan_model,)
+        for path in (*self.models, *(p for pair in self.pairs for p in pair), *scan):
             if not Path(path).is_file():
                 raise SrllmError(Code.BAD_CONFIG, f"models: no such model file: {path}")
         if self.base_model is not None and not Path(self.base_model).is_file():
@@ -148,7 +154,7 @@ class EvalConfig:
         data = dataclasses.asdict(self)
         data["models"] = [str(p) for p in self.models]
         data["pairs"] = [[str(p) for p in pair] for pair in self.pairs]
-        for key in ("base_model", "out", "data_root"):
+        for key in ("base_model", "out", "data_root", "scan_model"):
             data[key] = None if data[key] is None else str(data[key])
         data["effective_limits"] = self.limits()
         return data

@@ -18,15 +18,20 @@ SCHEMA = "srllm-eval/1"
 
 def systems_to_run(config: EvalConfig) -> list[tuple[System, str]]:
     """(system, role) in table order. No --model or --pair: the fine-tuned default (if built,
-    with its rewriter if it has one) and the prompting baseline."""
+    with its rewriter and scan model if it has them) and the prompting baseline."""
     finetuned, embedded = paths.finetuned_default_model(), paths.embedded_model()
-    default_rewriter = paths.default_rewriter_model()
+    default_rewriter, default_scan = paths.default_rewriter_model(), paths.default_scan_model()
     default = None
     if finetuned is not None:
-        default = System(finetuned.resolve(), default_rewriter and default_rewriter.resolve())
+        default = System(
+            finetuned.resolve(),
+            default_rewriter and default_rewriter.resolve(),
+            default_scan and default_scan.resolve(),
+        )
     if config.models or config.pairs:
-        candidates = [System(Path(p)) for p in config.models]
-        candidates += [System(Path(m), Path(r)) for m, r in config.pairs]
+        scan = config.scan_model and Path(config.scan_model).resolve()
+        candidates = [System(Path(p), None, scan) for p in config.models]
+        candidates += [System(Path(m), Path(r), scan) for m, r in config.pairs]
     else:
         candidates = [s for s in (default, embedded and System(embedded)) if s is not None]
         if not candidates:
@@ -37,7 +42,7 @@ def systems_to_run(config: EvalConfig) -> list[tuple[System, str]]:
             )
     chosen = []
     for system in dict.fromkeys(
-        System(s.model.resolve(), s.rewriter and s.rewriter.resolve()) for s in candidates
+        System(s.model.resolve(), s.rewriter and s.rewriter.resolve(), s.scan) for s in candidates
     ):
         if system == default:
             role = "fine-tuned default"

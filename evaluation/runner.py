@@ -155,6 +155,11 @@ class SystemRun:
     # context + anti-stereotype, context + unrelated.
     stereotypes: list[tuple[float, float, float]] = field(default_factory=list)
     group_statements: list[float] = field(default_factory=list)  # text scores, aligned with d's
+    # With a scan model (System.scan): its /health info, its (score, underlined) of each
+    # flag row's (biased, human) texts, and of each passage part with the part's gold label.
+    scan_info: dict | None = None
+    scan_flags: list[tuple[tuple[float, bool], tuple[float, bool]]] = field(default_factory=list)
+    scan_parts: list[tuple[float, bool, bool]] = field(default_factory=list)
     group_rewrites: list[Rewrite] = field(default_factory=list)  # aligned with d.group_rewrites
 
     @property
@@ -305,9 +310,38 @@ def run_model(system: System, role: str, d: EvalData, config: EvalConfig) -> Sys
     finally:
         bar.close()
         engine.close()  # free the generation context before the likelihood one
+    if system.scan is not None:
+        scan_with_model(run, system.scan, d, config)
     # Likelihoods of the model that writes the text a user reads: the rewriter when there is one.
     run.perplexity, run.stereoset = score_likelihoods(system.rewriter or system.model, d, config)
     return run
+
+
+def scan_with_model(run: SystemRun, path: Path, d: EvalData, config: EvalConfig) -> None:
+    """The scan section's texts scored as /v1/scan scores them with a scan model of its own:
+    infer_50's flag rows and the passages' parts (server.scan.text_scans)."""
+    from srllm.server.engine import Engine, EngineConfig
+
+    engine = Engine(EngineConfig(path, n_ctx=config.n_ctx, n_threads=config.n_threads))
+    try:
+        info = engine.info
+        run.scan_info = {
+            "name": info.name,
+            "path": info.path,
+            "flag_threshold": info.flag_threshold,
+        }
+        run.info["scan"] = run.scan_info  # metrics.json says which model scored the scans
+        texts = [t for r in d.flag_rows for t in (r.text, r.reference)]
+        flat = scan.text_scans(engine, texts)
+        run.scan_flags = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        parts = [(p.text[q.start : q.end], q.biased) for p in d.passages for q in p.parts]
+        scored = scan.text_scans(engine, [text for text, _ in parts])
+        run.scan_parts = [
+            (score, underlined, gold)
+            for (score, underlined), (_, gold) in zip(scored, parts, strict=True)
+        ]
+    finally:
+        engine.close()
 
 
 def stereotype_texts(item: data.StereoItem) -> tuple[str, str, str]:

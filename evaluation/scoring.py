@@ -167,6 +167,8 @@ def _scan_metrics(run: SystemRun) -> dict:
     threshold = run.info.get("flag_threshold")
     if not run.is_model or threshold is None:
         return {}
+    if run.scan_info is not None:
+        return _scan_model_metrics(run)
     out: dict = {}
     pairs = [(b, h) for b, h in run.flags if b.sentence_p and h.sentence_p]
     if pairs:
@@ -192,6 +194,25 @@ def _scan_metrics(run: SystemRun) -> dict:
         out["scan_passage_auc"] = m.auc(scores, gold)
         out["scan_passage_precision"] = pr["precision"]
         out["scan_passage_recall"] = pr["recall"]
+    return out
+
+
+def _scan_model_metrics(run: SystemRun) -> dict:
+    """The same metrics when a scan model of its own scores the scans (System.scan): its scores,
+    and its labels (its calibrated threshold, or the card's text rules) as /v1/scan gives them."""
+    out: dict = {}
+    sections = (
+        ("scan", [(b, True) for b, _ in run.scan_flags] + [(h, False) for _, h in run.scan_flags]),
+        ("scan_passage", [((score, label), gold) for score, label, gold in run.scan_parts]),
+    )
+    for name, items in sections:
+        if not items:
+            continue
+        scores = [score for (score, _), _ in items]
+        gold = [g for _, g in items]
+        pr = m.precision_recall([float(label) for (_, label), _ in items], gold, 0.5)
+        out[f"{name}_auc"] = m.auc(scores, gold)
+        out[f"{name}_precision"], out[f"{name}_recall"] = pr["precision"], pr["recall"]
     return out
 
 

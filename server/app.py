@@ -184,10 +184,10 @@ async def scan_route(request: Request) -> Response:
     streamed = requests.bool_field(data, "stream", False)
     options = requests.task_options(data)
     runner = _runner(request)
-    scanner = _scanner(request)
+    scanner = await _scanner(request)
     items = [scan.Item(text, sid) for sid, text in pairs]
-    work = await asyncio.to_thread(scan.plan, items, segmented, runner.engine)
-    threshold = options.threshold(runner.engine.info.flag_threshold)
+    work = await asyncio.to_thread(scan.plan, items, segmented, scanner.engine)
+    threshold = options.threshold(scanner.engine.info.flag_threshold)
 
     def run(cancel: threading.Event):
         return scanner.run(work, cancel, threshold, options, runner.task)
@@ -220,13 +220,16 @@ async def scan_route(request: Request) -> Response:
     return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
-def _scanner(request: Request) -> scan.Scanner:
-    """One scanner per app on the runner's engine, with its own per-sentence score cache (off
+async def _scanner(request: Request) -> scan.Scanner:
+    """One scanner per app on the engine that scores scans (the scan model, loaded off the event
+    loop on the first scan, or the runner's own), with its own per-sentence score cache (off
     when the result cache is off)."""
     state = request.app.state
-    if getattr(state, "scanner", None) is None:
-        size = scan.CACHE_SIZE if _settings(request).cache_size else 0
-        state.scanner = scan.Scanner(_runner(request).engine, task.Cache(size))
+    async with state.scanner_lock:
+        if getattr(state, "scanner", None) is None:
+            size = scan.CACHE_SIZE if _settings(request).cache_size else 0
+            scorer = await asyncio.to_thread(_runner(request).engine.scan_engine)
+            state.scanner = scan.Scanner(scorer, task.Cache(size))
     return state.scanner
 
 
@@ -383,6 +386,8 @@ def describe_model(info: Any) -> str:
     )
     if info.rewriter:
         line += f"; rewrites by {info.rewriter['name']} from {info.rewriter['path']}"
+    if info.scan:
+        line += f"; scans by {info.scan['name']} from {info.scan['path']}"
     return line
 
 
@@ -400,6 +405,7 @@ def create_app(
         engine = await asyncio.to_thread(engine_factory, settings.engine_config(path))
         await asyncio.to_thread(engine.warm_up)
         app.state.runner = ModelRunner(engine, settings.cache_size)
+        app.state.scanner_lock = asyncio.Lock()
         info = engine.info
         log.info("%s", describe_model(info))
         log.info("serving %s on http://%s:%d", info.name, settings.host, settings.port)

@@ -84,13 +84,20 @@ def pct(values: list[float], q: float) -> float:
 class Server:
     """`srllm serve` in a subprocess, cache off, on a free port."""
 
-    def __init__(self, model: Path, threads: int | None, rewriter: Path | None = None):
+    def __init__(
+        self,
+        model: Path,
+        threads: int | None,
+        rewriter: Path | None = None,
+        scan_model: Path | None = None,
+    ):
         from srllm.server.launch import running_server
 
         home = Path(os.environ.get("TMPDIR", "/tmp")) / f"srllm-bench-{os.getpid()}"
         home.mkdir(parents=True, exist_ok=True)
         args = ["--threads", str(threads)] if threads else []
         args += ["--rewriter-model", str(rewriter)] if rewriter else []
+        args += ["--scan-model", str(scan_model)] if scan_model else []
         os.environ["SRLLM_CACHE_SIZE"] = "0"
         self._cm = running_server(home, *args, model=model)
         self.running = self._cm.__enter__()
@@ -135,11 +142,13 @@ def in_process_first_token(engine: Engine, text: str) -> float:
 def scan_row(server: Server, engine: Engine, article: str, repeats: int = 3) -> dict:
     """The issue's goal: a 1,000-word article through /v1/scan (no cache), against the same
     sentences sent one by one to /v1/flag in the same run; and, in-process, the scan's batched
-    scoring against one forward pass per sentence (prefix reuse alone)."""
+    scoring against one forward pass per sentence (prefix reuse alone), and, with a scan model,
+    against the flagging model scanning the article itself."""
     from srllm.server import scan
     from srllm.server.segment import split_sentences
 
     sentences = [s.text for s in split_sentences(article)]
+    scorer = engine.scan_engine()
 
     def http_scan() -> float:
         start = time.perf_counter()
@@ -148,10 +157,10 @@ def scan_row(server: Server, engine: Engine, article: str, repeats: int = 3) -> 
         assert len(r.json()["sentences"]) == len(sentences)
         return time.perf_counter() - start
 
-    def local_scan() -> float:
+    def local_scan(scoring=scorer) -> float:
         start = time.perf_counter()
-        work = scan.plan([scan.Item(article)], False, engine)
-        scan.collect(scan.Scanner(engine, task.Cache(0)).run(work))
+        work = scan.plan([scan.Item(article)], False, scoring)
+        scan.collect(scan.Scanner(scoring, task.Cache(0)).run(work))
         return time.perf_counter() - start
 
     first_http, first_local = http_scan(), local_scan()  # each makes its batch context
@@ -161,8 +170,12 @@ def scan_row(server: Server, engine: Engine, article: str, repeats: int = 3) -> 
         local.append(local_scan())
     start = time.perf_counter()
     for sentence in sentences:
-        engine.label_probabilities(sentence)
+        scorer.label_probabilities(sentence)
     one_by_one = time.perf_counter() - start
+    flagger = None
+    if scorer is not engine:
+        local_scan(engine)  # its batch context
+        flagger = statistics.median(local_scan(engine) for _ in range(repeats))
     flag_s = sum(server.call("/v1/flag", sentence) for sentence in sentences)
     scan_s = statistics.median(http)
     return {
@@ -176,6 +189,8 @@ def scan_row(server: Server, engine: Engine, article: str, repeats: int = 3) -> 
         "flag_sequential_http_s": flag_s,
         "flag_over_scan": flag_s / scan_s,
         "batching_gain": one_by_one / statistics.median(local),
+        "scan_model": scorer.info.name if scorer is not engine else None,
+        "flagger_scan_inproc_s": flagger,
     }
 
 
@@ -233,10 +248,15 @@ def transformers_rewrite(
 def run(args: argparse.Namespace) -> dict:
     model = paths.resolve_model(args.model)
     rewriter = paths.resolve_rewriter(args.model, args.rewriter_model)  # the default's own
+    scan_model = paths.resolve_scan(args.model, args.scan_model)
     texts = load_texts(args.data, args.limit)
     words = statistics.median(len(t.split()) for t in texts)
-    engine = Engine(EngineConfig(model_path=model, n_threads=args.threads, rewriter_path=rewriter))
-    server = Server(model, args.threads, rewriter)
+    engine = Engine(
+        EngineConfig(
+            model_path=model, n_threads=args.threads, rewriter_path=rewriter, scan_path=scan_model
+        )
+    )
+    server = Server(model, args.threads, rewriter, scan_model)
     results: dict = {"model": engine.info.name, "texts": len(texts), "median_words": words}
     results["rewriter"] = engine.info.rewriter and engine.info.rewriter["name"]
     try:
@@ -355,7 +375,15 @@ def scan_table(row: dict) -> list[str]:
         f"| in-process scan, batched | {row['scan_inproc_s']:.2f} | |",
         f"| in-process, one forward pass per sentence (prefix reuse only) | "
         f"{row['one_pass_per_sentence_inproc_s']:.2f} | {row['batching_gain']:.1f}x |",
-    ]
+    ] + (
+        [
+            "| in-process scan by the flagging model itself (no scan model) | "
+            f"{row['flagger_scan_inproc_s']:.2f} | "
+            f"{row['flagger_scan_inproc_s'] / row['scan_inproc_s']:.1f}x |"
+        ]
+        if row.get("flagger_scan_inproc_s")
+        else []
+    )
 
 
 def table(results: dict) -> str:
@@ -408,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="GGUF (default: the default model)")
     parser.add_argument(
         "--rewriter-model", type=Path, help="GGUF that writes rewrites (default: as serve)"
+    )
+    parser.add_argument(
+        "--scan-model", type=Path, help="GGUF that scores scans (default: as serve)"
     )
     parser.add_argument("--data", type=Path, help="CSV (default: srllm/infer_50.csv)")
     parser.add_argument("--limit", type=int, default=20, help="texts from the data file")

@@ -3,6 +3,8 @@
 A second GGUF may write the rewrites (EngineConfig.rewriter_path): the model that flags best is
 not always the one that rewrites best, and the rewrite reads only its own prompt, so each task
 runs on the model that does it best. Everything else (verdicts, words, chat) stays on the first.
+A third may score scans (EngineConfig.scan_path): a fine-tune cut to its first layers reads a
+whole page in a fraction of the time (Engine.scan_engine, server.scan).
 
 This is the only module that imports llama_cpp. Every call is blocking and must run off the
 event loop; callers serialise access (one generation at a time per context) and pass a
@@ -53,6 +55,8 @@ class EngineConfig:
     prompt_lookup: int = drafting.DRAFT_TOKENS
     # A second GGUF that writes the rewrites (None: the model itself); see the module docstring.
     rewriter_path: Path | None = None
+    # A GGUF that scores scans (None: the model itself), loaded on the first scan.
+    scan_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,23 @@ class ModelInfo:
     training: dict | None = None
     # The GGUF that writes the rewrites when it is not this one (EngineConfig.rewriter_path).
     rewriter: dict | None = None
+    # The GGUF that scores scans when it is not this one (EngineConfig.scan_path).
+    scan: dict | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+def _scan_info(path: Path) -> dict:
+    """/health's view of the scan model before it is loaded: its file and threshold, from the
+    manifest `srllm convert` wrote beside it."""
+    manifest = ModelManifest.for_model(path)
+    return {
+        "name": (manifest.name if manifest else None) or path.stem,
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "flag_threshold": manifest.flag_threshold if manifest else None,
+    }
 
 
 def check_gguf(path: Path) -> None:
@@ -144,8 +162,9 @@ _FILE_TYPES |= {18: "Q6_K", 32: "BF16"}
 class Engine:
     def __init__(self, config: EngineConfig):
         check_gguf(config.model_path)
-        if config.rewriter_path is not None:
-            check_gguf(config.rewriter_path)
+        for extra in (config.rewriter_path, config.scan_path):
+            if extra is not None:
+                check_gguf(extra)
         self.config = config
         n_gpu_layers = default_gpu_layers() if config.n_gpu_layers is None else config.n_gpu_layers
 
@@ -180,6 +199,7 @@ class Engine:
             for label in (contract.Label.SLIGHTLY_BIASED, contract.Label.HIGHLY_BIASED)
         }
         self._scorer: _BatchScorer | None = None
+        self._scan: Engine | None = None
         threshold = config.flag_threshold
         if threshold is None:
             threshold = float(meta.get(META_FLAG_THRESHOLD, DEFAULT_FLAG_THRESHOLD))
@@ -201,6 +221,7 @@ class Engine:
             flag_threshold=threshold,
             training=manifest.training if manifest else None,
             rewriter=rewriter,
+            scan=None if config.scan_path is None else _scan_info(config.scan_path),
         )
 
     # -- sizes -------------------------------------------------------------------------------
@@ -333,6 +354,24 @@ class Engine:
             probe = [self.prompt_tokens(contract.Task.FLAG, t) for t in ("Hello.", "Bonjour !")]
             self._scorer = _BatchScorer(self._llm, _shared_start(probe))
         return self._scorer
+
+    def scan_engine(self) -> Engine:
+        """What scores scans: the scan model's own engine (made on the first scan, with its own
+        calibrated threshold), or this one."""
+        if self.config.scan_path is None:
+            return self
+        if self._scan is None:
+            self._scan = Engine(
+                dataclasses.replace(
+                    self.config,
+                    model_path=self.config.scan_path,
+                    rewriter_path=None,
+                    scan_path=None,
+                    flag_threshold=None,
+                    prompt_lookup=0,
+                )
+            )
+        return self._scan
 
     def warm_up(self) -> None:
         """Evaluate the fixed system prompt once, so the first request reads only its own text."""
@@ -632,6 +671,8 @@ class Engine:
         return len(self.chat_tokens(messages))
 
     def close(self) -> None:
+        if self._scan is not None:
+            self._scan.close()
         if self._scorer is not None:
             self._scorer.close()
         if self._writer is not self._llm:

@@ -259,7 +259,11 @@ _SCAN = {
     "type": "object",
     "required": ["model", "thresholds", "counts", "scored", "sentences"],
     "properties": {
-        "model": {"type": "string"},
+        "model": {
+            "type": "string",
+            "description": "The model that scored the sentences: the server's scan model when "
+            "it has one (/health model.scan), else the model that flags.",
+        },
         "thresholds": _SCAN_THRESHOLDS,
         "counts": {
             "type": "object",

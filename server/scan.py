@@ -256,11 +256,23 @@ def text_scores(engine, texts: list[str]) -> list[float]:
     """Each text's score as the server decides its verdict: the highest P(biased) of its
     sentences (a text is flagged sentence by sentence, server.task), read batched. A text
     without words scores 0, as such a sentence does in a scan."""
+    return [score for score, _ in text_scans(engine, texts)]
+
+
+def text_scans(engine, texts: list[str]) -> list[tuple[float, bool]]:
+    """Each text's score (text_scores) and whether a scan underlines one of its sentences:
+    a score at the engine's calibrated threshold, or the card's text rules (rules_biased)."""
+    cut = engine.info.flag_threshold
     sentences = [[s.text for s in split_sentences(t) if s.has_words] for t in texts]
     flat = Scanner(engine, Cache(0)).scores([s for parts in sentences for s in parts])
     out, at = [], 0
     for parts in sentences:
-        out.append(max(flat[at : at + len(parts)], default=0.0))
+        scores = flat[at : at + len(parts)]
+        underlined = any(
+            score >= cut or rules_biased(text, score)
+            for text, score in zip(parts, scores, strict=True)
+        )
+        out.append((max(scores, default=0.0), underlined))
         at += len(parts)
     return out
 

@@ -29,6 +29,8 @@ class ServerSettings:
     model: Path | None = None  # None: resolved by srllm.paths.resolve_model
     # A second GGUF for the rewrites (None: srllm.paths.resolve_rewriter decides).
     rewriter_model: Path | None = None
+    # A GGUF that scores scans (None: srllm.paths.resolve_scan decides).
+    scan_model: Path | None = None
     n_gpu_layers: int | None = None
     threads: int | None = None
     ctx: int = DEFAULT_CTX
@@ -85,6 +87,7 @@ class ServerSettings:
             n_threads=self.threads,
             n_gpu_layers=self.n_gpu_layers,
             rewriter_path=paths.resolve_rewriter(self.model, self.rewriter_model),
+            scan_path=paths.resolve_scan(self.model, self.scan_model),
         )
 
     @property
@@ -103,7 +106,7 @@ class ServerSettings:
 
 _CASTS = {"port": int, "n_gpu_layers": int, "threads": int, "ctx": int, "max_text_chars": int}
 _CASTS |= {"max_body_bytes": int, "cache_size": int, "model": Path, "rewriter_model": Path}
-_CASTS |= {"max_scan_chars": int, "max_scan_segments": int}
+_CASTS |= {"max_scan_chars": int, "max_scan_segments": int, "scan_model": Path}
 
 
 MIN_TOKEN_CHARS = 16

@@ -122,6 +122,7 @@ class UpstreamInfo:
     gpu_offload: bool = False
     training: dict | None = None
     rewriter: dict | None = None  # the engine rewrites with what it serves
+    scan: dict | None = None  # and scores scans with it
     engine: str = "upstream"
 
     def as_dict(self) -> dict:
@@ -414,6 +415,10 @@ class UpstreamEngine:
             log.warning("the inference engine returned no logprobs: verdicts are greedy labels")
             self._logprobs = False
         return _greedy(content)
+
+    def scan_engine(self) -> UpstreamEngine:
+        """Scans score on the inference engine too (no local scan model)."""
+        return self
 
     def label_probabilities_many(
         self, texts: list[str], cancel: threading.Event | None = None

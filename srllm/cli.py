@@ -1,7 +1,7 @@
 """The `srllm` command.
 
     srllm serve [--host 127.0.0.1] [--port 8765] [--model PATH] [--rewriter-model PATH]
-                [--n-gpu-layers N]
+                [--scan-model PATH] [--n-gpu-layers N]
                 [--threads N] [--ctx N] [--extension-origin ORIGIN]
     srllm serve --upstream URL [--upstream-model NAME] [--upstream-key-env VAR]
                 [--upstream-concurrency N]   (generation on an OpenAI-compatible engine)
@@ -9,6 +9,7 @@
                 (in-process; TEXT '-' reads stdin; --json; --strictness LEVEL;
                  --allow TERM and --mute CATEGORY, repeatable)
     srllm scan FILE|- [--json] [--flagged] [--strictness LEVEL] [--allow TERM] [--mute CAT]
+                [--scan-model PATH]
                 (every sentence's score)
     srllm batch IN --out OUT [--task T] [--column C] [--id-column C] [--url URL] [--workers N]
                 (every row of a JSONL/CSV file through a server; resumable)
@@ -46,13 +47,21 @@ STAGE_CLIS = ("srllm.convert.cli", "srllm.training.cli", "srllm.evaluation.cli",
 STAGE_CLIS += ("srllm.batch",)  # srllm batch: standard library only, a client of the server
 
 
-def _engine_flags(parser: argparse.ArgumentParser, rewrites: bool = True) -> None:
+def _engine_flags(
+    parser: argparse.ArgumentParser, rewrites: bool = True, scans: bool = False
+) -> None:
     parser.add_argument("--model", type=Path, help="GGUF file (default: fine-tuned, else embedded)")
     if rewrites:
         parser.add_argument(
             "--rewriter-model", type=Path, metavar="GGUF",
             help="a second GGUF that writes the rewrites (default: the fine-tuned default's own "
             "rewriter when --model is not given, else the model itself)",
+        )  # fmt: skip
+    if scans:
+        parser.add_argument(
+            "--scan-model", type=Path, metavar="GGUF",
+            help="a GGUF that scores scans (default: the fine-tuned default's own cut scan "
+            "model when --model is not given, else the model itself)",
         )  # fmt: skip
     parser.add_argument("--n-gpu-layers", type=int, help="layers to offload (-1 all; default auto)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: llama.cpp's choice)")
@@ -94,6 +103,7 @@ def _settings(args: argparse.Namespace):
         extension_origins=tuple(getattr(args, "extension_origin", None) or ()) or None,
         model=args.model,
         rewriter_model=getattr(args, "rewriter_model", None),
+        scan_model=getattr(args, "scan_model", None),
         n_gpu_layers=args.n_gpu_layers,
         threads=args.threads,
         ctx=args.ctx,
@@ -111,20 +121,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.upstream:  # generation on a shared inference engine (server/upstream.py)
         from srllm.server import upstream
 
-        if settings.rewriter_model is not None:
-            raise SrllmError(
-                Code.BAD_CONFIG,
-                "--rewriter-model is for a local model; with --upstream the engine rewrites",
-            )
+        for flag, value in (("--rewriter-model", settings.rewriter_model),
+                            ("--scan-model", settings.scan_model)):  # fmt: skip
+            if value is not None:
+                raise SrllmError(
+                    Code.BAD_CONFIG,
+                    f"{flag} is for a local model; with --upstream the engine does that work",
+                )
 
         return upstream.serve(args, settings)
     if settings.model is None:
         ensure_finetuned_default()
     model_path = paths.resolve_model(settings.model)
     check_gguf(model_path)  # refuse to start, with one line, before binding anything
-    rewriter = paths.resolve_rewriter(settings.model, settings.rewriter_model)
-    if rewriter is not None:
-        check_gguf(rewriter)
+    for extra in (
+        paths.resolve_rewriter(settings.model, settings.rewriter_model),
+        paths.resolve_scan(settings.model, settings.scan_model),
+    ):
+        if extra is not None:
+            check_gguf(extra)
     if not security.host_allowed(settings.host):
         logging.getLogger("srllm").warning(
             "binding %s: the Host check still only accepts loopback names", settings.host
@@ -226,8 +241,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     engine = Engine(dataclasses.replace(config, rewriter_path=None))  # a scan only flags
     try:
         work = scan.plan([scan.Item(text)], False, engine)
-        threshold = options.threshold(engine.info.flag_threshold)
-        scanner = scan.Scanner(engine)
+        scorer = engine.scan_engine()
+        threshold = options.threshold(scorer.info.flag_threshold)
+        scanner = scan.Scanner(scorer)
         result = scan.collect(scanner.run(work, None, threshold, options, task.Task(engine)))
     finally:
         engine.close()
@@ -371,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only this extension origin (repeatable; default: any chrome-extension:// "
         "or moz-extension:// origin); the native host passes the paired extension's",
     )
-    _engine_flags(serve)
+    _engine_flags(serve, scans=True)
     from srllm.server.upstream import add_serve_flags  # standard library only
 
     add_serve_flags(serve)
@@ -398,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--flagged", action="store_true", help="list only the sentences labelled biased or review"
     )
     _option_flags(scan)
-    _engine_flags(scan, rewrites=False)
+    _engine_flags(scan, rewrites=False, scans=True)
     scan.set_defaults(func=cmd_scan)
 
     token = sub.add_parser("token", help="print the API token (created on first use)")

@@ -102,9 +102,24 @@ def default_rewriter_dir() -> Path:
 
 def default_rewriter_model() -> Path | None:
     """The built rewriter beside the fine-tuned default (`build-model` writes both)."""
-    if finetuned_default_model() is None or not default_rewriter_dir().is_dir():
+    return _built_beside_default(default_rewriter_dir())
+
+
+def default_scan_dir() -> Path:
+    """The GGUF that scores the default's scans (`/v1/scan`, `srllm scan`): a fine-tune cut to
+    its first layers, which reads a page in a fraction of the default's time (server.scan)."""
+    return data_dir() / "models" / "scan"
+
+
+def default_scan_model() -> Path | None:
+    """The built scan model beside the fine-tuned default (`build-model` writes it too)."""
+    return _built_beside_default(default_scan_dir())
+
+
+def _built_beside_default(folder: Path) -> Path | None:
+    if finetuned_default_model() is None or not folder.is_dir():
         return None
-    ggufs = sorted(default_rewriter_dir().glob("*.gguf"))
+    ggufs = sorted(folder.glob("*.gguf"))
     return ggufs[0] if ggufs else None
 
 
@@ -149,6 +164,14 @@ def resolve_rewriter(model: Path | None, explicit: Path | None) -> Path | None:
     if explicit is not None:
         return explicit
     return default_rewriter_model() if model is None else None
+
+
+def resolve_scan(model: Path | None, explicit: Path | None) -> Path | None:
+    """--scan-model PATH > the default's own scan model when the default serves (no --model)
+    > None: the model scores its own scans."""
+    if explicit is not None:
+        return explicit
+    return default_scan_model() if model is None else None
 
 
 def resolve_model(explicit: Path | None) -> Path:

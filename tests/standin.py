@@ -19,7 +19,7 @@ class StandInInfo(SimpleNamespace):
     def __init__(self):
         super().__init__(path="stand-in.gguf", name="stand-in", finetuned=True, n_ctx=2048,
                          file_type="Q8_0", n_gpu_layers=0, flag_threshold=0.5,
-                         rewriter=None)  # fmt: skip
+                         rewriter=None, scan=None)  # fmt: skip
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -120,6 +120,9 @@ class ScriptedEngine:
 
     def warm_up(self) -> None:
         self.calls.append(("warm_up",))
+
+    def scan_engine(self):
+        return self  # as an Engine without a scan model
 
     def close(self) -> None:
         pass

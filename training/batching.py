@@ -72,6 +72,16 @@ def encode(tokenizer, example: Example, eos_id: int) -> Features:
     return Features(prompt + response, labels, example.kind, verdict, edits)
 
 
+def up_to_verdict(features: Features) -> Features:
+    """The example cut after its verdict's last token; one without a verdict is kept whole."""
+    end = features.verdict[1]
+    if end == 0:
+        return features
+    return Features(
+        features.input_ids[:end], features.labels[:end], features.kind, features.verdict
+    )
+
+
 def edited_positions(source: list[int], response: list[int]) -> list[int]:
     """Indices of `response` (the target plus its end token) where it departs from `source`.
 
@@ -101,9 +111,14 @@ def verdict_chars(example: Example) -> tuple[int, int] | None:
     return start, example.target.index('"', start)
 
 
-def encode_all(tokenizer, examples: list[Example], eos_id: int, max_len: int):
-    """Encode; examples over max_len are dropped (a cut answer would teach cut answers)."""
+def encode_all(
+    tokenizer, examples: list[Example], eos_id: int, max_len: int, verdict_only: bool = False
+):
+    """Encode; examples over max_len are dropped (a cut answer would teach cut answers).
+    verdict_only: each flag answer ends after its verdict (a scorer read only there)."""
     kept = [encode(tokenizer, ex, eos_id) for ex in examples]
+    if verdict_only:
+        kept = [up_to_verdict(f) for f in kept]
     fitting = [f for f in kept if len(f.input_ids) <= max_len]
     return fitting, len(kept) - len(fitting)
 

@@ -108,11 +108,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from srllm.convert.build import kept_layers
     from srllm.training.merge import merge_adapter
     from srllm.training.model import resolve_base
 
     source, _ = resolve_base(args.base)
-    print(f"wrote {merge_adapter(source, args.adapter, args.out)}")
+    keep = kept_layers(args.adapter)  # a cut run's adapter merges cut
+    print(f"wrote {merge_adapter(source, args.adapter, args.out, keep)}")
     return 0
 
 

@@ -44,6 +44,9 @@ def split_source(item: str, default_cap: int) -> tuple[str, int]:
 class TrainConfig:
     # Model
     base_model: str = EMBEDDED  # "embedded", an HF model id (cached offline) or a local folder
+    # Only the base's first N decoder layers (0 = all): a shallower model reads prompts N/L of
+    # the time, which is what the scan of a whole page needs on 2 cores (issue 14)
+    keep_layers: int = 0
     # Data: "" = the datasets found by the one data lookup (srllm.paths.data_root: SRLLM_DATA,
     # `srllm data fetch`, a checkout's ../shared/data); a path = that folder
     data_dir: str = ""
@@ -70,6 +73,9 @@ class TrainConfig:
     # file, and a run that trained on part of it names that part
     distilled_texts: int = 0
     max_len: int = 512  # examples longer than this are dropped (never truncated)
+    # Flag answers cut right after their verdict: a scorer read only at the label position (the
+    # scan's model) learns the decision from a third of the tokens. Needs tasks = ["flag"].
+    verdict_only: bool = False
     # Which of the contract's tasks the run trains ("flag", "rewrite"): a rewriter paired with a
     # separate flagger (EngineConfig.rewriter_path) only ever writes, so it can train on rewrites
     tasks: tuple[str, ...] = ("flag", "rewrite")
@@ -145,6 +151,12 @@ class TrainConfig:
             "tasks",
             'a non-empty list of "flag", "rewrite"',
         )
+        _require(
+            not self.verdict_only or self.tasks == ("flag",),
+            "verdict_only",
+            'false, or true with tasks = ["flag"]',
+        )
+        _require(self.keep_layers >= 0, "keep_layers", "an integer >= 0 (0 = all)")
         _require(64 <= self.max_len <= 32768, "max_len", "an integer in [64, 32768]")
         _require(self.lora_r >= 1, "lora_r", "an integer >= 1")
         _require(self.lora_alpha >= 1, "lora_alpha", "an integer >= 1")

@@ -14,14 +14,15 @@ from pathlib import Path
 from srllm.files import staged_dir
 
 
-def merge_adapter(base_source: str, adapter_dir: Path, out_dir: Path) -> Path:
+def merge_adapter(base_source: str, adapter_dir: Path, out_dir: Path, keep_layers: int = 0) -> Path:
+    """keep_layers: the run's (TrainConfig.keep_layers): the adapter meets the model it trained."""
     import torch
     from peft import PeftModel
 
     from srllm.training import model as model_io
 
     tokenizer = model_io.load_tokenizer(base_source)
-    base = model_io.load_model(base_source, torch.float32)
+    base = model_io.load_model(base_source, torch.float32, keep_layers=keep_layers)
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     eos = model_io.end_of_turn_id(tokenizer)
     merged.config.eos_token_id = eos

@@ -100,7 +100,8 @@ def end_of_turn_id(tokenizer) -> int:
     return tokenizer.eos_token_id
 
 
-def load_model(source: str, dtype, load_in_4bit: bool = False):
+def load_model(source: str, dtype, load_in_4bit: bool = False, keep_layers: int = 0):
+    """The causal LM; with keep_layers, only its first N decoder layers (see keep_first_layers)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -115,6 +116,25 @@ def load_model(source: str, dtype, load_in_4bit: bool = False):
             bnb_4bit_use_double_quant=True,
         )
     try:
-        return AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
         raise SrllmError(Code.MODEL_LOAD_FAILED, f"cannot load model {source!r}: {exc}") from exc
+    return keep_first_layers(model, keep_layers) if keep_layers else model
+
+
+def keep_first_layers(model, n: int):
+    """Drop every decoder layer after the first n, in place, config included, so the model saves
+    and converts (convert_hf_to_gguf reads num_hidden_layers) as an n-layer model of its kind."""
+    from torch import nn
+
+    layers = model.get_decoder().layers
+    if not 1 <= n <= len(layers):
+        raise SrllmError(
+            Code.BAD_CONFIG,
+            f"config field 'keep_layers': expected 1..{len(layers)} for this model, got {n}",
+        )
+    model.get_decoder().layers = nn.ModuleList(list(layers)[:n])
+    model.config.num_hidden_layers = n
+    if getattr(model.config, "layer_types", None):  # per-layer attention kinds (transformers 5)
+        model.config.layer_types = list(model.config.layer_types)[:n]
+    return model

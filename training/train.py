@@ -195,13 +195,15 @@ def prepare(cfg: TrainConfig, dist: Dist | None = None) -> Prepared:
     source, identity = model_io.resolve_base(cfg.base_model)
     tokenizer = model_io.load_tokenizer(source)
     eos_id = model_io.end_of_turn_id(tokenizer)
-    train, dropped = batching.encode_all(tokenizer, dataset.train, eos_id, cfg.max_len)
-    val, _ = batching.encode_all(tokenizer, dataset.val, eos_id, cfg.max_len)
+    train, dropped = batching.encode_all(
+        tokenizer, dataset.train, eos_id, cfg.max_len, cfg.verdict_only
+    )
+    val, _ = batching.encode_all(tokenizer, dataset.val, eos_id, cfg.max_len, cfg.verdict_only)
     if cfg.eval_max_examples:
         val = val[: cfg.eval_max_examples]  # rows come in groups of four kinds: stays balanced
     if not train:
         raise SrllmError(Code.DATA_INVALID, f"no training example fits max_len={cfg.max_len}")
-    model = model_io.load_model(source, dtype, cfg.load_in_4bit)
+    model = model_io.load_model(source, dtype, cfg.load_in_4bit, cfg.keep_layers)
     if not cfg.load_in_4bit:
         model.to(device)
     model = add_lora(model, cfg)
@@ -487,7 +489,9 @@ def finish(loop: Loop, started: float) -> Path:
     )
     merged_dir = None
     if cfg.merge:
-        merged_dir = merge.merge_adapter(prepared.base_source, adapter_dir, output_dir / "merged")
+        merged_dir = merge.merge_adapter(
+            prepared.base_source, adapter_dir, output_dir / "merged", cfg.keep_layers
+        )
     wall = time.time() - started
     path = manifest.write(
         output_dir, cfg, prepared, metrics, adapter_dir, merged_dir, tokens_per_s, wall

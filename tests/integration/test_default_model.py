@@ -12,12 +12,13 @@ from tests.support import build_default_model, running_server
 
 ADAPTER = Path(__file__).resolve().parents[2] / "training" / "adapters" / "default"
 REWRITER = ADAPTER.parent / "rewriter"
+SCAN = ADAPTER.parent / "scan"
 
 
-@pytest.mark.parametrize("adapter", [ADAPTER, REWRITER])
+@pytest.mark.parametrize("adapter", [ADAPTER, REWRITER, SCAN])
 def test_repo_adapters_are_small_and_documented(adapter):
-    if adapter == REWRITER and not (REWRITER / "adapter_config.json").is_file():
-        pytest.skip("the repo has no rewriter adapter: the default writes its own rewrites")
+    if adapter != ADAPTER and not (adapter / "adapter_config.json").is_file():
+        pytest.skip(f"the repo has no {adapter.name} adapter: the default does that work itself")
     weights = adapter / "adapter_model.safetensors"
     assert weights.stat().st_size < 20 * 2**20
     run = json.loads((adapter / "run.json").read_text())
@@ -55,7 +56,35 @@ def test_build_model_then_serve_runs_the_finetuned_default(isolated_home):
             assert health["model"]["rewriter"] is None
         flag = c.post("/v1/flag", json={"text": "Old people cannot learn anything."})
         assert flag.status_code == 200 and flag.json()["label"] in contract.LABELS
+        scanned = c.post("/v1/scan", json={"text": "Old people cannot learn anything."}).json()
     assert "fine-tuned: yes" in server.log_text()
+    if not (SCAN / "adapter_config.json").is_file():
+        assert health["model"]["scan"] is None and scanned["model"] == health["model"]["name"]
+        return
+    check_the_scan_model(health["model"], scanned)
+
+
+def check_the_scan_model(model: dict, scanned: dict) -> None:
+    """The repo's scan adapter built as a cut model beside the default: /health names it, and
+    /v1/scan reads its scores at its own calibrated threshold (the card's stay the default's)."""
+    from srllm.convert.ggufio import GGUFFile
+    from srllm.server.engine import Engine, EngineConfig
+
+    cut = paths.default_scan_model()
+    assert cut is not None and model["scan"]["path"] == str(cut)
+    run = json.loads((SCAN / "run.json").read_text())
+    assert GGUFFile(cut).get("llama.block_count") == run["config"]["keep_layers"] < 30
+    threshold = json.loads((SCAN / "calibration.json").read_text())["threshold"]
+    assert model["scan"]["flag_threshold"] == pytest.approx(threshold, abs=1e-6)
+    assert scanned["model"] == model["scan"]["name"] != model["name"]
+    assert scanned["thresholds"]["biased"] == pytest.approx(threshold, abs=1e-4)
+    engine = Engine(EngineConfig(model_path=cut, n_threads=2))
+    try:
+        p = engine.label_probabilities("Old people cannot learn anything.")
+    finally:
+        engine.close()
+    score = scanned["sentences"][0]["score"]
+    assert score == pytest.approx(1 - p[contract.Label.NEUTRAL], abs=1e-4)
 
 
 def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_when_stale(
@@ -77,6 +106,14 @@ def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_wh
         assert "building the fine-tuned default rewriter" in server.log_text()
         assert health["rewriter"]["name"] == f"SmolLM2-135M-Instruct, srllm fine-tune {release}"
         assert "; rewrites by SmolLM2-135M-Instruct, srllm fine-tune" in server.log_text()
+    if (SCAN / "adapter_config.json").is_file():  # the cut scan model, named as cut
+        release = json.loads((SCAN / "calibration.json").read_text())["release"]
+        keep = json.loads((SCAN / "run.json").read_text())["config"]["keep_layers"]
+        assert "building the fine-tuned default scan model" in server.log_text()
+        assert health["scan"]["name"] == (
+            f"SmolLM2-135M-Instruct, srllm fine-tune {release}, its first {keep} layers"
+        )
+        assert "; scans by SmolLM2-135M-Instruct, srllm fine-tune" in server.log_text()
 
     from srllm.convert.build import STAMP
 

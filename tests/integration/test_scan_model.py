@@ -12,6 +12,7 @@ import pytest
 
 from srllm import contract
 from srllm.errors import Code, SrllmError
+from srllm.paths import data_root
 
 SENTENCES = [
     "Old people are useless with computers.",
@@ -123,3 +124,24 @@ def test_the_cli_prints_the_routes_json(client, model_path, tmp_path):
     printed = json.loads(out.stdout)
     served = client.post("/v1/scan", json={"text": text}).json()
     assert printed["sentences"] == served["sentences"] and printed["model"] == served["model"]
+
+
+@pytest.mark.skipif(not (data_root() / "srllm").is_dir(), reason="SR-LLM data not present")
+def test_the_eval_reads_the_scan_section_with_a_scan_model(engine, model_path, tmp_path):
+    """`srllm eval --scan-model`: the flag rows and passage parts scored by that model, as
+    /v1/scan scores them (server.scan.text_scans), and the scan metrics read from them."""
+    from srllm.evaluation import runner, scoring
+    from srllm.evaluation.config import EvalConfig
+    from srllm.server import scan
+
+    config = EvalConfig(limit=3, out=tmp_path / "o", n_threads=2)
+    d = runner.load_data(config)
+    run = runner.SystemRun("m", "model", info={"flag_threshold": 0.5})
+    runner.scan_with_model(run, model_path, d, config)
+    assert run.info["scan"]["path"] == str(model_path)
+    assert len(run.scan_flags) == len(d.flag_rows) == 3
+    assert len(run.scan_parts) == sum(len(p.parts) for p in d.passages)
+    row = d.flag_rows[0]
+    assert run.scan_flags[0] == tuple(scan.text_scans(engine, [row.text, row.reference]))
+    metrics = scoring._scan_metrics(run)
+    assert 0.0 <= metrics["scan_auc"] <= 1.0 and 0.0 <= metrics["scan_passage_auc"] <= 1.0

@@ -138,3 +138,71 @@ def test_the_engine_reports_which_run_and_data_made_the_model(run_dir, tmp_path)
         assert engine.info.training["data"]["files"] == ["train_500.csv"]
     finally:
         engine.close()
+
+
+@pytest.fixture(scope="module")
+def cut_run_dir(tmp_path_factory):
+    """A real (2-step) run of the tiny Llama cut to its first layer, on flag verdicts only: the
+    recipe of the scan's own model (training/configs/v31-scan-12-layers.toml)."""
+    from srllm.training.config import load_config
+    from srllm.training.train import run
+
+    base = build_tiny_llama(tmp_path_factory.mktemp("tiny-llama-cut"))
+    out = tmp_path_factory.mktemp("cut-run")
+    overrides = tiny_overrides(base, out, max_steps=2, eval_at_start="false", keep_layers=1,
+                               verdict_only="true", tasks='["flag"]')  # fmt: skip
+    run(load_config(None, overrides))
+    return out
+
+
+def first_logits(path, prompt_ids: list[int]):
+    import numpy as np
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=64, n_threads=2, logits_all=True, verbose=False)
+    try:
+        llm.eval(prompt_ids)
+        return np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+    finally:
+        llm.close()
+
+
+def test_a_cut_model_stays_cut_through_both_conversions(cut_run_dir, base_gguf, tmp_path):
+    import numpy as np
+
+    config = json.loads((cut_run_dir / "run.json").read_text())["config"]
+    assert (config["keep_layers"], config["verdict_only"]) == (1, True)
+    merged_cfg = json.loads((cut_run_dir / "merged" / "config.json").read_text())
+    assert merged_cfg["num_hidden_layers"] == 1
+    from_folder, from_adapter = tmp_path / "folder.gguf", tmp_path / "adapter.gguf"
+    proc = srllm("convert", str(cut_run_dir / "merged"), "--out", str(from_folder))
+    assert proc.returncode == 0, proc.stderr
+    proc = srllm("convert", "--base", str(base_gguf), "--adapter", str(cut_run_dir / "adapter"),
+                 "--out", str(from_adapter), "--quant", "f16")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    from srllm.convert.ggufio import GGUFFile
+
+    for out in (from_folder, from_adapter):
+        assert gguf_fields(out)["llama.block_count"] == 1
+        blocks = {t.name.split(".")[1] for t in GGUFFile(out).tensors if t.name.startswith("blk.")}
+        assert blocks == {"0"}
+    assert gguf_fields(base_gguf)["llama.block_count"] == 2
+    ids = [5, 17, 42, 7, 99, 3]
+    a, b = (first_logits(p, ids) for p in (from_folder, from_adapter))
+    cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    assert cosine >= 0.99  # the GGUF merge makes the model the trainer merged
+
+
+def test_a_cut_merge_needs_the_layers_it_keeps(cut_run_dir, base_gguf, tmp_path):
+    adapter = tmp_path / "adapter"
+    shutil.copytree(cut_run_dir / "adapter", adapter)
+    run_json = json.loads((adapter / "run.json").read_text())
+    run_json["config"]["keep_layers"] = 5
+    (adapter / "run.json").write_text(json.dumps(run_json))
+    out = tmp_path / "x.gguf"
+    proc = srllm("convert", "--base", str(base_gguf), "--adapter", str(adapter), "--out", str(out))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (  # after a warning on the bases' names
+        "srllm: error: the adapter was trained on the first 5 layers; the base has 2"
+    )
+    assert not out.exists() and not list(tmp_path.glob("*.gguf*"))

@@ -262,6 +262,16 @@ def test_systems_are_models_then_pairs_and_the_default_brings_its_rewriter(
     (paths.default_rewriter_dir() / "w.gguf").write_bytes(b"GGUF")
     defaults = systems_to_run(EvalConfig(out=tmp_path / "o", data_root=tmp_path / "data"))
     assert [(s.name, role) for s, role in defaults][0] == ("flag+w", "fine-tuned default")
+    (paths.default_scan_dir()).mkdir(parents=True)
+    (paths.default_scan_dir() / "cut.gguf").write_bytes(b"GGUF")
+    defaults = systems_to_run(EvalConfig(out=tmp_path / "o", data_root=tmp_path / "data"))
+    assert [(s.name, role) for s, role in defaults][0] == (
+        "flag+w (scan cut)",
+        "fine-tuned default",
+    )
+    scanned = EvalConfig(models=(models["a"],), scan_model=models["b"], out=tmp_path / "o",
+                         data_root=tmp_path / "data")  # fmt: skip
+    assert [s.name for s, _ in systems_to_run(scanned)] == ["a (scan b)"]
     with pytest.raises(SrllmError, match="models"):
         EvalConfig(pairs=((models["a"], tmp_path / "missing.gguf"),), out=tmp_path / "o",
                    data_root=tmp_path / "data")  # fmt: skip

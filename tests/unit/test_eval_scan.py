@@ -64,6 +64,20 @@ def test_a_text_the_cards_rules_flag_is_labelled_biased_with_its_score_unchanged
     assert (out["scan_precision"], out["scan_recall"]) == (1.0, 1.0)  # labelled by the rule
 
 
+def test_with_a_scan_model_the_metrics_are_its_scores_and_labels():
+    run = runner.SystemRun("m", "model", info={"flag_threshold": 0.5})
+    run.flags = [(flag("b1", 0.99), flag("h1", 0.01))]  # the flagger's own: not read
+    run.scan_info = {"name": "cut", "path": "cut.gguf", "flag_threshold": 0.3}
+    run.scan_flags = [((0.8, True), (0.2, False)), ((0.25, True), (0.35, True))]
+    run.scan_parts = [(0.9, True, True), (0.1, False, False), (0.4, True, False)]
+    out = scoring._scan_metrics(run)
+    assert out["scan_auc"] == metrics.auc([0.8, 0.25, 0.2, 0.35], [True, True, False, False])
+    assert out["scan_auc"] == 0.75
+    assert (out["scan_precision"], out["scan_recall"]) == (2 / 3, 1.0)  # the labels given
+    assert out["scan_passage_auc"] == 1.0
+    assert (out["scan_passage_precision"], out["scan_passage_recall"]) == (0.5, 1.0)
+
+
 def test_scan_metrics_need_a_model_with_a_threshold():
     assert scoring._scan_metrics(runner.SystemRun("identity", "identity")) == {}
     no_threshold = runner.SystemRun("m", "model")

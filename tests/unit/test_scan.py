@@ -122,6 +122,35 @@ def test_the_scan_and_the_flag_give_the_same_score(client):
     assert scanned["sentences"][0]["label"] == "biased" and flag["biased"] is True
 
 
+class WithScanModel(ScriptedEngine):
+    """An engine with a scan model of its own (Engine.scan_engine): another stand-in, with its
+    own name, scores and calibrated threshold."""
+
+    def __init__(self, scanner: ScriptedEngine, **kwargs):
+        super().__init__(**kwargs)
+        self.scanner = scanner
+
+    def scan_engine(self):
+        return self.scanner
+
+
+def test_a_scan_model_scores_the_scan_at_its_own_threshold_and_the_card_stays_the_models():
+    cut = make_engine()
+    cut.info.name, cut.info.path, cut.info.flag_threshold = "cut", "cut.gguf", 0.3
+    cut.flags[FAIR] = scored(0.2)
+    engine = WithScanModel(cut, flags={OLD: scored(0.9), LOW: scored(0.1)})
+    with app_client(engine) as client:
+        body = client.post("/v1/scan", json={"text": f"{LOW} {FAIR}"}).json()
+        assert body["model"] == "cut" and body["thresholds"] == {"biased": 0.3, "review": 0.15}
+        assert [(s["score"], s["label"]) for s in body["sentences"]] == [
+            (0.3499, "biased"),  # the scan model's score, at its threshold
+            (0.2, "review"),
+        ]
+        assert ("score", LOW) in cut.calls and ("score", LOW) not in engine.calls
+        card = client.post("/v1/flag", json={"text": LOW}).json()
+        assert card["p_biased"] == 0.1 and card["biased"] is False  # the card is the model's
+
+
 def test_sse_is_start_then_each_sentence_in_order_then_done(client):
     text = " ".join([FAIR, OLD, EDGE, NEAR, LOW, FAIR])
     r = client.post("/v1/scan", json={"text": text, "stream": True})

@@ -103,3 +103,23 @@ def test_the_rewriter_is_the_defaults_own_only_when_the_default_serves(isolated_
     assert ServerSettings().engine_config(Path("/m.gguf")).rewriter_path == rewriter
     (paths.default_model_dir() / "flag-Q8_0.gguf").unlink()  # the untuned fallback serves alone
     assert paths.resolve_rewriter(None, None) is None
+
+
+def test_the_scan_model_is_the_defaults_own_only_when_the_default_serves(isolated_home):
+    from srllm import cli
+
+    assert paths.resolve_scan(None, None) is None  # nothing built: the model scores its scans
+    for folder, name in ((paths.default_model_dir(), "flag"), (paths.default_scan_dir(), "cut")):
+        folder.mkdir(parents=True)
+        (folder / f"{name}-Q8_0.gguf").write_bytes(b"GGUF")
+    cut = paths.default_scan_dir() / "cut-Q8_0.gguf"
+    assert paths.resolve_scan(None, None) == cut
+    assert paths.resolve_scan(Path("/mine.gguf"), None) is None  # a user's model scans
+    assert paths.resolve_scan(Path("/mine.gguf"), Path("/s.gguf")) == Path("/s.gguf")
+    settings = from_env({"SRLLM_SCAN_MODEL": "/s2.gguf"})
+    assert settings.engine_config(Path("/m.gguf")).scan_path == Path("/s2.gguf")
+    assert ServerSettings().engine_config(Path("/m.gguf")).scan_path == cut
+    args = cli.build_parser().parse_args(["scan", "-", "--scan-model", "/s3.gguf"])
+    assert cli._settings(args).engine_config(Path("/m.gguf")).scan_path == Path("/s3.gguf")
+    (paths.default_model_dir() / "flag-Q8_0.gguf").unlink()
+    assert paths.resolve_scan(None, None) is None

@@ -85,6 +85,27 @@ def test_the_verdict_of_a_flag_gets_the_label_weight_and_nothing_else_does():
     assert float(unweighted.sum()) == unweighted.numel()
 
 
+def test_a_verdict_only_example_ends_after_its_verdict():
+    cut = batching.up_to_verdict(
+        batching.Features([1, 2, 3, 4, 5, 6, 7], [IGN, IGN, 3, 4, 5, 6, 7], "flag_b", (3, 5))
+    )
+    assert cut.input_ids == [1, 2, 3, 4, 5] and cut.labels == [IGN, IGN, 3, 4, 5]
+    assert cut.verdict == (3, 5)
+    rewrite = feature([1, 2], [3, 4])  # no verdict: kept whole
+    assert batching.up_to_verdict(rewrite) == rewrite
+
+    from srllm import contract
+    from srllm.training.data import Example
+
+    answer = contract.Flag(contract.Label.HIGHLY_BIASED, ["age"], ["old"], "x").to_json()
+    example = Example(contract.Task.FLAG, "Old men.", answer, "flag_biased", "t")
+    (whole,), _ = batching.encode_all(CharTokenizer(), [example], 0, 512)
+    (short,), _ = batching.encode_all(CharTokenizer(), [example], 0, 512, verdict_only=True)
+    text = "".join(chr(i) for i in short.input_ids)
+    assert text.endswith('{"label": "highly_biased') and len(short.input_ids) < len(whole.input_ids)
+    assert "".join(chr(i) for i in whole.input_ids).startswith(text)
+
+
 def test_edited_positions_mark_replacements_insertions_and_the_token_after_a_deletion():
     source = [1, 2, 3, 4, 5]
     end = 99

@@ -62,11 +62,21 @@ def test_default_config_stays_a_small_standard_lora_adapter():
         ("label_weight=0.5", "label_weight"),
         ("edit_weight=200", "edit_weight"),
         ("merge=1", "merge"),
+        ("verdict_only=true", "verdict_only"),  # the default trains rewrites too
+        ("keep_layers=-1", "keep_layers"),
     ],
 )
 def test_a_bad_value_fails_with_a_message_naming_the_field(override, field):
     with pytest.raises(SrllmError, match=repr(field)):
         load_config(None, [override])
+
+
+def test_the_scan_model_config_cuts_the_model_and_fits_the_adapter_budget():
+    cfg = load_config(next(p for p in shipped_configs() if p.stem.startswith("v31-scan")))
+    assert cfg.verdict_only and cfg.tasks == ("flag",) and 0 < cfg.keep_layers < 30
+    widths = 2 * 576 + 2 * (576 + 192) + 3 * (576 + 1536)  # one layer's seven LoRA pairs
+    assert cfg.keep_layers * cfg.lora_r * widths * 2 < 20_000_000  # fp16
+    assert load_config(None, ['tasks=["flag"]', "verdict_only=true"]).verdict_only
 
 
 def test_overrides_take_toml_values_and_bare_lists(tmp_path):

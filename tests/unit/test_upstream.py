@@ -405,10 +405,14 @@ def test_the_start_up_line_names_an_upstream_engine_not_a_local_cpu_fallback():
     assert "CPU" not in line and "fallback" not in line
     local = SimpleNamespace(
         name="m", file_type="Q8_0", n_gpu_layers=0, finetuned=False, path="/x/m.gguf",
-        rewriter=None,
+        rewriter=None, scan=None,
     )  # fmt: skip
     assert describe_model(local) == (
         "model m (Q8_0, CPU, fine-tuned: no, the untuned fallback) from /x/m.gguf"
     )
     local.rewriter = {"name": "w", "path": "/x/w.gguf"}
     assert describe_model(local).endswith("from /x/m.gguf; rewrites by w from /x/w.gguf")
+    local.scan = {"name": "s", "path": "/x/s.gguf"}
+    assert describe_model(local).endswith(
+        "; rewrites by w from /x/w.gguf; scans by s from /x/s.gguf"
+    )
