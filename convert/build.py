@@ -128,7 +128,7 @@ def kept_layers(adapter: Path) -> int:
     run_json = training_manifest_beside(adapter)
     if run_json is None:
         return 0
-    return int(TrainingManifest.read(run_json).config.get("keep_layers", 0))
+    return TrainingManifest.read(run_json).keep_layers
 
 
 # What the built default was made from: a new adapter, run.json or calibration makes it stale.

@@ -141,14 +141,14 @@ def kept_blocks(reader: GGUFFile, keep_layers: int) -> int:
 
 
 def plan_merge(
-    reader: GGUFFile, pairs: list[LoraPair], keep_layers: int = 0
+    reader: GGUFFile, pairs: list[LoraPair], keep: int | None = None
 ) -> tuple[list[PlannedTensor], int]:
-    """The merged tensors; with keep_layers, the blocks after the first N are left out (the
-    adapter trained on a model cut there)."""
+    """The merged tensors; with keep (kept_blocks), the blocks after the first `keep` are left
+    out (the adapter trained on a model cut there)."""
     arch = _arch(reader)
     arch_name = gguf.MODEL_ARCH_NAMES[arch]
     n_layer = int(reader.get(f"{arch_name}.block_count"))
-    keep = kept_blocks(reader, keep_layers)
+    keep = n_layer if keep is None else keep
     n_head = int(reader.get(f"{arch_name}.attention.head_count"))
     n_head_kv = int(reader.get(f"{arch_name}.attention.head_count_kv", n_head))
     names = gguf.get_tensor_name_map(arch, n_layer)
@@ -209,9 +209,9 @@ def merge_adapter(
     the training run's (its run.json config), so a model cut there stays cut."""
     config, pairs = load_adapter(adapter)
     check_base_name(config, reader)
-    plan, n_merged = plan_merge(reader, pairs, keep_layers)
-    blocks = block_count_key(reader)
     keep = kept_blocks(reader, keep_layers)
+    plan, n_merged = plan_merge(reader, pairs, keep)
+    blocks = block_count_key(reader)
 
     def add_kv(writer: gguf.GGUFWriter) -> None:
         write_meta(writer, meta)

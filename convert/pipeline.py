@@ -165,7 +165,7 @@ def run(cfg: ConvertConfig) -> tuple[Path, ModelManifest]:
 
     with temp_path(out) as stage1:
         if cfg.merging:
-            keep = int(run.config.get("keep_layers", 0)) if run else 0  # a cut run stays cut
+            keep = run.keep_layers if run else 0  # a cut run stays cut
             stats = merge.merge_adapter(reader, cfg.adapter, stage1, meta, keep)
         else:
             stats = writer.convert_hf(cfg.model_dir, stage1, cfg.float_type, meta)

@@ -155,9 +155,8 @@ class SystemRun:
     # context + anti-stereotype, context + unrelated.
     stereotypes: list[tuple[float, float, float]] = field(default_factory=list)
     group_statements: list[float] = field(default_factory=list)  # text scores, aligned with d's
-    # With a scan model (System.scan): its /health info, its (score, underlined) of each
+    # With a scan model (System.scan, named in info["scan"]): its (score, underlined) of each
     # flag row's (biased, human) texts, and of each passage part with the part's gold label.
-    scan_info: dict | None = None
     scan_flags: list[tuple[tuple[float, bool], tuple[float, bool]]] = field(default_factory=list)
     scan_parts: list[tuple[float, bool, bool]] = field(default_factory=list)
     group_rewrites: list[Rewrite] = field(default_factory=list)  # aligned with d.group_rewrites
@@ -325,12 +324,11 @@ def scan_with_model(run: SystemRun, path: Path, d: EvalData, config: EvalConfig)
     engine = Engine(EngineConfig(path, n_ctx=config.n_ctx, n_threads=config.n_threads))
     try:
         info = engine.info
-        run.scan_info = {
+        run.info["scan"] = {  # metrics.json says which model scored the scans
             "name": info.name,
             "path": info.path,
             "flag_threshold": info.flag_threshold,
         }
-        run.info["scan"] = run.scan_info  # metrics.json says which model scored the scans
         texts = [t for r in d.flag_rows for t in (r.text, r.reference)]
         flat = scan.text_scans(engine, texts)
         run.scan_flags = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]

@@ -167,7 +167,7 @@ def _scan_metrics(run: SystemRun) -> dict:
     threshold = run.info.get("flag_threshold")
     if not run.is_model or threshold is None:
         return {}
-    if run.scan_info is not None:
+    if run.info.get("scan") is not None:
         return _scan_model_metrics(run)
     out: dict = {}
     pairs = [(b, h) for b, h in run.flags if b.sentence_p and h.sentence_p]

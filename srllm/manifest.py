@@ -84,6 +84,11 @@ class TrainingManifest:
     created: str
 
     @property
+    def keep_layers(self) -> int:
+        """The base's first layers the run trained on (0: all; TrainConfig.keep_layers)."""
+        return int(self.config.get("keep_layers", 0))
+
+    @property
     def base_name(self) -> str:
         """The base model as a user knows it (an HF id where there is one)."""
         return str(self.base_model.get("hf_id") or self.base_model.get("base_model") or "")

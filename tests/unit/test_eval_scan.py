@@ -65,9 +65,9 @@ def test_a_text_the_cards_rules_flag_is_labelled_biased_with_its_score_unchanged
 
 
 def test_with_a_scan_model_the_metrics_are_its_scores_and_labels():
-    run = runner.SystemRun("m", "model", info={"flag_threshold": 0.5})
+    scan = {"name": "cut", "path": "cut.gguf", "flag_threshold": 0.3}
+    run = runner.SystemRun("m", "model", info={"flag_threshold": 0.5, "scan": scan})
     run.flags = [(flag("b1", 0.99), flag("h1", 0.01))]  # the flagger's own: not read
-    run.scan_info = {"name": "cut", "path": "cut.gguf", "flag_threshold": 0.3}
     run.scan_flags = [((0.8, True), (0.2, False)), ((0.25, True), (0.35, True))]
     run.scan_parts = [(0.9, True, True), (0.1, False, False), (0.4, True, False)]
     out = scoring._scan_metrics(run)
