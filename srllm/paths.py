@@ -10,6 +10,7 @@ SRLLM_DATA, when set, is where the datasets are (and where `srllm data fetch` pu
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -87,11 +88,7 @@ def default_model_dir() -> Path:
 
 
 def finetuned_default_model() -> Path | None:
-    folder = default_model_dir()
-    if not folder.is_dir():
-        return None
-    ggufs = sorted(folder.glob("*.gguf"))
-    return ggufs[0] if ggufs else None
+    return _first_gguf(default_model_dir())
 
 
 def default_rewriter_dir() -> Path:
@@ -117,9 +114,11 @@ def default_scan_model() -> Path | None:
 
 
 def _built_beside_default(folder: Path) -> Path | None:
-    if finetuned_default_model() is None or not folder.is_dir():
-        return None
-    ggufs = sorted(folder.glob("*.gguf"))
+    return None if finetuned_default_model() is None else _first_gguf(folder)
+
+
+def _first_gguf(folder: Path) -> Path | None:
+    ggufs = sorted(folder.glob("*.gguf")) if folder.is_dir() else []
     return ggufs[0] if ggufs else None
 
 
@@ -161,17 +160,23 @@ def is_embedded(path: Path) -> bool:
 def resolve_rewriter(model: Path | None, explicit: Path | None) -> Path | None:
     """--rewriter-model PATH > the default's own rewriter when the default serves (no --model)
     > None: the model writes its own rewrites."""
-    if explicit is not None:
-        return explicit
-    return default_rewriter_model() if model is None else None
+    return _companion(model, explicit, default_rewriter_model)
 
 
 def resolve_scan(model: Path | None, explicit: Path | None) -> Path | None:
     """--scan-model PATH > the default's own scan model when the default serves (no --model)
     > None: the model scores its own scans."""
+    return _companion(model, explicit, default_scan_model)
+
+
+def _companion(
+    model: Path | None, explicit: Path | None, defaults_own: Callable[[], Path | None]
+) -> Path | None:
+    """A second model beside the served one: the user's, else the default's own one only when
+    the default serves (a user's --model is never paired with the default's fine-tunes)."""
     if explicit is not None:
         return explicit
-    return default_scan_model() if model is None else None
+    return defaults_own() if model is None else None
 
 
 def resolve_model(explicit: Path | None) -> Path:

@@ -89,37 +89,38 @@ def test_serve_takes_extension_origins_on_the_command_line():
     assert cli._settings(cli.build_parser().parse_args(["serve"])).extension_origins == ()
 
 
-def test_the_rewriter_is_the_defaults_own_only_when_the_default_serves(isolated_home):
-    assert paths.resolve_rewriter(None, None) is None  # nothing built: the model rewrites
-    for folder, name in ((paths.default_model_dir(), "flag"), (paths.default_rewriter_dir(), "w")):
-        folder.mkdir(parents=True)
-        (folder / f"{name}-Q8_0.gguf").write_bytes(b"GGUF")
-    rewriter = paths.default_rewriter_dir() / "w-Q8_0.gguf"
-    assert paths.resolve_rewriter(None, None) == rewriter
-    assert paths.resolve_rewriter(Path("/mine.gguf"), None) is None  # a user's model rewrites
-    assert paths.resolve_rewriter(Path("/mine.gguf"), Path("/w.gguf")) == Path("/w.gguf")
-    settings = from_env({"SRLLM_REWRITER_MODEL": "/w2.gguf"})
-    assert settings.engine_config(Path("/m.gguf")).rewriter_path == Path("/w2.gguf")
-    assert ServerSettings().engine_config(Path("/m.gguf")).rewriter_path == rewriter
-    (paths.default_model_dir() / "flag-Q8_0.gguf").unlink()  # the untuned fallback serves alone
-    assert paths.resolve_rewriter(None, None) is None
-
-
-def test_the_scan_model_is_the_defaults_own_only_when_the_default_serves(isolated_home):
+@pytest.mark.parametrize(
+    "folder, resolve, env, field, flag",
+    [
+        (paths.default_rewriter_dir, paths.resolve_rewriter, "SRLLM_REWRITER_MODEL",
+         "rewriter_path", ["serve", "--rewriter-model"]),
+        (paths.default_scan_dir, paths.resolve_scan, "SRLLM_SCAN_MODEL", "scan_path",
+         ["scan", "-", "--scan-model"]),
+    ],
+    ids=["rewriter", "scan"],
+)  # fmt: skip
+def test_a_companion_model_is_the_defaults_own_only_when_the_default_serves(
+    isolated_home, folder, resolve, env, field, flag
+):
+    """The rewriter and the scan model: the user's, else the default's own one, and only when
+    the default serves; nothing built: the served model does the work itself."""
     from srllm import cli
 
-    assert paths.resolve_scan(None, None) is None  # nothing built: the model scores its scans
-    for folder, name in ((paths.default_model_dir(), "flag"), (paths.default_scan_dir(), "cut")):
-        folder.mkdir(parents=True)
-        (folder / f"{name}-Q8_0.gguf").write_bytes(b"GGUF")
-    cut = paths.default_scan_dir() / "cut-Q8_0.gguf"
-    assert paths.resolve_scan(None, None) == cut
-    assert paths.resolve_scan(Path("/mine.gguf"), None) is None  # a user's model scans
-    assert paths.resolve_scan(Path("/mine.gguf"), Path("/s.gguf")) == Path("/s.gguf")
-    settings = from_env({"SRLLM_SCAN_MODEL": "/s2.gguf"})
-    assert settings.engine_config(Path("/m.gguf")).scan_path == Path("/s2.gguf")
-    assert ServerSettings().engine_config(Path("/m.gguf")).scan_path == cut
-    args = cli.build_parser().parse_args(["scan", "-", "--scan-model", "/s3.gguf"])
-    assert cli._settings(args).engine_config(Path("/m.gguf")).scan_path == Path("/s3.gguf")
-    (paths.default_model_dir() / "flag-Q8_0.gguf").unlink()
-    assert paths.resolve_scan(None, None) is None
+    assert resolve(None, None) is None
+    for where, name in ((paths.default_model_dir(), "flag"), (folder(), "other")):
+        where.mkdir(parents=True)
+        (where / f"{name}-Q8_0.gguf").write_bytes(b"GGUF")
+    built = folder() / "other-Q8_0.gguf"
+    assert resolve(None, None) == built
+    assert resolve(Path("/mine.gguf"), None) is None  # a user's model works alone
+    assert resolve(Path("/mine.gguf"), Path("/o.gguf")) == Path("/o.gguf")
+    settings = from_env({env: "/o2.gguf"})
+    assert getattr(settings.engine_config(Path("/m.gguf")), field) == Path("/o2.gguf")
+    assert getattr(ServerSettings().engine_config(Path("/m.gguf")), field) == built
+    if flag is not None:
+        args = cli.build_parser().parse_args([*flag, "/o3.gguf"])
+        assert getattr(cli._settings(args).engine_config(Path("/m.gguf")), field) == Path(
+            "/o3.gguf"
+        )
+    (paths.default_model_dir() / "flag-Q8_0.gguf").unlink()  # the untuned fallback works alone
+    assert resolve(None, None) is None
