@@ -96,6 +96,7 @@ def build_model(
         name = f"{EMBEDDED_DISPLAY_NAME}, srllm fine-tune" + (f" {release}" if release else "")
         keep = kept_layers(adapter)
         name += f", its first {keep} layers" if keep else ""
+        name += ", a scan scorer" if scan_scorer(adapter) else ""
     target = target or default_model_dir()
     target.mkdir(parents=True, exist_ok=True)
     # Build in a scratch folder beside the target, then move in: the server never sees half a file.
@@ -121,14 +122,24 @@ def build_model(
     return final, manifest
 
 
-def kept_layers(adapter: Path) -> int:
-    """The keep_layers of the run that trained `adapter` (0: the whole model), from its run.json."""
+def _run(adapter: Path):
+    """The TrainingManifest of the run that trained `adapter` (its run.json), or None."""
     from srllm.manifest import TrainingManifest, training_manifest_beside
 
     run_json = training_manifest_beside(adapter)
-    if run_json is None:
-        return 0
-    return TrainingManifest.read(run_json).keep_layers
+    return None if run_json is None else TrainingManifest.read(run_json)
+
+
+def kept_layers(adapter: Path) -> int:
+    """The keep_layers of the run that trained `adapter` (0: the whole model)."""
+    run = _run(adapter)
+    return run.keep_layers if run else 0
+
+
+def scan_scorer(adapter: Path) -> bool:
+    """Whether the run trained on the scan's own prompt (a scorer that never flags)."""
+    run = _run(adapter)
+    return run is not None and run.prompt is not None
 
 
 # What the built default was made from: a new adapter, run.json or calibration makes it stale.

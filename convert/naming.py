@@ -17,6 +17,7 @@ from srllm.contract import CONTRACT_VERSION
 # The keys server/engine.py reads (not imported: that module loads llama.cpp); a test pins them.
 META_CONTRACT = "srllm.contract"
 META_MANIFEST_SHA = "srllm.training_manifest_sha256"
+META_PROMPT = "srllm.prompt"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class OutputMeta:
     manifest_sha256: str | None = None
     description: str | None = None
     flag_threshold: float | None = None  # from the adapter's calibration.json
+    prompt: str | None = None  # the run's prompt when not the chat one (TrainingManifest.prompt)
 
 
 def write_meta(writer: gguf.GGUFWriter, meta: OutputMeta) -> None:
@@ -64,6 +66,8 @@ def write_meta(writer: gguf.GGUFWriter, meta: OutputMeta) -> None:
         writer.add_string(META_CONTRACT, CONTRACT_VERSION)
     if meta.manifest_sha256:
         writer.add_string(META_MANIFEST_SHA, meta.manifest_sha256)
+    if meta.prompt:
+        writer.add_string(META_PROMPT, meta.prompt)
 
 
 def _part(text: str | None) -> str | None:

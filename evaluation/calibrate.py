@@ -106,7 +106,7 @@ def calibrate(
 
     cfg = train_config.load_config(config)
     items = [i for i in validation_items(cfg) if sources is None or i.source in sources]
-    engine = Engine(EngineConfig(model, n_threads=threads))
+    engine = Engine(EngineConfig(model, n_threads=threads), scorer=True)
     print(f"calibrate: P(biased) of {len(items)} validation texts", flush=True)
     try:
         scores = text_scores(engine, [i.text for i in items])

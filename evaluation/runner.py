@@ -321,7 +321,7 @@ def scan_with_model(run: SystemRun, path: Path, d: EvalData, config: EvalConfig)
     infer_50's flag rows and the passages' parts (server.scan.text_scans)."""
     from srllm.server.engine import Engine, EngineConfig
 
-    engine = Engine(EngineConfig(path, n_ctx=config.n_ctx, n_threads=config.n_threads))
+    engine = Engine(EngineConfig(path, n_ctx=config.n_ctx, n_threads=config.n_threads), scorer=True)
     try:
         info = engine.info
         run.info["scan"] = {  # metrics.json says which model scored the scans

@@ -4,7 +4,9 @@ A second GGUF may write the rewrites (EngineConfig.rewriter_path): the model tha
 not always the one that rewrites best, and the rewrite reads only its own prompt, so each task
 runs on the model that does it best. Everything else (verdicts, words, chat) stays on the first.
 A third may score scans (EngineConfig.scan_path): a fine-tune cut to its first layers reads a
-whole page in a fraction of the time (Engine.scan_engine, server.scan).
+whole page in a fraction of the time (Engine.scan_engine, server.scan). One trained on the scan's
+own prompt (contract.scan_prompt, GGUF srllm.prompt = "scan") reads each sentence and a line
+break instead of the chat markup around it, and only ever scores.
 
 This is the only module that imports llama_cpp. Every call is blocking and must run off the
 event loop; callers serialise access (one generation at a time per context) and pass a
@@ -38,6 +40,9 @@ META_CONTRACT = "srllm.contract"
 META_MANIFEST_SHA = "srllm.training_manifest_sha256"
 # The decision threshold on P(biased) chosen on validation data when the model was built.
 META_FLAG_THRESHOLD = "srllm.flag_threshold"
+# The prompt a model was trained on when it is not the contract's chat one: contract.PROMPT_SCAN
+# for a scan scorer (TrainConfig.scan_prompt), read only at the label position.
+META_PROMPT = "srllm.prompt"
 DEFAULT_FLAG_THRESHOLD = 0.5
 GGUF_MAGIC = b"GGUF"
 
@@ -159,8 +164,21 @@ _FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 15: "Q4_K_M"
 _FILE_TYPES |= {18: "Q6_K", 32: "BF16"}
 
 
+def _scorer_only(path: Path, meta: dict) -> None:
+    """Refuse a scan scorer where flags are generated or rewrites written."""
+    if meta.get(META_PROMPT) == contract.PROMPT_SCAN:
+        raise SrllmError(
+            Code.MODEL_LOAD_FAILED,
+            f"{path.name} is a scan scorer (trained on the scan's own prompt): it scores "
+            "sentences but cannot flag or rewrite; give it as the scan model (--scan-model)",
+            path=str(path),
+        )
+
+
 class Engine:
-    def __init__(self, config: EngineConfig):
+    def __init__(self, config: EngineConfig, scorer: bool = False):
+        """scorer: only label probabilities will be asked of the model (a scan's or
+        calibration's scorer), so a model trained on the scan's own prompt may serve."""
         check_gguf(config.model_path)
         for extra in (config.rewriter_path, config.scan_path):
             if extra is not None:
@@ -180,12 +198,16 @@ class Engine:
 
         self._llm = load(config.model_path)
         meta = self._llm.metadata
+        if not scorer:
+            _scorer_only(config.model_path, meta)
+        self._scan_prompt = meta.get(META_PROMPT) == contract.PROMPT_SCAN
         self._format = _chat_formatter(meta, self._llm)
         # The rewriter: its own weights, context, tokenizer and chat template.
         self._writer, self._writer_format = self._llm, self._format
         rewriter = None
         if config.rewriter_path is not None:
             self._writer = load(config.rewriter_path)
+            _scorer_only(config.rewriter_path, self._writer.metadata)
             self._writer_format = _chat_formatter(self._writer.metadata, self._writer)
             rewriter = {
                 "name": self._writer.metadata.get("general.name") or config.rewriter_path.stem,
@@ -308,7 +330,11 @@ class Engine:
         return self._verdicts([logits[self._label_first[label]] for label in contract.Label])
 
     def _scored_tokens(self, text: str) -> list[int]:
-        """The flag prompt and the answer up to the verdict: the label position is its end."""
+        """The flag prompt and the answer up to the verdict, or a scan scorer's own prompt
+        (contract.scan_prompt): the label position is its end."""
+        if self._scan_prompt:
+            prompt = contract.scan_prompt(text).encode("utf-8")
+            return self._llm.tokenize(prompt, add_bos=True, special=False)
         return self.prompt_tokens(contract.Task.FLAG, text) + self._label_prefix
 
     @staticmethod
@@ -351,7 +377,7 @@ class Engine:
     def _batch_scorer(self) -> _BatchScorer:
         """Made on first use (a scan), so a server that never scans never pays its memory."""
         if self._scorer is None:
-            probe = [self.prompt_tokens(contract.Task.FLAG, t) for t in ("Hello.", "Bonjour !")]
+            probe = [self._scored_tokens(t) for t in ("Hello.", "Bonjour !")]
             self._scorer = _BatchScorer(self._llm, _shared_start(probe))
         return self._scorer
 
@@ -369,7 +395,8 @@ class Engine:
                     scan_path=None,
                     flag_threshold=None,
                     prompt_lookup=0,
-                )
+                ),
+                scorer=True,
             )
         return self._scan
 

@@ -224,6 +224,25 @@ def messages(task: Task | str, text: str) -> list[dict[str, str]]:
     ]
 
 
+# The scan's own prompt (issue 14). A scorer read at one position per sentence needs no chat
+# markup: after the text, the flag prompt adds 14 tokens ("</text>", the end of the turn, the
+# assistant's turn, '{"label": "'), half of what a page's scan reads. A model trained on this
+# prompt (TrainConfig.scan_prompt; its GGUF says PROMPT_SCAN under srllm.prompt) is read at the
+# end of scan_prompt(text), where it learned the flag answer's verdict tokens. The instruction
+# comes first and never changes, so it is read once per scan (the text starts on a new line).
+PROMPT_SCAN = "scan"
+SCAN_INSTRUCTION = (
+    "Task: scan. Is the sentence biased (unfair, stereotyping, demeaning or loaded language "
+    "about people or groups)? neutral | slightly_biased | highly_biased\n"
+)
+
+
+def scan_prompt(text: str) -> str:
+    """The scan prompt of one text: its runs of whitespace read as one space, so the line break
+    after it is the one place the verdict follows."""
+    return SCAN_INSTRUCTION + " ".join(text.split()) + "\n"
+
+
 @dataclass(frozen=True)
 class Flag:
     label: Label

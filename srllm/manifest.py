@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from srllm.contract import PROMPT_SCAN
 from srllm.errors import Code, SrllmError
 from srllm.files import write_json_atomic
 
@@ -87,6 +88,12 @@ class TrainingManifest:
     def keep_layers(self) -> int:
         """The base's first layers the run trained on (0: all; TrainConfig.keep_layers)."""
         return int(self.config.get("keep_layers", 0))
+
+    @property
+    def prompt(self) -> str | None:
+        """contract.PROMPT_SCAN for a run on the scan's own prompt (TrainConfig.scan_prompt),
+        None for the contract's chat prompt."""
+        return PROMPT_SCAN if self.config.get("scan_prompt") else None
 
     @property
     def base_name(self) -> str:

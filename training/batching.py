@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srllm import contract
 from srllm.contract import Task
 from srllm.training.data import Example
 
@@ -57,19 +58,39 @@ def encode(tokenizer, example: Example, eos_id: int) -> Features:
     answer = tokenizer(example.target, add_special_tokens=False, return_offsets_mapping=True)
     response = answer.input_ids + [eos_id]
     verdict = (0, 0)
-    span = verdict_chars(example)
-    if span is not None:
-        inside = [
-            i for i, (a, b) in enumerate(answer.offset_mapping) if a < span[1] and b > span[0]
-        ]
-        if inside:
-            verdict = (len(prompt) + inside[0], len(prompt) + inside[-1] + 1)
+    inside = verdict_tokens(example, answer.offset_mapping)
+    if inside:
+        verdict = (len(prompt) + inside[0], len(prompt) + inside[-1] + 1)
     edits: tuple[int, ...] = ()
     if example.task is Task.REWRITE:
         source = tokenizer(example.text, add_special_tokens=False).input_ids
         edits = tuple(len(prompt) + j for j in edited_positions(source, response))
     labels = [IGNORE] * len(prompt) + response
     return Features(prompt + response, labels, example.kind, verdict, edits)
+
+
+def encode_scan(tokenizer, example: Example) -> Features | None:
+    """A flag example on the scan prompt (contract.scan_prompt): the prompt, then the verdict's
+    tokens as the flag answer tokenises them (the ids the engine reads at the label position).
+    None for an example without a verdict."""
+    answer = tokenizer(example.target, add_special_tokens=False, return_offsets_mapping=True)
+    inside = verdict_tokens(example, answer.offset_mapping)
+    if not inside:
+        return None
+    prompt = tokenizer(contract.scan_prompt(example.text), add_special_tokens=True).input_ids
+    verdict = answer.input_ids[inside[0] : inside[-1] + 1]
+    end = len(prompt) + len(verdict)
+    return Features(
+        prompt + verdict, [IGNORE] * len(prompt) + verdict, example.kind, (len(prompt), end)
+    )
+
+
+def verdict_tokens(example: Example, offsets: list[tuple[int, int]]) -> list[int]:
+    """Indices of the answer's tokens that carry the flag's verdict (none for a rewrite)."""
+    span = verdict_chars(example)
+    if span is None:
+        return []
+    return [i for i, (a, b) in enumerate(offsets) if a < span[1] and b > span[0]]
 
 
 def up_to_verdict(features: Features) -> Features:
@@ -112,11 +133,21 @@ def verdict_chars(example: Example) -> tuple[int, int] | None:
 
 
 def encode_all(
-    tokenizer, examples: list[Example], eos_id: int, max_len: int, verdict_only: bool = False
+    tokenizer,
+    examples: list[Example],
+    eos_id: int,
+    max_len: int,
+    verdict_only: bool = False,
+    scan_prompt: bool = False,
 ):
     """Encode; examples over max_len are dropped (a cut answer would teach cut answers).
-    verdict_only: each flag answer ends after its verdict (a scorer read only there)."""
-    kept = [encode(tokenizer, ex, eos_id) for ex in examples]
+    verdict_only: each flag answer ends after its verdict (a scorer read only there);
+    scan_prompt: on the scan's own prompt (encode_scan; needs verdict_only)."""
+    if scan_prompt:
+        scan = [encode_scan(tokenizer, ex) for ex in examples]
+        kept = [f for f in scan if f is not None]
+    else:
+        kept = [encode(tokenizer, ex, eos_id) for ex in examples]
     if verdict_only:
         kept = [up_to_verdict(f) for f in kept]
     fitting = [f for f in kept if len(f.input_ids) <= max_len]

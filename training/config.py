@@ -76,6 +76,10 @@ class TrainConfig:
     # Flag answers cut right after their verdict: a scorer read only at the label position (the
     # scan's model) learns the decision from a third of the tokens. Needs tasks = ["flag"].
     verdict_only: bool = False
+    # The scan's own short prompt (contract.scan_prompt) instead of the chat one: a scan reads
+    # each sentence and one line break, not 14 tokens of chat markup after it. Needs
+    # verdict_only; the model is then a scorer only (its GGUF says so: srllm.prompt = "scan").
+    scan_prompt: bool = False
     # Which of the contract's tasks the run trains ("flag", "rewrite"): a rewriter paired with a
     # separate flagger (EngineConfig.rewriter_path) only ever writes, so it can train on rewrites
     tasks: tuple[str, ...] = ("flag", "rewrite")
@@ -155,6 +159,11 @@ class TrainConfig:
             not self.verdict_only or self.tasks == ("flag",),
             "verdict_only",
             'false, or true with tasks = ["flag"]',
+        )
+        _require(
+            not self.scan_prompt or self.verdict_only,
+            "scan_prompt",
+            "false, or true with verdict_only = true",
         )
         _require(self.keep_layers >= 0, "keep_layers", "an integer >= 0 (0 = all)")
         _require(64 <= self.max_len <= 32768, "max_len", "an integer in [64, 32768]")

@@ -195,10 +195,9 @@ def prepare(cfg: TrainConfig, dist: Dist | None = None) -> Prepared:
     source, identity = model_io.resolve_base(cfg.base_model)
     tokenizer = model_io.load_tokenizer(source)
     eos_id = model_io.end_of_turn_id(tokenizer)
-    train, dropped = batching.encode_all(
-        tokenizer, dataset.train, eos_id, cfg.max_len, cfg.verdict_only
-    )
-    val, _ = batching.encode_all(tokenizer, dataset.val, eos_id, cfg.max_len, cfg.verdict_only)
+    shape = (cfg.max_len, cfg.verdict_only, cfg.scan_prompt)
+    train, dropped = batching.encode_all(tokenizer, dataset.train, eos_id, *shape)
+    val, _ = batching.encode_all(tokenizer, dataset.val, eos_id, *shape)
     if cfg.eval_max_examples:
         val = val[: cfg.eval_max_examples]  # rows come in groups of four kinds: stays balanced
     if not train:

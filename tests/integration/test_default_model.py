@@ -78,7 +78,7 @@ def check_the_scan_model(model: dict, scanned: dict) -> None:
     assert model["scan"]["flag_threshold"] == pytest.approx(threshold, abs=1e-6)
     assert scanned["model"] == model["scan"]["name"] != model["name"]
     assert scanned["thresholds"]["biased"] == pytest.approx(threshold, abs=1e-4)
-    engine = Engine(EngineConfig(model_path=cut, n_threads=2))
+    engine = Engine(EngineConfig(model_path=cut, n_threads=2), scorer=True)
     try:
         p = engine.label_probabilities("Old people cannot learn anything.")
     finally:
@@ -108,10 +108,12 @@ def test_the_first_serve_builds_and_serves_the_finetuned_default_and_rebuilds_wh
         assert "; rewrites by SmolLM2-135M-Instruct, srllm fine-tune" in server.log_text()
     if (SCAN / "adapter_config.json").is_file():  # the cut scan model, named as cut
         release = json.loads((SCAN / "calibration.json").read_text())["release"]
-        keep = json.loads((SCAN / "run.json").read_text())["config"]["keep_layers"]
+        config = json.loads((SCAN / "run.json").read_text())["config"]
+        scorer = ", a scan scorer" if config.get("scan_prompt") else ""
         assert "building the fine-tuned default scan model" in server.log_text()
         assert health["scan"]["name"] == (
-            f"SmolLM2-135M-Instruct, srllm fine-tune {release}, its first {keep} layers"
+            f"SmolLM2-135M-Instruct, srllm fine-tune {release}, "
+            f"its first {config['keep_layers']} layers{scorer}"
         )
         assert "; scans by SmolLM2-135M-Instruct, srllm fine-tune" in server.log_text()
 

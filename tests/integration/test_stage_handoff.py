@@ -142,15 +142,16 @@ def test_the_engine_reports_which_run_and_data_made_the_model(run_dir, tmp_path)
 
 @pytest.fixture(scope="module")
 def cut_run_dir(tmp_path_factory):
-    """A real (2-step) run of the tiny Llama cut to its first layer, on flag verdicts only: the
-    recipe of the scan's own model (training/configs/v31-scan-12-layers.toml)."""
+    """A real (2-step) run of the tiny Llama cut to its first layer, on flag verdicts only and
+    the scan's own prompt: the recipe of the scan's model (training/configs/v34-*.toml)."""
     from srllm.training.config import load_config
     from srllm.training.train import run
 
     base = build_tiny_llama(tmp_path_factory.mktemp("tiny-llama-cut"))
     out = tmp_path_factory.mktemp("cut-run")
     overrides = tiny_overrides(base, out, max_steps=2, eval_at_start="false", keep_layers=1,
-                               verdict_only="true", tasks='["flag"]')  # fmt: skip
+                               verdict_only="true", scan_prompt="true",
+                               tasks='["flag"]')  # fmt: skip
     run(load_config(None, overrides))
     return out
 
@@ -184,6 +185,7 @@ def test_a_cut_model_stays_cut_through_both_conversions(cut_run_dir, base_gguf, 
 
     for out in (from_folder, from_adapter):
         assert gguf_fields(out)["llama.block_count"] == 1
+        assert gguf_fields(out)["srllm.prompt"] == contract.PROMPT_SCAN
         blocks = {t.name.split(".")[1] for t in GGUFFile(out).tensors if t.name.startswith("blk.")}
         assert blocks == {"0"}
     assert gguf_fields(base_gguf)["llama.block_count"] == 2
@@ -191,6 +193,36 @@ def test_a_cut_model_stays_cut_through_both_conversions(cut_run_dir, base_gguf, 
     a, b = (first_logits(p, ids) for p in (from_folder, from_adapter))
     cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
     assert cosine >= 0.99  # the GGUF merge makes the model the trainer merged
+
+
+def test_a_scan_prompt_model_scores_on_its_own_prompt_and_never_flags(cut_run_dir, tmp_path):
+    """The engine reads a scan scorer at the end of contract.scan_prompt (batched and one by
+    one alike) and refuses it where flags or rewrites are generated."""
+    from srllm.errors import Code, SrllmError
+    from srllm.server.engine import Engine, EngineConfig
+
+    out = tmp_path / "scan.gguf"
+    proc = srllm("convert", str(cut_run_dir / "merged"), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with pytest.raises(SrllmError) as refused:
+        Engine(EngineConfig(out, n_ctx=256, n_threads=2))
+    assert refused.value.code is Code.MODEL_LOAD_FAILED and "--scan-model" in str(refused.value)
+    cli = srllm("flag", "--model", str(out), "--threads", "2", "Old people are slow.")
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr
+    assert cli.stderr.strip().splitlines()[-1] == f"srllm: error: {refused.value}"
+    engine = Engine(EngineConfig(out, n_ctx=256, n_threads=2), scorer=True)
+    try:
+        tokens = engine._scored_tokens("Old  people\nare slow.")
+        text = engine._llm.detokenize(tokens).decode()
+        assert text.endswith(contract.SCAN_INSTRUCTION + "Old people are slow.\n")
+        texts = ["Old people are slow.", "The bus is late.", "Women are bad at maths."]
+        batched = engine.label_probabilities_many(texts)
+        for text, b in zip(texts, batched, strict=True):
+            single = engine.label_probabilities(text)
+            assert b == pytest.approx(single, abs=1e-6), text
+        assert batched[0] != batched[1]  # each text read, not one constant
+    finally:
+        engine.close()
 
 
 def test_a_cut_merge_needs_the_layers_it_keeps(cut_run_dir, base_gguf, tmp_path):

@@ -149,6 +149,7 @@ def test_metadata_keys_are_the_ones_the_server_reads():
     engine = pytest.importorskip("srllm.server.engine")
     assert naming.META_CONTRACT == engine.META_CONTRACT
     assert naming.META_MANIFEST_SHA == engine.META_MANIFEST_SHA
+    assert naming.META_PROMPT == engine.META_PROMPT
 
 
 def write_safetensors(path: Path, name: str, dtype: str, shape: list[int], data: bytes) -> None:

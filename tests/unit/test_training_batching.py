@@ -106,6 +106,23 @@ def test_a_verdict_only_example_ends_after_its_verdict():
     assert "".join(chr(i) for i in whole.input_ids).startswith(text)
 
 
+def test_a_scan_prompt_example_is_the_scan_prompt_then_its_verdict():
+    from srllm import contract
+    from srllm.training.data import Example
+
+    answer = contract.Flag(contract.Label.SLIGHTLY_BIASED, ["age"], ["old"], "x").to_json()
+    flag = Example(contract.Task.FLAG, "Old\n men  here.", answer, "flag_biased", "t")
+    rewrite = Example(contract.Task.REWRITE, "Old men.", "Older men.", "rewrite_biased", "t")
+    kept, dropped = batching.encode_all(CharTokenizer(), [flag, rewrite], 0, 512, True, True)
+    assert dropped == 0 and len(kept) == 1  # a rewrite has no verdict to learn
+    (f,) = kept
+    text = "".join(chr(i) for i in f.input_ids)
+    assert text == contract.scan_prompt("Old men here.") + "slightly_biased"
+    start, end = f.verdict
+    assert (start, end) == (len(contract.scan_prompt("Old men here.")), len(text))
+    assert f.labels[:start] == [IGN] * start and f.labels[start:] == f.input_ids[start:]
+
+
 def test_edited_positions_mark_replacements_insertions_and_the_token_after_a_deletion():
     source = [1, 2, 3, 4, 5]
     end = 99

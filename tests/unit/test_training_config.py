@@ -64,6 +64,7 @@ def test_default_config_stays_a_small_standard_lora_adapter():
         ("merge=1", "merge"),
         ("verdict_only=true", "verdict_only"),  # the default trains rewrites too
         ("keep_layers=-1", "keep_layers"),
+        ("scan_prompt=true", "scan_prompt"),  # a scorer's prompt needs verdicts only
     ],
 )
 def test_a_bad_value_fails_with_a_message_naming_the_field(override, field):
@@ -77,6 +78,8 @@ def test_the_scan_model_config_cuts_the_model_and_fits_the_adapter_budget():
     widths = 2 * 576 + 2 * (576 + 192) + 3 * (576 + 1536)  # one layer's seven LoRA pairs
     assert cfg.keep_layers * cfg.lora_r * widths * 2 < 20_000_000  # fp16
     assert load_config(None, ['tasks=["flag"]', "verdict_only=true"]).verdict_only
+    scan = load_config(None, ['tasks=["flag"]', "verdict_only=true", "scan_prompt=true"])
+    assert scan.scan_prompt and not load_config(None, []).scan_prompt
 
 
 def test_overrides_take_toml_values_and_bare_lists(tmp_path):
