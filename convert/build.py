@@ -94,9 +94,10 @@ def build_model(
 
         release = calibration(adapter).get("release")
         name = f"{EMBEDDED_DISPLAY_NAME}, srllm fine-tune" + (f" {release}" if release else "")
-        keep = kept_layers(adapter)
+        trained = _run(adapter)
+        keep = trained.keep_layers if trained else 0
         name += f", its first {keep} layers" if keep else ""
-        name += ", a scan scorer" if scan_scorer(adapter) else ""
+        name += ", a scan scorer" if trained and trained.prompt else ""
     target = target or default_model_dir()
     target.mkdir(parents=True, exist_ok=True)
     # Build in a scratch folder beside the target, then move in: the server never sees half a file.
@@ -134,12 +135,6 @@ def kept_layers(adapter: Path) -> int:
     """The keep_layers of the run that trained `adapter` (0: the whole model)."""
     run = _run(adapter)
     return run.keep_layers if run else 0
-
-
-def scan_scorer(adapter: Path) -> bool:
-    """Whether the run trained on the scan's own prompt (a scorer that never flags)."""
-    run = _run(adapter)
-    return run is not None and run.prompt is not None
 
 
 # What the built default was made from: a new adapter, run.json or calibration makes it stale.

@@ -164,9 +164,14 @@ _FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 15: "Q4_K_M"
 _FILE_TYPES |= {18: "Q6_K", 32: "BF16"}
 
 
+def _is_scan_scorer(meta: dict) -> bool:
+    """Whether the GGUF was trained on the scan's own prompt (TrainConfig.scan_prompt)."""
+    return meta.get(META_PROMPT) == contract.PROMPT_SCAN
+
+
 def _scorer_only(path: Path, meta: dict) -> None:
     """Refuse a scan scorer where flags are generated or rewrites written."""
-    if meta.get(META_PROMPT) == contract.PROMPT_SCAN:
+    if _is_scan_scorer(meta):
         raise SrllmError(
             Code.MODEL_LOAD_FAILED,
             f"{path.name} is a scan scorer (trained on the scan's own prompt): it scores "
@@ -200,7 +205,7 @@ class Engine:
         meta = self._llm.metadata
         if not scorer:
             _scorer_only(config.model_path, meta)
-        self._scan_prompt = meta.get(META_PROMPT) == contract.PROMPT_SCAN
+        self._scan_prompt = _is_scan_scorer(meta)
         self._format = _chat_formatter(meta, self._llm)
         # The rewriter: its own weights, context, tokenizer and chat template.
         self._writer, self._writer_format = self._llm, self._format
