@@ -24,7 +24,8 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 EMBEDDED = "embedded"
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 EXTRA_SOURCES = (
-    "neutral_rewriter_gender", "paradetox", "paradetox_flags", "toxigen", "wnc", "holisticbias"
+    "neutral_rewriter_gender", "paradetox", "paradetox_flags", "toxigen", "wnc", "wnc_flags",
+    "holisticbias",
 )  # fmt: skip
 
 

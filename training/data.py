@@ -267,6 +267,7 @@ EXTRA_FILES = {
     "paradetox_flags": "paradetox/paradetox_pairs.jsonl",
     "toxigen": "toxigen/toxigen_annotated_train_clean.csv",
     "wnc": "wnc_sample/wnc_sample_pairs.jsonl",
+    "wnc_flags": "wnc_sample/wnc_sample_pairs.jsonl",
     "holisticbias": "holisticbias/holisticbias_sentence_sample.jsonl",
 }
 # Loaded-word lexicons that pick the WNC edits about wording (not facts or style).
@@ -340,8 +341,8 @@ def extra_examples(
         elif source == "toxigen":
             examples += toxigen_examples(path, cap, seed)
             continue
-        elif source == "wnc":
-            examples += wnc_examples(path, extra_dir, cap, seed)
+        elif source in ("wnc", "wnc_flags"):
+            examples += wnc_examples(path, extra_dir, cap, seed, source == "wnc_flags")
             continue
         elif source == "holisticbias":
             examples += holisticbias_examples(path, cap, seed)
@@ -431,11 +432,15 @@ def wnc_detok(tokens: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def wnc_examples(path: Path, extra_dir: Path, max_pairs: int, seed: int) -> list[Example]:
+def wnc_examples(
+    path: Path, extra_dir: Path, max_pairs: int, seed: int, neutral_flags: bool = False
+) -> list[Example]:
     """Wikipedia NPOV edits (train split only; the test split stays unseen) whose removed words
     are loaded by the WNC lexicons: the biased sentence is flagged with the removed phrases as
     its biased words (the word-level signal the SR-LLM data has little of), and rewritten to the
-    human edit."""
+    human edit. With `neutral_flags` ("wnc_flags") the edit is a neutral flag instead of a
+    rewrite: without it a flag-only model sees encyclopedic prose only as biased, and learns the
+    genre rather than the loaded word."""
     lexicon: set[str] = set()
     for name in WNC_LEXICONS:
         lexicon |= {w.strip().lower() for w in (extra_dir / name).read_text().split()}
@@ -461,7 +466,10 @@ def wnc_examples(path: Path, extra_dir: Path, max_pairs: int, seed: int) -> list
             continue
         where = f"wnc:{row['id']}"
         out.append(_flag_example(text, Label.SLIGHTLY_BIASED, [], words, where))
-        out.append(Example(Task.REWRITE, text, target, "rewrite_extra", where))
+        if neutral_flags:
+            out.append(_flag_example(target, Label.NEUTRAL, [], [], where))
+        else:
+            out.append(Example(Task.REWRITE, text, target, "rewrite_extra", where))
     return out
 
 

@@ -330,6 +330,22 @@ def test_wnc_edits_flag_the_removed_loaded_words_and_rewrite_to_the_edit():
 
 
 @pytest.mark.skipif(not EXTRA.is_dir(), reason="extra data not present")
+def test_wnc_flags_pair_each_biased_edit_with_its_human_edit_as_a_neutral_flag():
+    rewrites = data.extra_examples(EXTRA, ["wnc:30"], 0, seed=0)
+    flags = data.extra_examples(EXTRA, ["wnc_flags:30"], 0, seed=0)
+    assert all(ex.task == "flag" for ex in flags) and len(flags) == 60
+    # The same edits as "wnc": its biased flags, and its rewrite targets now flagged neutral.
+    assert flags[::2] == [ex for ex in rewrites if ex.task == "flag"]
+    neutral = flags[1::2]
+    assert [ex.text for ex in neutral] == [ex.target for ex in rewrites if ex.task == "rewrite"]
+    for biased, fair in zip(flags[::2], neutral, strict=True):
+        assert contract.parse_flag(biased.target).label == "slightly_biased"
+        flag = contract.parse_flag(fair.target)
+        assert flag.label == "neutral" and not flag.biased_words and not flag.categories
+        assert biased.source == fair.source
+
+
+@pytest.mark.skipif(not EXTRA.is_dir(), reason="extra data not present")
 def test_holisticbias_teaches_hostility_for_every_group_and_never_names_held_out_groups():
     examples = data.extra_examples(EXTRA, ["holisticbias:400"], 0, seed=0)
     assert all(ex.task == "flag" for ex in examples) and len(examples) == 400
