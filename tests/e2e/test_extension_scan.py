@@ -441,10 +441,28 @@ def test_draft_replace_from_an_underline(browser, srllm_server, page_url):
     browser.screenshot(page, "scan-draft-replaced")
 
 
-def test_check_as_i_type_rescans_only_the_edited_block(browser, srllm_server, page_url):
+# Neutral paragraphs appended to the draft (distinct, ~50 words each) to make it a long one.
+LENGTHEN = """(count) => {
+    const draft = document.querySelector('#draft');
+    for (let i = 1; i <= count; i++) {
+        const p = document.createElement('p');
+        p.textContent = `Item ${i} of the plan: the team reviewed the schedule, the budget and `
+            + `the open questions for part ${i}, and agreed to meet again on day ${i + 2}. `
+            + `Notes for part ${i} are in the shared folder, with the figures from week ${i} `
+            + `and a short list of the tasks that are still open for the group.`;
+        draft.append(p);
+    }
+    return draft.innerText.split(/\\s+/).filter(Boolean).length;
+}"""
+
+
+@pytest.mark.parametrize("paragraphs", [0, 40], ids=["short", "2000-words"])
+def test_check_as_i_type_rescans_only_the_edited_block(browser, srllm_server, page_url, paragraphs):
     page, card, scan = open_scan(
         browser, srllm_server.url, page_url, "draft.html", checkAsYouType=True
     )
+    if paragraphs:  # a long draft: typing still sends only the paragraph typed in
+        assert page.evaluate(LENGTHEN, paragraphs) >= 2000
     assert server_labels(srllm_server, [OLD])[OLD] == "biased"
     assert scan.start() == {"ok": True}
     scan.wait_done()
